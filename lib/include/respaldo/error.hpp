@@ -1,0 +1,82 @@
+// The project's error codes: expected failures travel as values (error_code / result<T>), and each
+// code has a stable snake_case name that the REST API and the job records expose.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace respaldo {
+
+enum class errc {
+  // request and configuration problems
+  invalid_argument = 1,
+  not_found,
+  conflict,
+  // store
+  store_error,
+  store_not_a_database,
+  store_schema_too_new,
+  // app contract (the app-side exporter)
+  app_unreachable,
+  app_unauthorized,
+  app_contract_violation,
+  app_export_failed,
+  app_timeout,
+  // pipeline and jobs
+  size_mismatch,
+  checksum_mismatch,
+  storage_error,
+  interrupted,
+  cancelled,
+  timeout,
+  job_deadline_exceeded,
+  // Google Drive
+  drive_auth_failed,
+  drive_folder_not_found,
+  drive_quota_exceeded,
+  drive_upload_failed,
+  drive_checksum_mismatch,
+  drive_rate_limited,
+  drive_session_expired,
+  // generic network
+  tls_error,
+  http_protocol_error,
+  // restore verification
+  verify_mismatch,
+  verify_missing,
+};
+
+const boost::system::error_category& error_category() noexcept;
+
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+// Stable machine-readable name of a code, e.g. "checksum_mismatch"; "internal_error" for codes
+// of other categories.
+std::string_view code_name(const boost::system::error_code& ec) noexcept;
+
+// A failure with the human-readable detail that goes with it: the code is what programs switch
+// on, the message is what an operator reads (it never holds secrets).
+struct failure {
+  boost::system::error_code code;
+  std::string message;
+};
+
+template <class T>
+using outcome = boost::system::result<T, failure>;
+
+// Lets outcome<T>::value() throw: reaching it means a caller skipped the error check.
+[[noreturn]] void throw_exception_from_error(const failure& f, const boost::source_location& loc);
+
+// Whether a failure may go away by itself (network, 5xx, timeouts), so a retry makes sense.
+bool is_transient(const boost::system::error_code& ec) noexcept;
+
+}  // namespace respaldo
+
+template <>
+struct boost::system::is_error_code_enum<respaldo::errc> : std::true_type {};

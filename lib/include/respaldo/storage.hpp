@@ -1,0 +1,91 @@
+// Where backups are kept. The pipeline talks to this interface only; backends are the local
+// directory (embedded default) and Google Drive.
+//
+// Upload protocol: begin() -> write() every chunk but the last -> finish(last chunk) publishes
+// the object, or abort() leaves nothing behind. The caller calls finish() only after it has
+// verified size and checksum, so a backend must not make anything visible before finish().
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace respaldo {
+
+struct stored_object {
+  std::string location;  // backend-specific: relative path, Drive file id
+  std::string name;
+  std::uint64_t size = 0;
+  std::string sha256;  // hex; empty when the backend does not know it
+  std::string md5;     // hex; empty when unknown
+  std::chrono::sys_seconds created_at{};
+  std::map<std::string, std::string> properties;  // e.g. Drive appProperties
+};
+
+struct upload_request {
+  std::string folder;  // the app's drive_folder_id
+  std::string app;
+  std::string job_id;
+  std::string format;
+  std::string name;  // object name, e.g. "mi-app-20261130T030000Z.pgdump"
+  std::chrono::sys_seconds created_at{};
+  std::uint64_t total_size = 0;  // from X-Size
+  std::string sha256;            // from X-Checksum-SHA256, recorded as metadata
+  std::string resume_state;      // from a previous process, to continue the same upload
+};
+
+class storage_upload {
+ public:
+  virtual ~storage_upload() = default;
+  // Bytes the backend has durably accepted; a resumed upload may start above zero, and the
+  // caller must then skip (but still hash) that prefix of the source.
+  virtual std::uint64_t committed() const = 0;
+  // Opaque text a restarted process can pass back in upload_request::resume_state.
+  virtual std::string resume_state() const = 0;
+  virtual boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer chunk) = 0;
+  virtual boost::asio::awaitable<boost::system::result<stored_object>> finish(
+      boost::asio::const_buffer last_chunk) = 0;
+  virtual boost::asio::awaitable<void> abort() = 0;
+  // Human-readable detail of the last error (never contains secrets).
+  virtual std::string error_detail() const = 0;
+};
+
+class storage_download {
+ public:
+  virtual ~storage_download() = default;
+  virtual std::uint64_t size() const = 0;
+  // Returns 0 at the end.
+  virtual boost::asio::awaitable<boost::system::result<std::size_t>> read_some(
+      boost::asio::mutable_buffer buf) = 0;
+};
+
+class storage {
+ public:
+  virtual ~storage() = default;
+  virtual std::string_view kind() const = 0;  // "local" | "drive"
+  // The chunk size the backend wants (every chunk but the last), 0 = any.
+  virtual std::size_t chunk_granularity() const = 0;
+  virtual boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+      const upload_request& request) = 0;
+  virtual boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
+      const std::string& location) = 0;
+  // Removing an object that is already gone succeeds.
+  virtual boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) = 0;
+  // Objects respaldo created for `app` in `folder` (for reconciling the catalog).
+  virtual boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
+      const std::string& folder, const std::string& app) = 0;
+  // Human-readable detail of the last error (never contains secrets).
+  virtual std::string last_error_detail() const = 0;
+};
+
+}  // namespace respaldo
