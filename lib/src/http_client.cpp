@@ -425,10 +425,11 @@ asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_co
         report("TLS handshake with " + where + " timed out");
         co_return errc::timeout;
       }
-      std::string why = hec.message();
       const long verify = SSL_get_verify_result(handle);
-      if (verify != X509_V_OK)
-        why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      const std::string why = verify != X509_V_OK
+                                  ? std::string("certificate verification failed: ") +
+                                        X509_verify_cert_error_string(verify)
+                                  : hec.message();
       report("TLS handshake with " + where + " failed: " + why);
       co_return errc::tls_error;
     }

@@ -1107,7 +1107,7 @@ TEST_CASE("https fails with errc::tls_error when the certificate cannot be verif
       REQUIRE_FALSE(c);
       CHECK(c.error() == errc::tls_error);
       CHECK_FALSE(respaldo::is_transient(c.error()));
-      CHECK_THAT(why, Catch::Contains("certificate verify failed"));
+      CHECK_THAT(why, Catch::Contains("certificate verification failed"));
       CHECK_THAT(why, Catch::Contains("localhost:" + srv.port()));
     }
     SECTION("wrong host name") {
@@ -1126,7 +1126,7 @@ TEST_CASE("https fails with errc::tls_error when the certificate cannot be verif
       auto r = co_await hc.fetch(*url, plain_get, 1024, &why);
       REQUIRE_FALSE(r);
       CHECK(r.error() == errc::tls_error);
-      CHECK_THAT(why, Catch::Contains("certificate verify failed"));
+      CHECK_THAT(why, Catch::Contains("certificate verification failed"));
     }
     SECTION("plain http to a TLS port is not TLS") {
       const http_origin origin{false, "localhost", srv.port()};
