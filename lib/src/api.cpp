@@ -598,9 +598,8 @@ struct api::impl {
   }
 
   asio::awaitable<http_response> dispatch(http_request& req) {
-    auto m = table.match(req.method, req.path);
-    if (m.result == route_match::outcome::not_found)
-      co_return problem(404, "not_found", "no resource at " + req.path);
+    // Under /api, authentication comes before routing: without the token a client learns
+    // nothing, not even which paths and methods exist (401 before 404 and 405).
     const bool protected_route = req.path.rfind("/api/", 0) == 0 || req.path == "/api";
     if (protected_route) {
       bool presented = false;
@@ -613,6 +612,9 @@ struct api::impl {
         co_return res;
       }
     }
+    auto m = table.match(req.method, req.path);
+    if (m.result == route_match::outcome::not_found)
+      co_return problem(404, "not_found", "no resource at " + req.path);
     if (m.result == route_match::outcome::method_not_allowed) {
       auto res = problem(405, "method_not_allowed",
                          req.method + " is not supported on " + req.path + "; use " + m.allow);

@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 
 #include <array>
+#include <charconv>
 
 namespace respaldo {
 namespace {
@@ -137,9 +138,11 @@ std::optional<std::string> check_app_name(std::string_view name) {
 }
 
 std::optional<std::string> check_app_url(std::string_view url) {
-  auto parsed = boost::urls::parse_absolute_uri(url);
+  // parse_uri (not parse_absolute_uri) so that a fragment gets its own message below.
+  auto parsed = boost::urls::parse_uri(url);
   if (!parsed)
-    return "url must be an absolute http or https URL such as \"http://mi-app:8000\"";
+    return "url must be an absolute http or https URL such as \"http://mi-app:8000\", got \"" +
+           std::string(url.substr(0, 300)) + "\"";
   if (parsed->scheme_id() != boost::urls::scheme::http &&
       parsed->scheme_id() != boost::urls::scheme::https)
     return "url must use http or https, got \"" + std::string(parsed->scheme()) + "\"";
@@ -147,7 +150,18 @@ std::optional<std::string> check_app_url(std::string_view url) {
     return "url must name a host, as in \"http://mi-app:8000\"";
   if (parsed->has_userinfo())
     return "url must not carry credentials (user:password@); the token field holds the secret";
-  // parse_absolute_uri refuses fragments already; a query is allowed to pass through.
+  if (parsed->has_fragment())
+    return "url must not have a fragment (#...); give the app's base URL such as "
+           "\"http://mi-app:8000\"";
+  if (parsed->has_port() && !parsed->port().empty()) {
+    // Boost.URL accepts any digits as a port; a port the app cannot listen on is a typo.
+    const auto port = parsed->port();
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc{} || end != port.data() + port.size() || value < 1 || value > 65535)
+      return "url port must be 1 to 65535, got \"" + std::string(port) + "\"";
+  }
+  // A query is allowed to pass through.
   return std::nullopt;
 }
 

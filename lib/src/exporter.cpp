@@ -9,9 +9,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <date/date.h>
 
 #include <algorithm>
 #include <charconv>
+#include <sstream>
 
 namespace respaldo {
 namespace {
@@ -61,10 +65,39 @@ failure status_failure(unsigned status, const std::string& what) {
     return fail(errc::app_unauthorized, what + " answered " + std::to_string(status) +
                                             ": the app refused the token; update it with "
                                             "PATCH /api/apps/{id}");
-  if (status >= 500)
+  // Server errors, "request timeout" and "too many requests" may pass: worth another attempt.
+  if (status >= 500 || status == 408 || status == 429)
     return fail(errc::app_export_failed, what + " answered " + std::to_string(status));
   return fail(errc::app_contract_violation, what + " answered unexpected status " +
                                                 std::to_string(status));
+}
+
+// Retry-After as delta-seconds ("5") or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (auto secs = parse_u64(v)) {
+    constexpr std::uint64_t a_day = 86'400;
+    return std::chrono::milliseconds(std::min(*secs, a_day) * 1000);
+  }
+  std::istringstream in{std::string(v)};
+  date::sys_seconds at;
+  in >> date::parse("%a, %d %b %Y %H:%M:%S GMT", at);
+  if (in.fail()) return std::nullopt;
+  const auto now = std::chrono::system_clock::now();
+  if (at <= now) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+}
+
+// A 200 from the status URL is either the download or a JSON status document; any contract
+// header, or a body that is not JSON, makes it a download (held to the download's rules).
+bool is_status_document(const http_client_response_head& head) {
+  for (const char* name : {"X-Checksum-SHA256", "X-Size", "X-Format"})
+    if (head.header(name)) return false;
+  auto type = head.header("Content-Type");
+  if (!type) return false;
+  const auto media = lower(type->substr(0, type->find(';')));
+  return media.find("json") != std::string::npos;
 }
 
 http_client_request bearer_request(std::string method, std::string target, const app_record& app) {
@@ -155,20 +188,25 @@ asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app
     co_return network_failure(head.error(), control, "GET /backup/capabilities",
                               (*conn)->last_error_detail());
   }
+  if (head->status != 200) {
+    // The body of a refusal is not needed; the connection is dropped with it.
+    if (control) control->detach_connection();
+    co_return status_failure(head->status, "GET /backup/capabilities");
+  }
   auto body = co_await (*conn)->read_body_all(options_.json_limit);
   if (control) control->detach_connection();
   if (!body)
     co_return network_failure(body.error(), control, "GET /backup/capabilities",
                               (*conn)->last_error_detail());
   client_.release(std::move(*conn));
-  if (head->status != 200) co_return status_failure(head->status, "GET /backup/capabilities");
   co_return parse_capabilities(*body);
 }
 
 asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record& app,
                                                                const parsed_url& url,
                                                                std::uint64_t offset,
-                                                               job_control& control) {
+                                                               job_control& control,
+                                                               int redirects_left) {
   std::string detail;
   auto conn = co_await client_.acquire(url.origin, &detail);
   if (!conn) co_return network_failure(conn.error(), &control, "GET " + url.target, detail);
@@ -180,6 +218,8 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
   if (!head)
     co_return network_failure(head.error(), &control, "GET " + url.target, (*conn)->last_error_detail());
   if (head->status == 303) {
+    if (redirects_left <= 0)
+      co_return fail(errc::app_contract_violation, "the export download redirects too often (303)");
     auto location = head->header("Location");
     if (!location)
       co_return fail(errc::app_contract_violation, "303 from the export status URL without Location");
@@ -187,7 +227,7 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
     if (!next) co_return fail(errc::app_contract_violation, "bad Location: " + next.error());
     (void)co_await (*conn)->discard_body(options_.json_limit);
     client_.release(std::move(*conn));
-    auto s = co_await get_download(app, *next, offset, control);
+    auto s = co_await get_download(app, *next, offset, control, redirects_left - 1);
     if (s && s->download_url.empty()) s->download_url = to_string(*next);
     co_return s;
   }
@@ -270,8 +310,9 @@ asio::awaitable<outcome<export_stream>> exporter::start(
       client_.release(std::move(*poll_conn));
       auto wait = delay;
       if (auto ra = ph->header("Retry-After"))
-        if (auto secs = parse_u64(*ra)) wait = std::chrono::milliseconds(*secs * 1000);
-      wait = std::clamp(wait, std::chrono::milliseconds(100), options_.poll_max);
+        if (auto asked = parse_retry_after(*ra)) wait = *asked;
+      wait = std::clamp(wait, std::chrono::milliseconds(100),
+                        std::max(options_.poll_max, std::chrono::milliseconds(100)));
       delay = std::min(options_.poll_max, delay * 3 / 2);
       timer.expires_after(wait);
       control.attach(&timer);
@@ -289,24 +330,29 @@ asio::awaitable<outcome<export_stream>> exporter::start(
       if (!dl) co_return fail(errc::app_contract_violation, "bad Location: " + dl.error());
       co_return co_await get_download(app, *dl, 0, control);
     }
-    if (ph->status == 200 && !ph->header("X-Checksum-SHA256")) {
-      // A JSON status document: {"status":"failed","error":...} or something unexpected.
+    if (ph->status == 200 && is_status_document(*ph)) {
+      // {"status":"failed","error":...}: the export failed. Any other document is not a download.
       auto doc = co_await (*poll_conn)->read_body_all(options_.json_limit);
-      std::string reason = "the app reported the export as failed";
-      if (doc) {
-        auto dv = json::parse(*doc, jec);
-        if (!jec && dv.is_object()) {
-          const auto& o = dv.as_object();
-          if (auto e = o.find("error"); e != o.end() && e->value().is_string())
+      if (!doc)
+        co_return network_failure(doc.error(), &control, "GET status_url",
+                                  (*poll_conn)->last_error_detail());
+      client_.release(std::move(*poll_conn));
+      auto dv = json::parse(*doc, jec);
+      const json::object* o = !jec && dv.is_object() ? &dv.as_object() : nullptr;
+      const auto st = o ? o->find("status") : nullptr;
+      if (o && st != o->end() && st->value().is_string() && st->value().as_string() == "failed") {
+        std::string reason = "the app reported the export as failed";
+        if (auto e = o->find("error"); e != o->end()) {
+          if (e->value().is_string())
             reason += ": " + std::string(e->value().as_string()).substr(0, 500);
-          if (auto st = o.find("status"); st != o.end() && st->value().is_string() &&
-                                          st->value().as_string() != "failed")
-            reason = "the export status URL answered 200 without the X-Checksum-SHA256, X-Size and "
-                     "X-Format headers";
+          else
+            reason += ": " + json::serialize(e->value()).substr(0, 500);
         }
-        client_.release(std::move(*poll_conn));
+        co_return fail(errc::app_export_failed, reason);
       }
-      co_return fail(errc::app_export_failed, reason);
+      co_return fail(errc::app_contract_violation,
+                     "the export status URL answered 200 with a JSON document but without the "
+                     "X-Checksum-SHA256, X-Size and X-Format headers of a download");
     }
     if (ph->status != 200) co_return status_failure(ph->status, "GET status_url");
     auto stream = read_contract_headers(*ph);

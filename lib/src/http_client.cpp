@@ -257,13 +257,15 @@ struct http_connection::impl {
   bool keep_alive = true;
   bool cancelled = false;
   bool failed = false;
-  bool in_request = false;
   bool nothing_received = false;  // the last request failed before any response byte
   std::size_t completed = 0;      // responses read to their end
   std::string detail;
   error_code last_error;
 
   beast::tcp_stream& lowest() { return secured ? beast::get_lowest_layer(*secured) : plain; }
+  const beast::tcp_stream& lowest() const {
+    return secured ? beast::get_lowest_layer(*secured) : plain;
+  }
 
   // Calls f with the stream the connection uses; both variants yield the same awaitable type.
   template <class F>
@@ -674,7 +676,7 @@ asio::awaitable<error_code> http_connection::discard_body(std::size_t limit) {
 bool http_connection::reusable() const {
   const impl& s = *impl_;
   return !s.failed && !s.cancelled && s.keep_alive && s.mode == impl::body_mode::none &&
-         s.buffer.size() == 0 && const_cast<impl&>(s).lowest().socket().is_open();
+         s.buffer.size() == 0 && s.lowest().socket().is_open();
 }
 
 bool http_connection::reused() const {
@@ -687,10 +689,12 @@ void http_connection::cancel() {
 }
 
 void http_connection::close() {
-  impl_->mode = impl::body_mode::none;
-  impl_->parser.reset();
-  impl_->keep_alive = false;
-  impl_->close_socket();
+  impl& s = *impl_;
+  if (s.failed) return;
+  // Later operations must fail: a body cut off here must never read as complete.
+  s.detail = "connection closed by the client";
+  s.keep_alive = false;
+  s.fail_with(asio::error::not_connected);
 }
 
 const http_origin& http_connection::origin() const {
@@ -706,14 +710,14 @@ const std::string& http_connection::last_error_detail() const {
 
 namespace {
 
-// Whether an idle connection was closed by the peer meanwhile (a cheap non-blocking peek).
-bool still_open(int fd, bool tls) {
+// Whether an idle connection still looks usable (a cheap non-blocking peek): not closed by the
+// peer, and no unsolicited bytes waiting. On an idle TLS connection such bytes are almost always
+// a close_notify alert (session tickets arrive before the first response), so both count as dead.
+bool idle_socket_usable(int fd) {
   char c;
   const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return false;
   if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-  // Plain HTTP never sends unsolicited bytes; TLS may (session tickets).
-  return tls;
+  return false;
 }
 
 }  // namespace
@@ -746,7 +750,7 @@ asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_cl
     tls = tls_;
   }
   if (pooled && pooled->reusable() &&
-      still_open(pooled->impl_->lowest().socket().native_handle(), origin.tls))
+      idle_socket_usable(pooled->impl_->lowest().socket().native_handle()))
     co_return std::move(pooled);
   pooled.reset();
   co_return co_await http_connection::connect(ex_, origin, opts_, std::move(tls), error_detail);
@@ -759,12 +763,22 @@ void http_client::release(std::unique_ptr<http_connection> conn) {
     return;
   }
   const std::string key = to_string(conn->origin());
-  std::unique_ptr<http_connection> replaced;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<http_connection>> dropped;  // closed after the lock is released
   std::lock_guard lock(mutex_);
+  // Connections to origins nobody asked for again would otherwise linger until exit.
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (now - it->second.since >= opts_.pool_idle_timeout) {
+      dropped.push_back(std::move(it->second.conn));
+      it = idle_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   auto& slot = idle_[key];
-  replaced = std::move(slot.conn);  // at most one idle connection per origin
+  dropped.push_back(std::move(slot.conn));  // at most one idle connection per origin
   slot.conn = std::move(conn);
-  slot.since = std::chrono::steady_clock::now();
+  slot.since = now;
 }
 
 asio::awaitable<boost::system::result<http_client::simple_response>> http_client::fetch(

@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include <array>
 #include <list>
 #include <random>
 #include <variant>
@@ -164,6 +165,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
           const auto at = std::chrono::steady_clock::now();
           const std::string none;
           co_await write_simple(stream, *refusal, none, none, remote, at, id);
+          co_await drain(stream);
         }
         break;
       }
@@ -191,7 +193,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
           refusal = too_large();
         else if (rec != beast::error::timeout && rec != asio::error::operation_aborted)
           refusal = bad_request(400, "bad_request", "malformed HTTP request body");
-        if (refusal) co_await write_simple(stream, *refusal, method, target, remote, started, request_id);
+        if (refusal) {
+          co_await write_simple(stream, *refusal, method, target, remote, started, request_id);
+          co_await drain(stream);
+        }
         break;
       }
       auto& msg = parser.get();
@@ -224,6 +229,24 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.close();
     connections.erase(conn);
+  }
+
+  // After refusing a request whose bytes may still be arriving (a body over the limit, an
+  // oversized header), closing at once would make the kernel answer them with a reset that can
+  // destroy the refusal before the client reads it. So stop sending, then read and discard for a
+  // bounded time and amount before the socket is closed.
+  asio::awaitable<void> drain(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 16 * 1024> scratch;
+    const std::size_t limit = 2 * options.body_limit + options.header_limit;
+    std::size_t total = 0;
+    stream.expires_after(std::chrono::seconds(3));
+    while (total < limit && !stopping) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), as_tuple_awaitable);
+      if (ec) break;
+      total += n;
+    }
   }
 
   http_response too_large() const {

@@ -83,7 +83,14 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       job.error_code = std::string(code_name(errc::interrupted));
       job.error_message = "respaldo stopped while this job was running";
       job.phase.clear();
-      if (job.attempt < job.max_attempts) {
+      job.warnings.push_back("attempt " + std::to_string(job.attempt) +
+                             " was interrupted: respaldo stopped while it ran");
+      if (job.cancel_requested) {
+        job.state = job_state::cancelled;
+        job.error_code = std::string(code_name(errc::cancelled));
+        job.error_message = "cancelled on request";
+        job.finished_at = now_seconds();
+      } else if (job.attempt < job.max_attempts) {
         job.state = job_state::queued;
         job.next_attempt_at = now_seconds();
         log.warn("interrupted job queued again", {{"job", job.id}, {"app", job.app}});

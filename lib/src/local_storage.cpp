@@ -23,10 +23,27 @@ std::string errno_text(int err) { return std::strerror(err); }
 
 // Location strings come from the catalog; refuse anything that could leave the root.
 bool safe_relative(const std::string& location) {
-  if (location.empty() || location.front() == '/') return false;
+  if (location.empty() || location.front() == '/' || location.find('\0') != std::string::npos)
+    return false;
   for (const auto& part : fs::path(location))
     if (part == ".." || part == ".") return false;
   return true;
+}
+
+// One level of the tree (folder id, app name): never empty, never a path of its own, and never
+// hidden, since hidden names are reserved for unfinished uploads.
+bool safe_component(const std::string& name) {
+  return !name.empty() && name.front() != '.' && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+// An unfinished upload of `final_name` is the hidden file ".<final_name>.partial" beside it, so it
+// can never be mistaken for a finished backup, whatever the backup's format is called.
+constexpr std::string_view partial_suffix = ".partial";
+
+bool is_partial_name(const std::string& name) {
+  return name.size() > 1 + partial_suffix.size() && name.front() == '.' &&
+         name.compare(name.size() - partial_suffix.size(), partial_suffix.size(), partial_suffix) == 0;
 }
 
 bool write_all(int fd, const char* p, std::size_t n, int& err) {
@@ -61,12 +78,7 @@ class local_upload final : public storage_upload {
         location_(std::move(location)),
         fd_(fd),
         req_(std::move(req)) {}
-  ~local_upload() override {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      ::unlink(partial_.c_str());
-    }
-  }
+  ~local_upload() override { discard(); }
 
   std::uint64_t committed() const override { return 0; }
   std::string resume_state() const override { return ""; }
@@ -86,7 +98,11 @@ class local_upload final : public storage_upload {
   }
 
   asio::awaitable<boost::system::result<stored_object>> finish(asio::const_buffer last) override {
-    if (auto ec = co_await write(last)) co_return ec;
+    if (fd_ < 0) co_return set_error("the upload of " + final_.string() + " is already closed");
+    if (auto ec = co_await write(last)) {
+      discard();
+      co_return ec;
+    }
     int fd = fd_;
     fs::path partial = partial_, final_path = final_;
     auto blocking_call = [fd, partial, final_path]() -> std::string {
@@ -97,12 +113,12 @@ class local_upload final : public storage_upload {
       return "";
     };
     auto err = co_await run_blocking(pool_, std::move(blocking_call));
-    ::close(fd_);
-    fd_ = -1;
     if (!err.empty()) {
-      ::unlink(partial_.c_str());
+      discard();
       co_return set_error(err);
     }
+    ::close(fd_);
+    fd_ = -1;
     stored_object obj;
     obj.location = location_;
     obj.name = final_.filename().string();
@@ -113,15 +129,19 @@ class local_upload final : public storage_upload {
   }
 
   asio::awaitable<void> abort() override {
+    discard();
+    co_return;
+  }
+
+ private:
+  // Closes and removes the unfinished file (a quick metadata call, done in place).
+  void discard() {
     if (fd_ >= 0) {
       ::close(fd_);
       fd_ = -1;
       ::unlink(partial_.c_str());
     }
-    co_return;
   }
-
- private:
   error_code set_error(std::string e) {
     error_ = std::move(e);
     return errc::storage_error;
@@ -169,16 +189,18 @@ local_storage::local_storage(asio::thread_pool& blocking_pool, std::string root)
 
 asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> local_storage::begin(
     const upload_request& request) {
-  const std::string location = request.folder + "/" + request.app + "/" +
-                               compact_utc_timestamp(request.created_at) + "-" + request.job_id +
-                               "." + request.format;
-  if (!safe_relative(location)) {
-    last_error_ = "refusing an unsafe storage path";
+  const std::string file_name =
+      compact_utc_timestamp(request.created_at) + "-" + request.job_id + "." + request.format;
+  const std::string location = request.folder + "/" + request.app + "/" + file_name;
+  if (!safe_component(request.folder) || !safe_component(request.app) ||
+      !safe_component(request.job_id) || !safe_component(request.format) ||
+      !safe_relative(location)) {
+    last_error_ = "refusing an unsafe storage path for folder \"" + request.folder.substr(0, 80) +
+                  "\", app \"" + request.app.substr(0, 80) + "\"";
     co_return make_error_code(errc::storage_error);
   }
   fs::path final_path = fs::path(root_) / location;
-  fs::path partial = final_path;
-  partial += ".partial";
+  fs::path partial = final_path.parent_path() / ("." + file_name + std::string(partial_suffix));
   auto blocking_call = [final_path, partial]() -> std::pair<int, std::string> {
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
@@ -204,7 +226,15 @@ asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> local_
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return {-errno, 0};
     struct stat st {};
-    ::fstat(fd, &st);
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return {-err, 0};
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return {-ENOENT, 0};  // a directory or device is not a stored backup
+    }
     return {fd, static_cast<std::uint64_t>(st.st_size)};
   };
   auto [fd, size] = co_await run_blocking(pool_, std::move(blocking_call));
@@ -237,36 +267,56 @@ asio::awaitable<error_code> local_storage::remove(const std::string& location) {
 
 asio::awaitable<boost::system::result<std::vector<stored_object>>> local_storage::list(
     const std::string& folder, const std::string& app) {
+  if (!safe_component(folder) || !safe_component(app)) {
+    last_error_ = "refusing an unsafe storage path";
+    co_return make_error_code(errc::storage_error);
+  }
   fs::path dir = fs::path(root_) / folder / app;
-  std::string root = root_;
-  auto blocking_call = [dir, root]() -> boost::system::result<std::vector<stored_object>> {
+  const std::string prefix = folder + "/" + app + "/";
+  auto blocking_call = [dir, prefix]() -> std::pair<std::vector<stored_object>, std::string> {
     std::vector<stored_object> out;
     std::error_code ec;
-    if (!fs::exists(dir, ec)) return out;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (!entry.is_regular_file() || entry.path().extension() == ".partial") continue;
+    if (!fs::exists(dir, ec)) {
+      if (ec) return {out, "reading " + dir.string() + " failed: " + ec.message()};
+      return {out, ""};
+    }
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      std::error_code fec;
+      if (name.front() == '.' || !it->is_regular_file(fec)) continue;
+      const auto size = it->file_size(fec);
+      if (fec) continue;  // removed meanwhile
       stored_object o;
-      o.location = fs::relative(entry.path(), root).string();
-      o.name = entry.path().filename().string();
-      o.size = entry.file_size();
+      o.location = prefix + name;
+      o.name = name;
+      o.size = size;
       out.push_back(std::move(o));
     }
-    if (ec) return make_error_code(errc::storage_error);
-    return out;
+    if (ec) return {out, "reading " + dir.string() + " failed: " + ec.message()};
+    return {out, ""};
   };
-  co_return co_await run_blocking(pool_, std::move(blocking_call));
+  auto [objects, err] = co_await run_blocking(pool_, std::move(blocking_call));
+  if (!err.empty()) {
+    last_error_ = err;
+    co_return make_error_code(errc::storage_error);
+  }
+  co_return objects;
 }
 
 std::size_t local_storage::remove_partials() {
   std::size_t removed = 0;
   std::error_code ec;
   if (!fs::exists(root_, ec)) return 0;
+  std::vector<fs::path> doomed;
   for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
-    if (it->is_regular_file() && it->path().extension() == ".partial") {
-      std::error_code rec;
-      if (fs::remove(it->path(), rec)) ++removed;
-    }
+    std::error_code fec;
+    if (is_partial_name(it->path().filename().string()) && it->is_regular_file(fec)) doomed.push_back(it->path());
+  }
+  for (const auto& p : doomed) {
+    std::error_code rec;
+    if (fs::remove(p, rec)) ++removed;
   }
   return removed;
 }

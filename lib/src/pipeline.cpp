@@ -26,6 +26,26 @@ failure read_failure(const boost::system::error_code& ec, const job_control& con
                                            " bytes: " + ec.message());
 }
 
+failure too_long(std::uint64_t received, std::uint64_t declared) {
+  // Reading on to count the excess could take forever: the stream is cut at the first extra byte.
+  return fail(errc::size_mismatch, "received at least " + std::to_string(received) +
+                                       " bytes but X-Size said " + std::to_string(declared));
+}
+
+// Fills `buf` until it is full or the source ends (a source may return short reads; 0 is the
+// end). `got` counts the bytes read, also when it fails.
+asio::awaitable<boost::system::error_code> fill_chunk(const fill_function& fill, char* buf,
+                                                      std::size_t size, std::size_t& got) {
+  got = 0;
+  while (got < size) {
+    auto r = co_await fill(asio::buffer(buf + got, size - got));
+    if (!r) co_return r.error();
+    if (*r == 0) break;
+    got += *r;
+  }
+  co_return boost::system::error_code{};
+}
+
 // The pipeline proper; run_pipeline aborts the upload whenever this fails.
 asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storage_upload& upload,
                                                const pipeline_expectation& expected,
@@ -33,28 +53,31 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
                                                const progress_function& progress,
                                                const std::function<void()>& on_finalizing) {
   using namespace asio::experimental::awaitable_operators;
+  if (chunk_size == 0) co_return fail(errc::invalid_argument, "the pipeline chunk size is 0");
+  const std::uint64_t committed = upload.committed();
+  if (committed > expected.size)
+    co_return fail(errc::storage_error, "storage already holds " + std::to_string(committed) +
+                                            " bytes of a backup of " +
+                                            std::to_string(expected.size) + " bytes");
   // Not value-initialised: the buffers are always written before they are read.
   std::unique_ptr<char[]> buffers[2] = {std::unique_ptr<char[]>(new char[chunk_size]),
                                         std::unique_ptr<char[]>(new char[chunk_size])};
   sha256 hash;
   pipeline_result out;
-  const std::uint64_t committed = upload.committed();
   std::uint64_t received = 0;
-  const failure too_long =
-      fail(errc::size_mismatch, "received more than the " + std::to_string(expected.size) +
-                                    " bytes announced by X-Size");
   // Bytes of the chunk [start, start + n) that storage already holds (resumed uploads).
   auto already_stored = [committed](std::uint64_t start, std::size_t n) -> std::size_t {
     return committed > start ? static_cast<std::size_t>(std::min<std::uint64_t>(committed - start, n)) : 0;
   };
 
+  if (control.stopped()) co_return control.reason();
   int cur = 0;
-  auto first = co_await fill(asio::buffer(buffers[cur].get(), chunk_size));
-  if (!first) co_return read_failure(first.error(), control, received);
-  std::size_t filled = *first;
+  std::size_t filled = 0;
+  auto first_ec = co_await fill_chunk(fill, buffers[cur].get(), chunk_size, filled);
   received += filled;
+  if (first_ec) co_return read_failure(first_ec, control, received);
   hash.update(buffers[cur].get(), filled);
-  if (received > expected.size) co_return too_long;
+  if (received > expected.size) co_return too_long(received, expected.size);
   if (progress) progress(received, false);
 
   while (filled == chunk_size && received < expected.size) {
@@ -62,34 +85,36 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     // This chunk is not the last one: store it while the next one arrives.
     const std::size_t skip = already_stored(received - filled, filled);
     const int next = 1 - cur;
-    const auto next_buffer = asio::buffer(buffers[next].get(), chunk_size);
-    boost::system::result<std::size_t> got = std::size_t{0};
-    boost::system::error_code write_ec;
-    if (skip < filled) {
+    std::size_t got = 0;
+    boost::system::error_code read_ec, write_ec;
+    const bool storing = skip < filled;
+    if (storing) {
       const auto chunk = asio::buffer(buffers[cur].get() + skip, filled - skip);
-      std::tie(got, write_ec) = co_await (fill(next_buffer) && upload.write(chunk));
+      auto both = fill_chunk(fill, buffers[next].get(), chunk_size, got) && upload.write(chunk);
+      std::tie(read_ec, write_ec) = co_await std::move(both);
       out.bytes_sent += filled - skip;
     } else {
-      got = co_await fill(next_buffer);
+      read_ec = co_await fill_chunk(fill, buffers[next].get(), chunk_size, got);
     }
     out.bytes_skipped += skip;
+    received += got;
     if (control.stopped()) co_return control.reason();
     if (write_ec) co_return fail(errc::storage_error, "storing the backup failed: " + upload.error_detail());
-    if (!got) co_return read_failure(got.error(), control, received);
+    if (read_ec) co_return read_failure(read_ec, control, received);
     cur = next;
-    filled = *got;
-    received += filled;
+    filled = got;
     hash.update(buffers[cur].get(), filled);
-    if (received > expected.size) co_return too_long;
-    if (progress) progress(received, skip < filled);
+    if (received > expected.size) co_return too_long(received, expected.size);
+    if (progress) progress(received, storing);
   }
 
   // The current chunk ends the stream or reaches X-Size. Make sure nothing follows.
   if (filled == chunk_size && received == expected.size) {
     char probe[1];
-    auto extra = co_await fill(asio::buffer(probe, 1));
-    if (!extra) co_return read_failure(extra.error(), control, received);
-    if (*extra > 0) co_return too_long;
+    std::size_t extra = 0;
+    auto probe_ec = co_await fill_chunk(fill, probe, 1, extra);
+    if (probe_ec) co_return read_failure(probe_ec, control, received + extra);
+    if (extra > 0) co_return too_long(received + extra, expected.size);
   }
   if (control.stopped()) co_return control.reason();
   if (received != expected.size)

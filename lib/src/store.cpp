@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <set>
 
 namespace respaldo {
 namespace {
@@ -137,6 +138,7 @@ struct store::impl {
   SQLite::Database db;
   const secret_box& box;
   logger& log;
+  std::set<std::string> unopenable_tokens;
 
   error_code fail(const std::exception& e, std::string_view what) {
     log.error("store operation failed", {{"operation", what}, {"error", e.what()}});
@@ -148,8 +150,12 @@ struct store::impl {
     a.name = q.getColumn(0).getString();
     a.url = q.getColumn(1).getString();
     auto token = box.open(q.getColumn(2).getString(), a.name);
-    // A token that does not open means the key file changed: keep the app visible, unusable.
+    // A token that does not open means the key file changed: keep the app visible, unusable
+    // (token_set false) until a new token is PATCHed; say so once per app, not on every read.
     a.token = token ? *token : std::string();
+    if (!token && unopenable_tokens.insert(a.name).second)
+      log.warn("app token cannot be opened with the current secret key; PATCH a new token",
+               {{"app", a.name}});
     a.drive_folder_id = q.getColumn(3).getString();
     a.schedule = q.getColumn(4).getString();
     a.timezone = q.getColumn(5).getString();

@@ -1,4 +1,8 @@
 // Running coroutines in unit tests: a test never hangs, it fails when its deadline passes.
+//
+// Beware of g++ 12: a temporary made by brace initialization (`f(T{})`, `f({a, b})`, a `= {}`
+// default argument) or by a conditional operator inside a co_await expression is destroyed twice.
+// Name such values before the co_await.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -621,6 +621,27 @@ TEST_CASE("http_client reuses one idle connection per origin", "[http_client]") 
   CHECK(srv.accepts() == 2);
 }
 
+TEST_CASE("idle pooled connections expire", "[http_client]") {
+  asio::io_context io;
+  test_server srv(io, echo_session);
+  auto client = [&]() -> asio::awaitable<void> {
+    auto opts = quick_options();
+    opts.pool_idle_timeout = 50ms;
+    http_client hc(co_await asio::this_coro::executor, opts, nullptr);
+    auto url = respaldo::parse_http_url("http://127.0.0.1:" + srv.port() + "/");
+    REQUIRE(url);
+    auto r1 = co_await hc.fetch(*url, plain_get);
+    REQUIRE(r1);
+    auto r2 = co_await hc.fetch(*url, plain_get);  // within the idle timeout: reused
+    REQUIRE(r2);
+    co_await sleep_for(120ms);
+    auto r3 = co_await hc.fetch(*url, plain_get);
+    REQUIRE(r3);
+  };
+  run_with_deadline(io, client());
+  CHECK(srv.accepts() == 2);
+}
+
 TEST_CASE("a response with Connection: close is not reused", "[http_client]") {
   asio::io_context io;
   auto session = [](tcp::socket sock) -> asio::awaitable<void> {
@@ -761,7 +782,10 @@ TEST_CASE("cancel() ends an in-flight operation with errc::cancelled", "[http_cl
   asio::io_context io;
   auto session = [](tcp::socket sock) -> asio::awaitable<void> {
     beast::flat_buffer buf;
-    co_await read_request(sock, buf);
+    auto req = co_await read_request(sock, buf);
+    if (req && req->target() == "/mid-body")
+      co_await write_raw(
+          sock, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + pattern_string(0, 1000));
     co_await sleep_for(8s);
   };
   test_server srv(io, session);
@@ -776,14 +800,54 @@ TEST_CASE("cancel() ends an in-flight operation with errc::cancelled", "[http_cl
     };
     timer.async_wait(on_timer);
     const auto start = std::chrono::steady_clock::now();
-    auto h = co_await conn->request(plain_get);
-    REQUIRE_FALSE(h);
-    CHECK(h.error() == errc::cancelled);
+    SECTION("waiting for the header") {
+      auto h = co_await conn->request(plain_get);
+      REQUIRE_FALSE(h);
+      CHECK(h.error() == errc::cancelled);
+    }
+    SECTION("waiting for body bytes") {
+      http_client_request req;
+      req.target = "/mid-body";
+      auto h = co_await conn->request(req);
+      REQUIRE(h);
+      std::vector<char> buffer(64 * 1024);
+      auto n = co_await conn->read_body_fill(asio::buffer(buffer));
+      REQUIRE_FALSE(n);
+      CHECK(n.error() == errc::cancelled);
+    }
     CHECK(std::chrono::steady_clock::now() - start < 2s);
     auto again = co_await conn->request(plain_get);
     REQUIRE_FALSE(again);
     CHECK(again.error() == errc::cancelled);
     CHECK_FALSE(conn->reusable());
+  };
+  run_with_deadline(io, client());
+}
+
+TEST_CASE("close() in the middle of a body makes later reads fail", "[http_client]") {
+  asio::io_context io;
+  auto session = [](tcp::socket sock) -> asio::awaitable<void> {
+    beast::flat_buffer buf;
+    if (!co_await read_request(sock, buf)) co_return;
+    co_await write_raw(
+        sock, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + pattern_string(0, 1000));
+    co_await sleep_for(8s);
+  };
+  test_server srv(io, session);
+  auto client = [&]() -> asio::awaitable<void> {
+    auto conn = co_await connect_to(srv, quick_options());
+    auto h = co_await conn->request(plain_get);
+    REQUIRE(h);
+    std::vector<char> buffer(500);
+    auto n = co_await conn->read_body_some(asio::buffer(buffer));
+    REQUIRE(n);
+    CHECK(*n > 0);
+    conn->close();
+    CHECK_FALSE(conn->reusable());
+    auto more = co_await conn->read_body_some(asio::buffer(buffer));
+    REQUIRE_FALSE(more);
+    auto next = co_await conn->request(plain_get);
+    REQUIRE_FALSE(next);
   };
   run_with_deadline(io, client());
 }

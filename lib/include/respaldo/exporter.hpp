@@ -60,7 +60,7 @@ class exporter {
   // `on_deferred` is told the app's export id and download URL once known (for the job record).
   boost::asio::awaitable<outcome<export_stream>> start(
       const app_record& app, job_control& control,
-      std::function<void(const std::string& note)> on_progress = {});
+      std::function<void(const std::string& note)> on_progress);
   // Opens a deferred export's download again from `offset` (Range), to resume an upload.
   boost::asio::awaitable<outcome<export_stream>> reopen(const app_record& app,
                                                         const std::string& download_url,
@@ -70,7 +70,8 @@ class exporter {
   boost::asio::awaitable<outcome<export_stream>> get_download(const app_record& app,
                                                               const parsed_url& url,
                                                               std::uint64_t offset,
-                                                              job_control& control);
+                                                              job_control& control,
+                                                              int redirects_left = 5);
   http_client& client_;
   exporter_options options_;
 };

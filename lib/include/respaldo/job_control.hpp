@@ -25,9 +25,17 @@ class job_control {
     if (on_stop_) on_stop_();
   }
 
-  // The connection/timer the job is currently waiting on; detach before it is destroyed.
-  void attach(http_connection* c) { connection_ = c; }
-  void attach(boost::asio::steady_timer* t) { timer_ = t; }
+  // The connection/timer the job is currently waiting on; detach before it is destroyed. Attaching
+  // after stop() interrupts at once: a connection is cancelled, and a timer is made to expire now
+  // (cancelling it would only affect a wait already pending).
+  void attach(http_connection* c) {
+    connection_ = c;
+    if (reason_ && c) c->cancel();
+  }
+  void attach(boost::asio::steady_timer* t) {
+    timer_ = t;
+    if (reason_ && t) t->expires_at(boost::asio::steady_timer::time_point::min());
+  }
   void detach_connection() { connection_ = nullptr; }
   void detach_timer() { timer_ = nullptr; }
   void on_stop(std::function<void()> f) { on_stop_ = std::move(f); }

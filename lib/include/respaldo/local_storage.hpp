@@ -1,6 +1,7 @@
 // The embedded storage backend: a directory tree
 // DATA_DIR/backups/<drive_folder_id>/<app>/<UTC timestamp>-<job id>.<format>. Uploads go to a
-// ".partial" file that is fsynced and renamed into place only by finish(). File I/O runs on a
+// hidden ".<name>.partial" file beside it (mode 0600) that is fsynced and renamed into place only
+// by finish(); abort() and a failed finish() remove it. File I/O runs on a
 // thread pool so a slow disk never stalls the io_context.
 #pragma once
 
@@ -28,7 +29,7 @@ class local_storage final : public storage {
       const std::string& folder, const std::string& app) override;
   std::string last_error_detail() const override { return last_error_; }
 
-  // Removes ".partial" files a crashed process left behind; call before any job runs.
+  // Removes the ".<name>.partial" files a crashed process left behind; call before any job runs.
   std::size_t remove_partials();
   const std::string& root() const { return root_; }
 

@@ -32,7 +32,8 @@ struct pipeline_result {
   std::uint64_t bytes_skipped = 0;  // already committed by an earlier run (resume): hashed, not sent
 };
 
-// Fills the buffer completely unless the stream ends first; returns the bytes read (0 = end).
+// Reads into the buffer and returns the bytes read; 0 means the end of the stream. Short reads are
+// fine (the pipeline asks again until a chunk is full), so a source may hand over what it has.
 using fill_function =
     std::function<boost::asio::awaitable<boost::system::result<std::size_t>>(boost::asio::mutable_buffer)>;
 // Told the total bytes received so far and whether storage acknowledged more (for persistence).
@@ -41,6 +42,6 @@ using progress_function = std::function<void(std::uint64_t received, bool storag
 boost::asio::awaitable<outcome<pipeline_result>> run_pipeline(
     const fill_function& fill, storage_upload& upload, const pipeline_expectation& expected,
     std::size_t chunk_size, job_control& control, const progress_function& progress,
-    const std::function<void()>& on_finalizing = {});
+    const std::function<void()>& on_finalizing);
 
 }  // namespace respaldo

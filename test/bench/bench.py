@@ -1,0 +1,740 @@
+#!/usr/bin/env python3
+"""Throughput and memory benchmark of respaldo's backup path, against shell pipelines doing the
+same work through the same test doubles, on the same machine and in the same run.
+
+Sections (each prints one summary line; a table follows at the end):
+  tools  machine ceilings: `openssl speed -evp sha256`, sha256sum, fsync'd and O_DIRECT disk
+         writes (dd), and the app double's export read by curl into /dev/null
+  local  app double -> respaldo serve -> local storage, against
+         curl export | tee FILE | sha256sum (and | openssl dgst) ; sync FILE
+  flat   peak RSS of respaldo for a small backup against the large one (memory stays flat)
+  drive  app double -> respaldo --storage drive -> Drive double (files on tmpfs), against
+         curl export | tee >(sha256sum) | curl -T - (one resumable PUT to the same double)
+
+Standard library only. Run through scripts/bench.sh, which finds the binary; see
+docs/benchmarks.md for the figures and how to read them.
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+DOUBLES = os.path.join(ROOT, "test", "doubles")
+sys.path.insert(0, DOUBLES)
+sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+
+import drive_double  # noqa: E402
+import harness  # noqa: E402
+
+APP_TOKEN = "bench-app-token-0123456789"
+FOLDER_ID = "1BenchFolder0123456789"
+MB = 1e6
+MiB = 1 << 20
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+PRESETS = {
+    # size, small size (RSS flatness), repeats, openssl speed seconds, dd size
+    "full": {"size": "2GiB", "small": "256MiB", "repeat": 3, "hash_seconds": 3, "dd": None},
+    "quick": {"size": "256MiB", "small": "32MiB", "repeat": 1, "hash_seconds": 1, "dd": None},
+    "smoke": {"size": "32MiB", "small": "16MiB", "repeat": 1, "hash_seconds": 1, "dd": "32MiB"},
+}
+
+
+class BenchError(Exception):
+    """A measurement that could not be taken (the run fails)."""
+
+
+class Skip(Exception):
+    """A section that cannot run here (reported, the run goes on)."""
+
+
+# ---- small utilities ------------------------------------------------------------------------
+
+
+def parse_size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)(i?B)?\s*", str(text))
+    if not m:
+        raise ValueError("bad size %r (use bytes or 256MiB, 2GiB, 64k)" % text)
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+
+
+def human_size(n):
+    for unit, f in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= f and n % f == 0:
+            return "%d %s" % (n // f, unit)
+    return "%d B" % n
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def proc_status(pid, key):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM), in bytes; None once the process is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads) so far."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+
+
+def children_cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class RssSampler:
+    """Samples VmRSS of a process on a thread; VmHWM is read by the caller at the end."""
+
+    def __init__(self, pid, interval=0.02):
+        self.pid, self.interval = pid, interval
+        self.max_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            rss = proc_status(self.pid, "VmRSS")
+            if rss is None:
+                return
+            self.max_rss = max(self.max_rss, rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_shell(script, env, timeout):
+    """Runs a bash script; returns (wall seconds, CPU seconds of all its processes)."""
+    cpu0 = children_cpu_seconds()
+    t0 = time.monotonic()
+    r = subprocess.run(["bash", "-c", script], env=dict(os.environ, **env), capture_output=True,
+                       text=True, timeout=timeout, check=False)
+    wall = time.monotonic() - t0
+    if r.returncode != 0:
+        raise BenchError("shell pipeline failed (exit %d): %s\n%s" %
+                         (r.returncode, script.strip(), r.stderr.strip()[-2000:]))
+    return wall, children_cpu_seconds() - cpu0, r.stdout
+
+
+def http_json(method, url, body=None, headers=None, timeout=60, form=None):
+    data = None
+    hdrs = dict(headers or {})
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json; charset=UTF-8"
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            return r.status, dict(r.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        raise BenchError("%s %s answered %d: %s" % (method, url, e.code, raw[:500])) from None
+
+
+def read_sha_file(path):
+    with open(path) as f:
+        text = f.read().split()
+    if not text or not re.fullmatch(r"[0-9a-f]{64}", text[0]):
+        raise BenchError("no SHA-256 in %s" % path)
+    return text[0]
+
+
+def read_header(path, name):
+    with open(path, errors="replace") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == name.lower():
+                return v.strip()
+    return None
+
+
+# ---- results --------------------------------------------------------------------------------
+
+
+class Measurement:
+    def __init__(self, section, label, size, walls, cpu=None, peak_rss=None, idle_rss=None,
+                 note=""):
+        self.section, self.label, self.size = section, label, size
+        self.walls = walls
+        self.cpu = cpu  # CPU seconds (median run) of the measured process(es)
+        self.peak_rss, self.idle_rss = peak_rss, idle_rss
+        self.note = note
+
+    @property
+    def wall(self):
+        return statistics.median(self.walls)
+
+    @property
+    def mbps(self):
+        return self.size / self.wall / MB
+
+    def spread(self):
+        if len(self.walls) < 2:
+            return ""
+        rates = sorted(self.size / w / MB for w in self.walls)
+        return "%.0f-%.0f" % (rates[0], rates[-1])
+
+    def as_dict(self):
+        return {"section": self.section, "label": self.label, "size": self.size,
+                "walls": self.walls, "wall": self.wall, "mb_per_s": self.mbps, "cpu": self.cpu,
+                "peak_rss": self.peak_rss, "idle_rss": self.idle_rss, "note": self.note}
+
+
+class Results:
+    def __init__(self):
+        self.rows = []  # Measurement
+        self.ceilings = {}  # name -> (MB/s, description)
+        self.ratios = []  # (description, value)
+        self.skipped = []  # (section, reason)
+        self.failed = []  # (section, reason)
+
+    def as_dict(self):
+        return {"rows": [m.as_dict() for m in self.rows], "ceilings": self.ceilings,
+                "ratios": self.ratios, "skipped": self.skipped, "failed": self.failed}
+
+
+def fmt_rss(n):
+    return "%.1f" % (n / MiB) if n else "-"
+
+
+def print_table(res):
+    print()
+    print("== respaldo benchmark: summary ==")
+    if res.ceilings:
+        print("machine ceilings:")
+        for name, (rate, desc) in res.ceilings.items():
+            print("  %-22s %8.0f MB/s  %s" % (name, rate, desc))
+    if res.rows:
+        head = "%-6s %-9s %-44s %8s %9s %10s %8s %9s" % (
+            "sect", "size", "path", "wall s", "MB/s", "range", "CPU s", "peak RSS")
+        print(head)
+        print("-" * len(head))
+        for m in res.rows:
+            rss = fmt_rss(m.peak_rss) + " MiB" if m.peak_rss else "-"
+            cpu = "%.2f" % m.cpu if m.cpu is not None else "-"
+            print("%-6s %-9s %-44s %8.2f %9.0f %10s %8s %9s" % (
+                m.section, human_size(m.size), m.label, m.wall, m.mbps, m.spread(), cpu, rss))
+    if res.ratios:
+        print("ratios:")
+        for desc, value in res.ratios:
+            print("  %-58s %6.2f" % (desc, value))
+    for section, reason in res.skipped:
+        print("SKIPPED %s: %s" % (section, reason))
+    for section, reason in res.failed:
+        print("FAILED %s: %s" % (section, reason))
+
+
+# ---- processes --------------------------------------------------------------------------------
+
+
+class AppDoubleProcess:
+    """test/doubles/app_double.py as its own process (it computes the checksum before listening)."""
+
+    def __init__(self, size, seed=1, timeout=300):
+        cmd = [sys.executable, os.path.join(DOUBLES, "app_double.py"), "--port", "0",
+               "--host", "127.0.0.1", "--token", APP_TOKEN, "--size", str(size),
+               "--seed", str(seed)]
+        self.size = size
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("listening ") or (not line and self.proc.poll() is not None):
+                break
+        if not line.startswith("listening "):
+            self.stop()
+            raise BenchError("the app double did not start")
+        self.port = int(line.split()[1])
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+
+class RespaldoRun:
+    """One fresh `respaldo serve` (temporary data dir), one app registered, one backup timed."""
+
+    def __init__(self, bin_path, work_dir, args=(), timeout=1800):
+        harness.BIN = bin_path
+        self.data_dir = tempfile.mkdtemp(prefix="respaldo-bench-", dir=work_dir)
+        self.server = harness.Respaldo(data_dir=self.data_dir,
+                                       args=["--max-attempts", "1", *args])
+        self.timeout = timeout
+
+    def __enter__(self):
+        self.server.start(timeout=60)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop()
+        self.server.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def storage_kind(self):
+        m = re.search(r'listening\b.*?\bstorage"?[=:]"?(\w+)', self.server.log_text())
+        return m.group(1) if m else None
+
+    def backup(self, app_url, folder_id="1BenchLocalFolder"):
+        """Registers the app, runs one backup; returns (wall, cpu, peak RSS, idle RSS, job)."""
+        s = self.server
+        app = s.register(name="bench", url=app_url, token=APP_TOKEN, drive_folder_id=folder_id,
+                         schedule="0 3 1 1 *", retention={"daily": 1, "weekly": 0})
+        pid = s.proc.pid
+        idle = proc_status(pid, "VmHWM")
+        cpu0 = proc_cpu_seconds(pid)
+        with RssSampler(pid) as sampler:
+            t0 = time.monotonic()
+            r = s.post("/api/apps/%s/backups" % app["name"])
+            if r.status != 202:
+                raise BenchError("POST /api/apps/bench/backups answered %r" % r)
+            job_id = r.json()["job_id"]
+            deadline = t0 + self.timeout
+            while True:
+                job = s.get("/api/jobs/" + job_id).json()
+                if job["state"] in ("succeeded", "failed", "cancelled"):
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError("job %s still %s after %ss" % (job_id, job["state"],
+                                                                     self.timeout))
+                time.sleep(0.02)
+            wall = time.monotonic() - t0
+        cpu = proc_cpu_seconds(pid) - cpu0
+        peak = max(proc_status(pid, "VmHWM") or 0, sampler.max_rss)
+        return wall, cpu, peak, idle, job
+
+
+# ---- sections ---------------------------------------------------------------------------------
+
+
+def tools_section(cfg, res):
+    """Ceilings of this machine: hashing, disk, and the source itself."""
+    out = subprocess.run(["openssl", "speed", "-evp", "sha256", "-bytes", "8192", "-seconds",
+                          str(cfg.hash_seconds)], capture_output=True, text=True, check=False)
+    m = re.search(r"^sha256\s.*?([\d.]+)k\s*$", out.stdout, re.M)
+    if m:
+        res.ceilings["openssl sha256"] = (float(m.group(1)) * 1000 / MB,
+                                          "openssl speed -evp sha256 -bytes 8192, one core")
+    else:
+        log("tools: could not parse openssl speed output:\n" + out.stdout + out.stderr)
+
+    n = 512 * MiB if cfg.size >= 512 * MiB else cfg.size
+    wall, _, _ = run_shell('head -c "$N" /dev/zero | sha256sum >/dev/null', {"N": str(n)}, 600)
+    res.ceilings["sha256sum"] = (n / wall / MB, "coreutils sha256sum of a pipe (%s)" %
+                                 human_size(n))
+
+    dd = cfg.dd_size
+    target = os.path.join(cfg.work_dir, "bench-dd.bin")
+    count = max(1, dd // (8 * MiB))
+    try:
+        for name, flag, desc in (("disk write+fsync", "conv=fsync", "dd bs=8M conv=fsync"),
+                                 ("disk O_DIRECT", "oflag=direct", "dd bs=8M oflag=direct")):
+            script = 'dd if=/dev/zero of="$F" bs=8M count="$C" %s status=none' % flag
+            try:
+                wall, _, _ = run_shell(script, {"F": target, "C": str(count)}, 900)
+            except BenchError as e:
+                log("tools: %s unavailable: %s" % (desc, e))
+                continue
+            res.ceilings[name] = (count * 8 * MiB / wall / MB, "%s, %s in %s" % (
+                desc, human_size(count * 8 * MiB), cfg.work_dir))
+            os.unlink(target)
+    finally:
+        if os.path.exists(target):
+            os.unlink(target)
+
+    app = cfg.big_app()
+    script = ('curl -sS --fail -X POST -H "Authorization: Bearer $T" "$U/backup/export" '
+              '-o /dev/null')
+    wall, _, _ = run_shell(script, {"T": APP_TOKEN, "U": app.url}, 900)
+    res.ceilings["app double -> curl"] = (app.size / wall / MB,
+                                          "curl export -o /dev/null (source ceiling)")
+    line = "tools: " + ", ".join("%s %.0f MB/s" % (k, v[0]) for k, v in res.ceilings.items())
+    print(line, flush=True)
+
+
+def local_baseline(cfg, app, hasher):
+    """curl export | tee FILE | HASHER, then fsync FILE (respaldo fsyncs before publishing)."""
+    out = os.path.join(cfg.work_dir, "baseline-export.bin")
+    hdr = os.path.join(cfg.work_dir, "baseline-headers.txt")
+    digest = os.path.join(cfg.work_dir, "baseline-sha256.txt")
+    script = ('set -o pipefail; curl -sS --fail -X POST -H "Authorization: Bearer $T" -D "$H" '
+              '"$U/backup/export" | tee "$O" | %s > "$S" && sync "$O"' % hasher)
+    try:
+        wall, cpu, _ = run_shell(script, {"T": APP_TOKEN, "U": app.url, "O": out, "H": hdr,
+                                          "S": digest}, 1800)
+        got, want = read_sha_file(digest), read_header(hdr, "X-Checksum-SHA256")
+        if got != want or os.path.getsize(out) != app.size:
+            raise BenchError("baseline copy is wrong: sha256 %s, X-Checksum-SHA256 %s, %d bytes" %
+                             (got, want, os.path.getsize(out)))
+        return wall, cpu, got
+    finally:
+        for p in (out, hdr, digest):
+            if os.path.exists(p):
+                os.unlink(p)
+
+
+def respaldo_local(cfg, app):
+    with RespaldoRun(cfg.bin, cfg.work_dir, cfg.respaldo_args) as run:
+        wall, cpu, peak, idle, job = run.backup(app.url)
+    if job["state"] != "succeeded":
+        raise BenchError("respaldo job %s: %s" % (job["state"], job.get("error")))
+    return wall, cpu, peak, idle, job
+
+
+def local_section(cfg, res):
+    app = cfg.big_app()
+    runs = {"sha256sum": [], "openssl": [], "respaldo": []}
+    for i in range(cfg.repeat):
+        runs["sha256sum"].append(local_baseline(cfg, app, "sha256sum"))
+        runs["openssl"].append(local_baseline(cfg, app, "openssl dgst -sha256 -r"))
+        runs["respaldo"].append(respaldo_local(cfg, app))
+        r = runs["respaldo"][-1]
+        log("local run %d/%d: respaldo %.2f s, baseline sha256sum %.2f s, openssl %.2f s" % (
+            i + 1, cfg.repeat, r[0], runs["sha256sum"][-1][0], runs["openssl"][-1][0]))
+    expected = runs["sha256sum"][0][2]
+    for r in runs["respaldo"]:
+        if r[4]["backup"]["sha256"] != expected:
+            raise BenchError("respaldo stored sha256 %s, the export is %s" %
+                             (r[4]["backup"]["sha256"], expected))
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    rsp = Measurement("local", "respaldo serve -> local storage", app.size,
+                      [r[0] for r in runs["respaldo"]], med([r[1] for r in runs["respaldo"]]),
+                      max(r[2] for r in runs["respaldo"]), max(r[3] for r in runs["respaldo"]))
+    b1 = Measurement("local", "curl | tee FILE | sha256sum; sync FILE", app.size,
+                     [r[0] for r in runs["sha256sum"]], med([r[1] for r in runs["sha256sum"]]))
+    b2 = Measurement("local", "curl | tee FILE | openssl dgst; sync FILE", app.size,
+                     [r[0] for r in runs["openssl"]], med([r[1] for r in runs["openssl"]]))
+    res.rows += [rsp, b1, b2]
+    res.ratios.append(("local: respaldo / baseline (sha256sum)", rsp.mbps / b1.mbps))
+    res.ratios.append(("local: respaldo / baseline (openssl dgst)", rsp.mbps / b2.mbps))
+    cfg.local_peak = rsp.peak_rss
+    print("local: %s respaldo %.0f MB/s (%.2f s, CPU %.2f s, peak RSS %s MiB); baseline "
+          "sha256sum %.0f MB/s, openssl %.0f MB/s; ratio %.2f / %.2f" % (
+              human_size(app.size), rsp.mbps, rsp.wall, rsp.cpu, fmt_rss(rsp.peak_rss), b1.mbps,
+              b2.mbps, rsp.mbps / b1.mbps, rsp.mbps / b2.mbps), flush=True)
+
+
+def flat_section(cfg, res):
+    small = AppDoubleProcess(cfg.small_size, seed=2)
+    try:
+        walls, cpus, peaks, idles = [], [], [], []
+        for _ in range(cfg.repeat):
+            wall, cpu, peak, idle, _ = respaldo_local(cfg, small)
+            walls.append(wall)
+            cpus.append(cpu)
+            peaks.append(peak)
+            idles.append(idle)
+    finally:
+        small.stop()
+    m = Measurement("flat", "respaldo serve -> local storage", cfg.small_size, walls,
+                    statistics.median(cpus), max(peaks), max(idles))
+    res.rows.append(m)
+    big = cfg.local_peak
+    if big is None:  # the local section did not run: one large backup for the comparison
+        app = cfg.big_app()
+        wall, cpu, big, idle, _ = respaldo_local(cfg, app)
+        res.rows.append(Measurement("flat", "respaldo serve -> local storage", app.size, [wall],
+                                    cpu, big, idle))
+    res.ratios.append(("flat: peak RSS %s / peak RSS %s" % (human_size(cfg.size),
+                                                            human_size(cfg.small_size)),
+                       big / m.peak_rss))
+    print("flat: peak RSS %s MiB for %s, %s MiB for %s (idle %s MiB)" % (
+        fmt_rss(m.peak_rss), human_size(cfg.small_size), fmt_rss(big), human_size(cfg.size),
+        fmt_rss(m.idle_rss)), flush=True)
+
+
+class DriveSetup:
+    """The Drive double as a process, its bytes on tmpfs, one shared-drive folder and a service
+    account whose token_uri points at the double."""
+
+    def __init__(self, cfg):
+        self.dir = tempfile.mkdtemp(prefix="respaldo-bench-drive-", dir=cfg.shm_dir)
+        self.creds_dir = tempfile.mkdtemp(prefix="respaldo-bench-creds-", dir=cfg.work_dir)
+        self.double = drive_double.DoubleProcess(["--data-dir", self.dir, "--folder", FOLDER_ID])
+        self.base = self.double.base_url
+        self.sa = drive_double.make_service_account(self.creds_dir,
+                                                    token_uri=self.base + "/token")
+        self.double.control.call("POST", "/_control/service_accounts", {"path": self.sa["json"]})
+        self._token = None
+
+    def token(self):
+        if self._token is None:
+            _, _, body = http_json("POST", self.base + "/token", form={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": drive_double.make_assertion(self.sa)})
+            self._token = body["access_token"]
+        return self._token
+
+    def files(self):
+        return self.double.control.files(FOLDER_ID)
+
+    def delete_all(self):
+        listing = self.files()
+        items = listing.get("files", listing) if isinstance(listing, dict) else listing
+        for f in items:
+            fid = f.get("id") if isinstance(f, dict) else f
+            http_json("DELETE", "%s/drive/v3/files/%s?supportsAllDrives=true" % (self.base, fid),
+                      headers={"Authorization": "Bearer " + self.token()})
+
+    def close(self):
+        self.double.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.creds_dir, ignore_errors=True)
+
+
+def drive_baseline(cfg, drive, app, hasher):
+    """curl export | tee >(HASHER) | curl -T - : one resumable session, the whole stream in one
+    final PUT (the double accepts a final chunk of any size)."""
+    size = app.size
+    t0 = time.monotonic()
+    cpu0 = children_cpu_seconds()
+    _, headers, _ = http_json(
+        "POST", drive.base + "/upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true"
+        "&fields=id,size,md5Checksum,sha256Checksum",
+        body={"name": "bench-baseline.bin", "parents": [FOLDER_ID]},
+        headers={"Authorization": "Bearer " + drive.token(), "X-Upload-Content-Length": str(size),
+                 "X-Upload-Content-Type": "application/octet-stream"})
+    session = headers.get("Location")
+    if not session:
+        raise BenchError("the Drive double gave no session URI")
+    tmp = tempfile.mkdtemp(prefix="respaldo-bench-pipe-", dir=cfg.work_dir)
+    fifo, digest, reply = (os.path.join(tmp, n) for n in ("hash.fifo", "sha256.txt", "reply"))
+    os.mkfifo(fifo)
+    # A FIFO stands for >(...) so that the shell can wait for the hasher.
+    script = ('set -o pipefail; %s < "$FIFO" > "$S" & h=$!; '
+              'curl -sS --fail -X POST -H "Authorization: Bearer $T" "$U/backup/export" '
+              '| tee "$FIFO" | curl -sS --fail -X PUT -T - -o "$R" '
+              '-H "Authorization: Bearer $DT" -H "Content-Range: bytes 0-$LAST/$N" '
+              '-H "Content-Length: $N" -H "Transfer-Encoding:" -H "Expect:" '
+              '-H "Content-Type: application/octet-stream" "$SESSION"; rc=$?; wait $h || rc=1; '
+              'exit $rc' % hasher)
+    try:
+        _, _, _ = run_shell(script, {"FIFO": fifo, "S": digest, "T": APP_TOKEN, "U": app.url,
+                                     "R": reply, "DT": drive.token(), "LAST": str(size - 1),
+                                     "N": str(size), "SESSION": session}, 1800)
+        wall = time.monotonic() - t0
+        cpu = children_cpu_seconds() - cpu0
+        with open(reply) as f:
+            resource_ = json.load(f)
+        got = read_sha_file(digest)
+        if resource_.get("sha256Checksum") != got or int(resource_.get("size", -1)) != size:
+            raise BenchError("baseline upload is wrong: %s, local sha256 %s" % (resource_, got))
+        return wall, cpu, got
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        drive.delete_all()
+
+
+def respaldo_drive(cfg, drive, app):
+    help_text = subprocess.run([cfg.bin, "serve", "--help"], capture_output=True, text=True,
+                               check=False).stdout
+    args = list(cfg.respaldo_args) + ["--storage", "drive", "--drive-credentials",
+                                      drive.sa["json"], "--drive-api-url", drive.base]
+    if "--drive-shared-drives" in help_text:
+        args.append("--drive-shared-drives")
+    try:
+        run = RespaldoRun(cfg.bin, cfg.work_dir, args)
+        run.__enter__()
+    except AssertionError as e:
+        raise Skip("respaldo serve --storage drive did not start: %s" %
+                   str(e).strip().splitlines()[-1]) from None
+    try:
+        kind = run.storage_kind()
+        if kind != "drive":
+            raise Skip("respaldo serve --storage drive started with storage=%s (the Drive "
+                       "backend is not wired in this build)" % kind)
+        wall, cpu, peak, idle, job = run.backup(app.url, folder_id=FOLDER_ID)
+        if job["state"] != "succeeded":
+            raise Skip("the backup to the Drive double ended %s: %s" %
+                       (job["state"], json.dumps(job.get("error"))))
+        files = drive.files()
+        items = files.get("files", files) if isinstance(files, dict) else files
+        shas = [f.get("sha256") for f in items if isinstance(f, dict)]
+        if job["backup"]["sha256"] not in shas:
+            raise BenchError("the Drive double holds no file with sha256 %s: %s" %
+                             (job["backup"]["sha256"], files))
+        return wall, cpu, peak, idle, job
+    finally:
+        run.__exit__(None, None, None)
+        drive.delete_all()
+
+
+def drive_section(cfg, res):
+    app = cfg.big_app()
+    drive = DriveSetup(cfg)
+    try:
+        runs = {"sha256sum": [], "openssl": [], "respaldo": []}
+        for i in range(cfg.repeat):
+            runs["sha256sum"].append(drive_baseline(cfg, drive, app, "sha256sum"))
+            runs["openssl"].append(drive_baseline(cfg, drive, app, "openssl dgst -sha256 -r"))
+            runs["respaldo"].append(respaldo_drive(cfg, drive, app))
+            log("drive run %d/%d: respaldo %.2f s, baseline sha256sum %.2f s, openssl %.2f s" % (
+                i + 1, cfg.repeat, runs["respaldo"][-1][0], runs["sha256sum"][-1][0],
+                runs["openssl"][-1][0]))
+    finally:
+        drive.close()
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    rsp = Measurement("drive", "respaldo serve -> Drive double", app.size,
+                      [r[0] for r in runs["respaldo"]], med([r[1] for r in runs["respaldo"]]),
+                      max(r[2] for r in runs["respaldo"]), max(r[3] for r in runs["respaldo"]))
+    b1 = Measurement("drive", "curl | tee >(sha256sum) | curl -T -", app.size,
+                     [r[0] for r in runs["sha256sum"]], med([r[1] for r in runs["sha256sum"]]))
+    b2 = Measurement("drive", "curl | tee >(openssl dgst) | curl -T -", app.size,
+                     [r[0] for r in runs["openssl"]], med([r[1] for r in runs["openssl"]]))
+    res.rows += [rsp, b1, b2]
+    res.ratios.append(("drive: respaldo / baseline (sha256sum)", rsp.mbps / b1.mbps))
+    res.ratios.append(("drive: respaldo / baseline (openssl dgst)", rsp.mbps / b2.mbps))
+    print("drive: %s respaldo %.0f MB/s (%.2f s, CPU %.2f s, peak RSS %s MiB); baseline "
+          "sha256sum %.0f MB/s, openssl %.0f MB/s; ratio %.2f / %.2f" % (
+              human_size(app.size), rsp.mbps, rsp.wall, rsp.cpu, fmt_rss(rsp.peak_rss), b1.mbps,
+              b2.mbps, rsp.mbps / b1.mbps, rsp.mbps / b2.mbps), flush=True)
+
+
+# ---- main -------------------------------------------------------------------------------------
+
+
+class Config:
+    def __init__(self, args):
+        preset = PRESETS[args.mode]
+        env = os.environ.get
+        self.mode = args.mode
+        self.bin = args.bin
+        self.size = parse_size(env("BENCH_SIZE") or preset["size"])
+        self.small_size = parse_size(env("BENCH_SMALL_SIZE") or preset["small"])
+        self.repeat = int(env("BENCH_REPEAT") or preset["repeat"])
+        self.hash_seconds = int(env("BENCH_HASH_SECONDS") or preset["hash_seconds"])
+        self.dd_size = parse_size(env("BENCH_DD_SIZE") or preset["dd"] or self.size)
+        self.work_dir = os.path.abspath(env("BENCH_DIR") or env("TMPDIR") or "/var/tmp")
+        self.shm_dir = env("BENCH_SHM_DIR") or "/dev/shm"
+        chunk = env("BENCH_CHUNK_SIZE")
+        self.respaldo_args = ["--chunk-size", chunk] if chunk else []
+        self.sections = args.sections
+        self.require_drive = args.require_drive
+        self.local_peak = None
+        self._big_app = None
+        if self.size < 1 or self.small_size < 1 or self.repeat < 1:
+            raise ValueError("sizes and BENCH_REPEAT must be positive")
+
+    def big_app(self):
+        if self._big_app is None:
+            self._big_app = AppDoubleProcess(self.size, seed=1)
+        return self._big_app
+
+    def close(self):
+        if self._big_app is not None:
+            self._big_app.stop()
+
+
+def machine_line(cfg):
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    fs = subprocess.run(["stat", "-f", "-c", "%T", cfg.work_dir], capture_output=True,
+                        text=True, check=False).stdout.strip()
+    return "machine: %d CPUs (%s), %s; work dir %s (%s), Drive double files in %s; %s" % (
+        os.cpu_count(), model, time.strftime("%Y-%m-%d %H:%M:%S %Z"), cfg.work_dir, fs or "?",
+        cfg.shm_dir, subprocess.run([cfg.bin, "--version"], capture_output=True, text=True,
+                                    check=False).stdout.strip())
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", required=True, help="the respaldo binary")
+    ap.add_argument("--mode", choices=sorted(PRESETS), default="full")
+    ap.add_argument("--sections", default="tools,local,flat,drive",
+                    help="comma-separated subset of tools,local,flat,drive")
+    ap.add_argument("--require-drive", action="store_true",
+                    help="fail (instead of skipping) when the Drive path cannot run")
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    args = ap.parse_args(argv)
+    args.sections = [s for s in args.sections.split(",") if s]
+    for s in args.sections:
+        if s not in ("tools", "local", "flat", "drive"):
+            ap.error("unknown section %r" % s)
+    try:
+        cfg = Config(args)
+    except ValueError as e:
+        ap.error(str(e))
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    res = Results()
+    started = time.monotonic()
+    print(machine_line(cfg), flush=True)
+    print("sizes: %s (flatness: %s), %d run(s) each, median reported" % (
+        human_size(cfg.size), human_size(cfg.small_size), cfg.repeat), flush=True)
+    sections = {"tools": tools_section, "local": local_section, "flat": flat_section,
+                "drive": drive_section}
+    try:
+        for name in args.sections:
+            try:
+                sections[name](cfg, res)
+            except Skip as e:
+                if cfg.require_drive:
+                    res.failed.append((name, str(e)))
+                else:
+                    res.skipped.append((name, str(e)))
+                print("%s: SKIPPED - %s" % (name, e), flush=True)
+            except (BenchError, subprocess.TimeoutExpired, AssertionError, OSError) as e:
+                res.failed.append((name, str(e)))
+                print("%s: FAILED - %s" % (name, e), flush=True)
+    finally:
+        cfg.close()
+    print_table(res)
+    print("total time %.0f s" % (time.monotonic() - started))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(res.as_dict(), machine=machine_line(cfg)), f, indent=2)
+    return 1 if res.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
