@@ -5,13 +5,17 @@
 #include "respaldo/config.hpp"
 #include "respaldo/cron.hpp"
 #include "respaldo/crypto.hpp"
+#include "respaldo/drive_auth.hpp"
+#include "respaldo/drive_storage.hpp"
 #include "respaldo/http_client.hpp"
 #include "respaldo/http_server.hpp"
 #include "respaldo/job_runner.hpp"
 #include "respaldo/local_storage.hpp"
 #include "respaldo/log.hpp"
 #include "respaldo/metrics.hpp"
+#include "respaldo/prober.hpp"
 #include "respaldo/retention.hpp"
+#include "respaldo/scheduler.hpp"
 #include "respaldo/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -117,6 +121,42 @@ int serve(const std::vector<std::string>& args) {
     log.warn("removed unfinished uploads of a previous run", {{"files", static_cast<std::uint64_t>(n)}});
   storage* backups = &local;
 
+  // Google Drive: a broken credentials file stops start-up here (exit 2), naming the field.
+  std::unique_ptr<http_client> drive_client;
+  std::unique_ptr<drive_token_source> drive_tokens;
+  std::unique_ptr<drive_storage> drive;
+  if (cfg.storage == "drive") {
+    auto creds = load_drive_credentials(cfg.drive_credentials);
+    if (!creds) {
+      log.error("cannot start", {{"error", "--drive-credentials: " + creds.error()}});
+      return 2;
+    }
+    http_client_options drive_client_options;
+    drive_client_options.connect_timeout = cfg.connect_timeout;
+    drive_client_options.io_timeout = cfg.read_timeout;
+    drive_client = std::make_unique<http_client>(io.get_executor(), drive_client_options, tls);
+    const std::string token_url = drive_token_url(*creds, cfg.drive_token_url);
+    const std::string principal = creds->type == drive_credentials::kind::service_account
+                                      ? creds->client_email
+                                      : "authorized_user " + creds->client_id;
+    drive_tokens = std::make_unique<drive_token_source>(*drive_client, std::move(*creds), token_url,
+                                                        cfg.drive_impersonate, &log);
+    drive_storage_options dopts;
+    dopts.api_url = cfg.drive_api_url;
+    dopts.retry.base_delay = std::min<std::chrono::milliseconds>(cfg.retry_base_delay, std::chrono::seconds(1));
+    dopts.retry.max_delay = std::min<std::chrono::milliseconds>(cfg.retry_max_delay, std::chrono::seconds(32));
+    dopts.log = &log;
+    auto created = drive_storage::create(*drive_client, *drive_tokens, dopts);
+    if (!created) {
+      log.error("cannot start", {{"error", created.error()}});
+      return 2;
+    }
+    drive = std::move(*created);
+    backups = drive.get();
+    log.info("drive storage", {{"api", cfg.drive_api_url}, {"token_url", token_url}, {"principal", principal},
+                               {"impersonate", cfg.drive_impersonate}});
+  }
+
   runner_options ropts;
   ropts.max_concurrent_jobs = cfg.max_concurrent_jobs;
   ropts.max_attempts = cfg.max_attempts;
@@ -128,7 +168,25 @@ int serve(const std::vector<std::string>& args) {
   ropts.default_timezone = cfg.timezone;
   job_runner runner(io.get_executor(), **db, *backups, app_client, ropts, log, stats);
 
-  api_services services{**db, log, stats, token->token, cfg.timezone, &runner, backups, {}};
+  scheduler_options schedule_opts;
+  schedule_opts.default_timezone = cfg.timezone;
+  schedule_opts.jitter = std::chrono::duration_cast<std::chrono::seconds>(cfg.schedule_jitter);
+  auto enqueue = [&runner](const app_record& app, std::string_view kind, std::string_view trigger) {
+    return runner.enqueue(app, kind, trigger);
+  };
+  scheduler schedules(io.get_executor(), **db, enqueue, system_wall_clock(), schedule_opts, log,
+                      stats);
+  runner.on_finished([&schedules](const job_record& job) { schedules.job_finished(job); });
+  prober_options probe_opts;
+  probe_opts.interval = cfg.probe_interval;
+  probe_opts.exporter = ropts.exporter;
+  prober probes(io.get_executor(), **db, app_client, probe_opts, log, stats);
+  auto app_changed = [&schedules, &probes](const std::string& app) {
+    schedules.app_changed(app);
+    probes.app_changed(app);
+  };
+
+  api_services services{**db, log, stats, token->token, cfg.timezone, &runner, backups, app_changed};
   api rest(services);
 
   http_server_options sopts;
@@ -143,16 +201,22 @@ int serve(const std::vector<std::string>& args) {
                                 {"error", bound.error().message()}});
     return 1;
   }
+  // Installed before "listening" is logged: a SIGTERM right after that line must shut down
+  // gracefully, not kill the process with the default disposition.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   runner.start();
+  schedules.start();
+  probes.start();
   server.start();
   log.info("listening", {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
                          {"storage", std::string(backups->kind())},
                          {"version", RESPALDO_VERSION}});
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   auto on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log.info("shutting down", {{"signal", sig}});
+    schedules.stop();
+    probes.stop();
     auto stop = [&]() -> asio::awaitable<void> {
       co_await server.shutdown(cfg.shutdown_grace);
       co_await runner.shutdown(cfg.shutdown_grace);

@@ -1,5 +1,10 @@
 #include "respaldo/api.hpp"
 
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
+#include <charconv>
+
 #include "respaldo/app_validation.hpp"
 #include "respaldo/crypto.hpp"
 #include "respaldo/job_runner.hpp"
@@ -10,11 +15,6 @@
 #include "respaldo/storage.hpp"
 #include "respaldo/store.hpp"
 #include "respaldo/time_format.hpp"
-
-#include <boost/json.hpp>
-
-#include <array>
-#include <charconv>
 
 namespace respaldo {
 namespace {
@@ -33,7 +33,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// The media type without parameters, lower-cased: "application/json; charset=utf-8" -> "application/json".
+// The media type without parameters, lower-cased: "application/json; charset=utf-8" ->
+// "application/json".
 std::string media_type(const http_request& req) {
   auto ct = req.header("Content-Type");
   if (!ct) return "";
@@ -44,8 +45,12 @@ std::string media_type(const http_request& req) {
   return lower(v);
 }
 
-std::string encode_cursor(std::string_view v) { return base64url_encode(v); }
-std::optional<std::string> decode_cursor(std::string_view v) { return base64url_decode(v); }
+std::string encode_cursor(std::string_view v) {
+  return base64url_encode(v);
+}
+std::optional<std::string> decode_cursor(std::string_view v) {
+  return base64url_decode(v);
+}
 
 std::optional<std::int64_t> to_int64(std::string_view s) {
   std::int64_t v = 0;
@@ -55,8 +60,9 @@ std::optional<std::int64_t> to_int64(std::string_view s) {
 }
 
 http_response store_failure() {
-  return problem(503, "store_unavailable",
-                 "the database could not complete the request; retry later and check the server log");
+  return problem(
+      503, "store_unavailable",
+      "the database could not complete the request; retry later and check the server log");
 }
 
 json::object backup_json(const backup_record& b, bool orphaned) {
@@ -111,8 +117,7 @@ struct api::impl {
     opts.max_depth = 32;
     out = json::parse(req.body, ec, {}, opts);
     if (ec)
-      return problem(400, "malformed_json",
-                     "the body is not valid UTF-8 JSON: " + ec.message());
+      return problem(400, "malformed_json", "the body is not valid UTF-8 JSON: " + ec.message());
     return std::nullopt;
   }
 
@@ -161,7 +166,8 @@ struct api::impl {
     o["drive_folder_id"] = a.drive_folder_id;
     o["schedule"] = a.schedule;
     o["timezone"] = a.timezone.empty() ? svc.default_timezone : a.timezone;
-    o["verify_schedule"] = a.verify_schedule.empty() ? json::value(nullptr) : json::value(a.verify_schedule);
+    o["verify_schedule"] =
+        a.verify_schedule.empty() ? json::value(nullptr) : json::value(a.verify_schedule);
     o["retention"] = to_json(a.retention);
     o["created_at"] = format_rfc3339_utc(a.created_at);
     o["updated_at"] = format_rfc3339_utc(a.updated_at);
@@ -171,7 +177,8 @@ struct api::impl {
     json::object health;
     health["status"] = a.health.status;
     health["checked_at"] = time_or_null(a.health.checked_at);
-    health["detail"] = a.health.detail.empty() ? json::value(nullptr) : json::value(a.health.detail);
+    health["detail"] =
+        a.health.detail.empty() ? json::value(nullptr) : json::value(a.health.detail);
     health["capabilities"] =
         a.health.capabilities ? json::value(*a.health.capabilities) : json::value(nullptr);
     o["health"] = std::move(health);
@@ -204,8 +211,7 @@ struct api::impl {
     }
     o["backup"] = nullptr;
     if (!j.backup_id.empty()) {
-      if (auto b = svc.db.get_backup(j.backup_id); b && *b)
-        {
+      if (auto b = svc.db.get_backup(j.backup_id); b && *b) {
         auto exists = svc.db.app_exists((*b)->app);
         o["backup"] = backup_json(**b, exists && !*exists);
       }
@@ -378,8 +384,8 @@ struct api::impl {
     }
     auto job = svc.jobs->enqueue(**app, kind, "manual");
     if (!job) co_return store_failure();
-    svc.log.info("job queued", {{"app", id}, {"job", job->id}, {"kind", kind},
-                                {"request_id", req.request_id}});
+    svc.log.info("job queued",
+                 {{"app", id}, {"job", job->id}, {"kind", kind}, {"request_id", req.request_id}});
     co_return accepted_job(*job);
   }
 
@@ -496,7 +502,8 @@ struct api::impl {
     }
     const std::string zone = (*app)->timezone.empty() ? svc.default_timezone : (*app)->timezone;
     std::vector<retention_candidate> candidates;
-    for (const auto& b : all) candidates.push_back({b.id, b.created_at, b.status == "available", true});
+    for (const auto& b : all)
+      candidates.push_back({b.id, b.created_at, b.status == "available", true});
     auto decisions = plan_retention(candidates, (*app)->retention, find_time_zone(zone));
     json::array out;
     for (const auto& d : decisions) {
@@ -538,9 +545,9 @@ struct api::impl {
         co_return problem(404, "backup_missing",
                           "backup " + id + " is in the catalog but missing from storage",
                           {{"backup_id", id}});
-      co_return problem(502, "storage_error",
-                        "could not read backup " + id + " from storage: " +
-                            svc.backups->last_error_detail());
+      co_return problem(
+          502, "storage_error",
+          "could not read backup " + id + " from storage: " + svc.backups->last_error_detail());
     }
     http_response res;
     res.set_header("Content-Type", "application/octet-stream");
@@ -590,14 +597,36 @@ struct api::impl {
     auto auth = req.header("Authorization");
     if (!auth) return false;
     constexpr std::string_view scheme = "bearer ";
-    if (auth->size() <= scheme.size() || lower(auth->substr(0, scheme.size())) != scheme) return false;
+    if (auth->size() <= scheme.size() || lower(auth->substr(0, scheme.size())) != scheme)
+      return false;
     token_presented = true;
     auto token = auth->substr(scheme.size());
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     return !svc.admin_token.empty() && constant_time_equal(token, svc.admin_token);
   }
 
+  // Requests by method, route pattern (not the raw path, which would make a series per app)
+  // and status. Methods outside the known set share one label for the same reason.
+  void count_request(std::string_view method, const std::string& route, unsigned status) {
+    static constexpr std::array<std::string_view, 7> known = {"GET", "POST", "PATCH",  "DELETE",
+                                                              "PUT", "HEAD", "OPTIONS"};
+    const bool is_known = std::find(known.begin(), known.end(), method) != known.end();
+    svc.stats.add("respaldo_http_requests_total", 1,
+                  {{"method", is_known ? std::string(method) : std::string("other")},
+                   {"route", route},
+                   {"status", std::to_string(status)}});
+  }
+
   asio::awaitable<http_response> dispatch(http_request& req) {
+    std::string route = "unmatched";
+    auto res = co_await route_request(req, route);
+    count_request(req.method, route, res.status);
+    co_return res;
+  }
+
+  asio::awaitable<http_response> route_request(http_request& req, std::string& route) {
+    auto m = table.match(req.method, req.path);
+    if (!m.pattern.empty()) route = m.pattern;
     // Under /api, authentication comes before routing: without the token a client learns
     // nothing, not even which paths and methods exist (401 before 404 and 405).
     const bool protected_route = req.path.rfind("/api/", 0) == 0 || req.path == "/api";
@@ -607,12 +636,12 @@ struct api::impl {
         auto res = problem(401, "unauthorized",
                            presented ? "the bearer token is not valid"
                                      : "send the admin token as Authorization: Bearer <token>");
-        res.set_header("WWW-Authenticate", presented ? "Bearer realm=\"respaldo\", error=\"invalid_token\""
-                                                     : "Bearer realm=\"respaldo\"");
+        res.set_header("WWW-Authenticate",
+                       presented ? "Bearer realm=\"respaldo\", error=\"invalid_token\""
+                                 : "Bearer realm=\"respaldo\"");
         co_return res;
       }
     }
-    auto m = table.match(req.method, req.path);
     if (m.result == route_match::outcome::not_found)
       co_return problem(404, "not_found", "no resource at " + req.path);
     if (m.result == route_match::outcome::method_not_allowed) {
@@ -628,28 +657,30 @@ struct api::impl {
 
 const std::array<api::impl::route_entry, 17>& api::impl::route_table() {
   static const std::array<route_entry, 17> table = {{
-    {"GET", "/healthz", &api::impl::healthz},
-    {"GET", "/readyz", &api::impl::readyz},
-    {"GET", "/metrics", &api::impl::metrics_text},
-    {"POST", "/api/apps", &api::impl::create_app},
-    {"GET", "/api/apps", &api::impl::list_apps},
-    {"GET", "/api/apps/{id}", &api::impl::get_app},
-    {"PATCH", "/api/apps/{id}", &api::impl::update_app},
-    {"DELETE", "/api/apps/{id}", &api::impl::delete_app},
-    {"POST", "/api/apps/{id}/backups", &api::impl::start_backup},
-    {"GET", "/api/apps/{id}/backups", &api::impl::list_app_backups},
-    {"GET", "/api/apps/{id}/retention", &api::impl::retention_plan},
-    {"POST", "/api/apps/{id}/verify", &api::impl::start_verify},
-    {"GET", "/api/jobs", &api::impl::list_jobs},
-    {"GET", "/api/jobs/{id}", &api::impl::get_job},
-    {"POST", "/api/jobs/{id}/cancel", &api::impl::cancel_job},
-    {"GET", "/api/backups/{id}", &api::impl::get_backup},
-    {"GET", "/api/backups/{id}/content", &api::impl::backup_content},
-}};
+      {"GET", "/healthz", &api::impl::healthz},
+      {"GET", "/readyz", &api::impl::readyz},
+      {"GET", "/metrics", &api::impl::metrics_text},
+      {"POST", "/api/apps", &api::impl::create_app},
+      {"GET", "/api/apps", &api::impl::list_apps},
+      {"GET", "/api/apps/{id}", &api::impl::get_app},
+      {"PATCH", "/api/apps/{id}", &api::impl::update_app},
+      {"DELETE", "/api/apps/{id}", &api::impl::delete_app},
+      {"POST", "/api/apps/{id}/backups", &api::impl::start_backup},
+      {"GET", "/api/apps/{id}/backups", &api::impl::list_app_backups},
+      {"GET", "/api/apps/{id}/retention", &api::impl::retention_plan},
+      {"POST", "/api/apps/{id}/verify", &api::impl::start_verify},
+      {"GET", "/api/jobs", &api::impl::list_jobs},
+      {"GET", "/api/jobs/{id}", &api::impl::get_job},
+      {"POST", "/api/jobs/{id}/cancel", &api::impl::cancel_job},
+      {"GET", "/api/backups/{id}", &api::impl::get_backup},
+      {"GET", "/api/backups/{id}/content", &api::impl::backup_content},
+  }};
   return table;
 }
 
 api::api(api_services services) : impl_(std::make_unique<impl>(std::move(services))) {
+  impl_->svc.stats.describe("respaldo_http_requests_total", metrics::kind::counter,
+                            "API requests answered, by method, route and status.");
   for (const auto& r : impl::route_table()) {
     auto member = r.handler;
     impl* self = impl_.get();
@@ -660,16 +691,19 @@ api::api(api_services services) : impl_(std::make_unique<impl>(std::move(service
 
 api::~api() = default;
 
-asio::awaitable<http_response> api::handle(http_request& req) { return impl_->dispatch(req); }
+asio::awaitable<http_response> api::handle(http_request& req) {
+  return impl_->dispatch(req);
+}
 
-const router& api::routes() const { return impl_->table; }
+const router& api::routes() const {
+  return impl_->table;
+}
 
 router api::describe_routes() {
   router r;
   for (const auto& e : api::impl::route_table())
-    r.add(e.method, e.pattern, [](http_request&) -> asio::awaitable<http_response> {
-      co_return empty_response(501);
-    });
+    r.add(e.method, e.pattern,
+          [](http_request&) -> asio::awaitable<http_response> { co_return empty_response(501); });
   return r;
 }
 

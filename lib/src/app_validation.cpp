@@ -1,13 +1,12 @@
 #include "respaldo/app_validation.hpp"
 
+#include <array>
+#include <boost/url/parse.hpp>
+#include <charconv>
+
 #include "respaldo/cron.hpp"
 #include "respaldo/retention.hpp"
 #include "respaldo/time_format.hpp"
-
-#include <boost/url/parse.hpp>
-
-#include <array>
-#include <charconv>
 
 namespace respaldo {
 namespace {
@@ -15,20 +14,27 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::array<std::string_view, 8> known_fields = {
-    "name", "url", "token", "drive_folder_id", "schedule", "retention", "timezone", "verify_schedule"};
-constexpr std::array<std::string_view, 6> required_fields = {"name",     "url",      "token",
-                                                             "drive_folder_id", "schedule", "retention"};
+    "name",     "url",       "token",    "drive_folder_id",
+    "schedule", "retention", "timezone", "verify_schedule"};
+constexpr std::array<std::string_view, 6> required_fields = {
+    "name", "url", "token", "drive_folder_id", "schedule", "retention"};
 
 std::string_view json_kind(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -46,23 +52,25 @@ std::optional<field_error> string_field(const json::object& body, std::string_vi
 
 std::optional<field_error> check_token(std::string_view token) {
   if (token.empty() || token.size() > 4096)
-    return field_error{"token", "token must be 1 to 4096 bytes long, got " +
-                                    std::to_string(token.size())};
+    return field_error{"token",
+                       "token must be 1 to 4096 bytes long, got " + std::to_string(token.size())};
   return std::nullopt;
 }
 
 std::optional<field_error> check_schedule(std::string_view field, std::string_view expr) {
   auto parsed = cron_schedule::parse(expr);
   if (!parsed)
-    return field_error{std::string(field), std::string(field) + " is not a valid cron expression: " +
-                                               parsed.error()};
+    return field_error{std::string(field),
+                       std::string(field) + " is not a valid cron expression: " + parsed.error()};
   return std::nullopt;
 }
 
 std::optional<field_error> check_timezone(std::string_view tz) {
   if (!find_time_zone(tz))
-    return field_error{"timezone", "timezone must be an IANA time zone name such as "
-                                   "\"Europe/Madrid\" or \"UTC\", got \"" + std::string(tz) + "\""};
+    return field_error{"timezone",
+                       "timezone must be an IANA time zone name such as "
+                       "\"Europe/Madrid\" or \"UTC\", got \"" +
+                           std::string(tz) + "\""};
   return std::nullopt;
 }
 
@@ -95,8 +103,10 @@ std::optional<field_error> read_fields(const json::object& body, app_record& app
   }
   if (auto it = body.find("retention"); it != body.end()) {
     if (!it->value().is_object())
-      return field_error{"retention", "retention must be an object such as {\"daily\": 7, "
-                                      "\"weekly\": 4}, got " + std::string(json_kind(it->value()))};
+      return field_error{"retention",
+                         "retention must be an object such as {\"daily\": 7, "
+                         "\"weekly\": 4}, got " +
+                             std::string(json_kind(it->value()))};
     auto policy = parse_retention_policy(it->value());
     if (!policy) return field_error{"retention", policy.error()};
     app.retention = *policy;
@@ -112,12 +122,18 @@ std::optional<field_error> check_all(const json::object& body, const app_record&
   if (body.contains("token"))
     if (auto e = check_token(app.token)) return e;
   if (body.contains("drive_folder_id"))
-    if (auto m = check_drive_folder_id(app.drive_folder_id)) return field_error{"drive_folder_id", *m};
+    if (auto m = check_drive_folder_id(app.drive_folder_id))
+      return field_error{"drive_folder_id", *m};
   if (body.contains("schedule"))
     if (auto e = check_schedule("schedule", app.schedule)) return e;
-  if (!app.timezone.empty())
+  // null clears these two; any string given, the empty one included, must be valid.
+  auto given = [&](std::string_view f) {
+    auto it = body.find(f);
+    return it != body.end() && !it->value().is_null();
+  };
+  if (given("timezone"))
     if (auto e = check_timezone(app.timezone)) return e;
-  if (!app.verify_schedule.empty())
+  if (given("verify_schedule"))
     if (auto e = check_schedule("verify_schedule", app.verify_schedule)) return e;
   return std::nullopt;
 }
@@ -180,8 +196,9 @@ std::optional<std::string> check_drive_folder_id(std::string_view id) {
 
 boost::system::result<app_record, field_error> validate_registration(const json::value& body) {
   if (!body.is_object())
-    return field_error{"", "the request body must be a JSON object with the fields name, url, "
-                           "token, drive_folder_id, schedule and retention"};
+    return field_error{"",
+                       "the request body must be a JSON object with the fields name, url, "
+                       "token, drive_folder_id, schedule and retention"};
   const auto& obj = body.as_object();
   app_record app;
   if (auto e = read_fields(obj, app)) return *e;
@@ -213,8 +230,10 @@ std::optional<field_error> apply_app_patch(app_record& app, const json::value& p
   if (auto it = merged.find("retention"); it != merged.end() && it->value().is_object()) {
     json::object policy = to_json(app.retention);
     for (const auto& [k, v] : it->value().as_object()) {
-      if (v.is_null()) policy.erase(k);
-      else policy[k] = v;
+      if (v.is_null())
+        policy.erase(k);
+      else
+        policy[k] = v;
     }
     it->value() = std::move(policy);
   }

@@ -1,7 +1,5 @@
 #include "respaldo/bootstrap.hpp"
 
-#include "respaldo/crypto.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "respaldo/crypto.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -20,7 +20,8 @@ using boost::system::in_place_error;
 using boost::system::in_place_value;
 
 std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
     s.pop_back();
   std::size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
@@ -30,13 +31,14 @@ std::string trim(std::string s) {
 boost::system::result<std::string, std::string> read_token_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return {in_place_error, "cannot read the admin token file " + path + ": " + std::strerror(errno)};
+    return {in_place_error,
+            "cannot read the admin token file " + path + ": " + std::strerror(errno)};
   std::ostringstream os;
   os << in.rdbuf();
   auto token = trim(os.str());
   if (token.size() < 16)
-    return {in_place_error,
-            "the admin token in " + path + " is shorter than 16 characters; use a long random value"};
+    return {in_place_error, "the admin token in " + path +
+                                " is shorter than 16 characters; use a long random value"};
   if (token.size() > 4096)
     return {in_place_error, "the admin token in " + path + " is longer than 4096 bytes"};
   return {in_place_value, token};
@@ -53,9 +55,8 @@ boost::system::result<void, std::string> prepare_data_dir(const std::string& dir
   return {};
 }
 
-boost::system::result<admin_token_source, std::string> load_admin_token(const std::string& token_file,
-                                                                       const std::string& env_value,
-                                                                       const std::string& data_dir) {
+boost::system::result<admin_token_source, std::string> load_admin_token(
+    const std::string& token_file, const std::string& env_value, const std::string& data_dir) {
   if (!token_file.empty()) {
     auto t = read_token_file(token_file);
     if (!t) return {in_place_error, t.error()};
@@ -78,7 +79,8 @@ boost::system::result<admin_token_source, std::string> load_admin_token(const st
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return {in_place_error, "cannot create " + path + ": " + std::strerror(errno)};
   const std::string line = token + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) return {in_place_error, "cannot write " + path};
   return admin_token_source{token, "generated " + path};

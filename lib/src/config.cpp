@@ -1,7 +1,6 @@
 #include "respaldo/config.hpp"
 
 #include <boost/program_options.hpp>
-
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -13,7 +12,8 @@ namespace {
 
 std::string env_name_for(const std::string& option) {
   std::string out = "RESPALDO_";
-  for (char c : option) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : option)
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -30,12 +30,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
   std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
   std::uint64_t factor = 0;
-  if (unit.empty() || unit == "s") factor = 1000;
-  else if (unit == "ms") factor = 1;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else if (unit == "d") factor = 86'400'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    factor = 1000;
+  else if (unit == "ms")
+    factor = 1;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
+  else
+    return std::nullopt;
   if (value > (std::uint64_t{1} << 40) / factor) return std::nullopt;
   return std::chrono::milliseconds(static_cast<std::int64_t>(value * factor));
 }
@@ -46,11 +52,16 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
   if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
   std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
   std::uint64_t factor = 0;
-  if (unit.empty() || unit == "B") factor = 1;
-  else if (unit == "KiB") factor = 1024;
-  else if (unit == "MiB") factor = 1024 * 1024;
-  else if (unit == "GiB") factor = 1024 * 1024 * 1024;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    factor = 1;
+  else if (unit == "KiB")
+    factor = 1024;
+  else if (unit == "MiB")
+    factor = 1024 * 1024;
+  else if (unit == "GiB")
+    factor = 1024 * 1024 * 1024;
+  else
+    return std::nullopt;
   if (value > (std::uint64_t{1} << 50) / factor) return std::nullopt;
   return value * factor;
 }
@@ -103,16 +114,30 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     return os.str();
   };
 
+  // Positional arguments are collected only to be refused by name (serve takes none).
+  std::vector<std::string> positional;
+  po::options_description command_line;
+  command_line.add(general).add_options()("positional", po::value(&positional)->multitoken(), "");
+  po::positional_options_description positional_spec;
+  positional_spec.add("positional", -1);
+
   po::variables_map vm;
   try {
     std::vector<const char*> argv{"respaldo-serve"};
     for (const auto& a : args) argv.push_back(a.c_str());
     po::store(po::command_line_parser(static_cast<int>(argv.size()), argv.data())
-                  .options(general)
-                  .positional({})
+                  .options(command_line)
+                  .positional(positional_spec)
                   .run(),
               vm);
     if (vm.count("help")) return {std::nullopt, usage(), 0};
+    if (vm.count("positional")) {
+      const auto& extra = vm["positional"].as<std::vector<std::string>>();
+      return {std::nullopt,
+              "error: unexpected argument \"" + extra.front() +
+                  "\"; respaldo serve takes only options\n(see respaldo serve --help)\n",
+              2};
+    }
     // Environment next, then the config file: po::store keeps the first value it sees.
     std::vector<std::string> names;
     for (const auto& opt : general.options()) names.push_back(opt->long_name());
@@ -163,7 +188,8 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     return fail("drive-credentials", "required with --storage drive");
   if (cfg.max_concurrent_jobs < 1 || cfg.max_concurrent_jobs > 256)
     return fail("max-concurrent-jobs", "expected 1 to 256");
-  if (cfg.max_attempts < 1 || cfg.max_attempts > 100) return fail("max-attempts", "expected 1 to 100");
+  if (cfg.max_attempts < 1 || cfg.max_attempts > 100)
+    return fail("max-attempts", "expected 1 to 100");
   if (cfg.data_dir.empty()) return fail("data-dir", "must not be empty");
 
   auto size = parse_byte_size(chunk_size);
@@ -182,19 +208,21 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     std::chrono::milliseconds& out;
     bool zero_ok;
   };
-  for (auto& d : {duration_flag{"retry-base-delay", retry_base, cfg.retry_base_delay, true},
-                  duration_flag{"retry-max-delay", retry_max, cfg.retry_max_delay, true},
-                  duration_flag{"connect-timeout", connect_timeout, cfg.connect_timeout, false},
-                  duration_flag{"read-timeout", read_timeout, cfg.read_timeout, false},
-                  duration_flag{"job-deadline", job_deadline, cfg.job_deadline, false},
-                  duration_flag{"deferred-poll-max", deferred_poll_max, cfg.deferred_poll_max, false},
-                  duration_flag{"schedule-jitter", jitter, cfg.schedule_jitter, true},
-                  duration_flag{"probe-interval", probe_interval, cfg.probe_interval, true},
-                  duration_flag{"request-timeout", request_timeout, cfg.request_timeout, false},
-                  duration_flag{"shutdown-grace", shutdown_grace, cfg.shutdown_grace, true}}) {
+  for (auto& d :
+       {duration_flag{"retry-base-delay", retry_base, cfg.retry_base_delay, true},
+        duration_flag{"retry-max-delay", retry_max, cfg.retry_max_delay, true},
+        duration_flag{"connect-timeout", connect_timeout, cfg.connect_timeout, false},
+        duration_flag{"read-timeout", read_timeout, cfg.read_timeout, false},
+        duration_flag{"job-deadline", job_deadline, cfg.job_deadline, false},
+        duration_flag{"deferred-poll-max", deferred_poll_max, cfg.deferred_poll_max, false},
+        duration_flag{"schedule-jitter", jitter, cfg.schedule_jitter, true},
+        duration_flag{"probe-interval", probe_interval, cfg.probe_interval, true},
+        duration_flag{"request-timeout", request_timeout, cfg.request_timeout, false},
+        duration_flag{"shutdown-grace", shutdown_grace, cfg.shutdown_grace, true}}) {
     auto v = parse_duration(d.text);
     if (!v || (!d.zero_ok && v->count() == 0))
-      return fail(d.name, "expected a duration such as 500ms, 30s, 5m, 2h or 1d, got \"" + d.text + "\"");
+      return fail(d.name,
+                  "expected a duration such as 500ms, 30s, 5m, 2h or 1d, got \"" + d.text + "\"");
     d.out = *v;
   }
   return {std::move(cfg), "", 0};

@@ -1,18 +1,17 @@
 #include "respaldo/drive_auth.hpp"
 
-#include "respaldo/crypto.hpp"
-#include "respaldo/http_client.hpp"
-#include "respaldo/log.hpp"
-
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-
-#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+
+#include "respaldo/crypto.hpp"
+#include "respaldo/http_client.hpp"
+#include "respaldo/log.hpp"
 
 namespace respaldo {
 namespace {
@@ -83,9 +82,9 @@ cred_result parse_drive_credentials(std::string_view text) {
         "the credentials lack \"type\" (expected \"service_account\" or \"authorized_user\")");
   if (type == "service_account") {
     c.type = drive_credentials::kind::service_account;
-    for (auto [name, out] : {std::pair{"client_email", &c.client_email},
-                             std::pair{"private_key", &c.private_key},
-                             std::pair{"private_key_id", &c.private_key_id}})
+    for (auto [name, out] :
+         {std::pair{"client_email", &c.client_email}, std::pair{"private_key", &c.private_key},
+          std::pair{"private_key_id", &c.private_key_id}})
       if (!field("service_account", name, *out, true)) return cred_error(type_error);
     if (!field("service_account", "token_uri", c.token_uri, false)) return cred_error(type_error);
     // Sign once now, so a broken key stops start-up instead of every job.
@@ -95,9 +94,9 @@ cred_result parse_drive_credentials(std::string_view text) {
                         probe.error());
   } else if (type == "authorized_user") {
     c.type = drive_credentials::kind::authorized_user;
-    for (auto [name, out] : {std::pair{"client_id", &c.client_id},
-                             std::pair{"client_secret", &c.client_secret},
-                             std::pair{"refresh_token", &c.refresh_token}})
+    for (auto [name, out] :
+         {std::pair{"client_id", &c.client_id}, std::pair{"client_secret", &c.client_secret},
+          std::pair{"refresh_token", &c.refresh_token}})
       if (!field("authorized_user", name, *out, true)) return cred_error(type_error);
     if (!field("authorized_user", "token_uri", c.token_uri, false)) return cred_error(type_error);
   } else {
@@ -167,8 +166,7 @@ jwt_claims make_jwt_claims(const drive_credentials& creds, std::string_view toke
 }
 
 outcome<std::string> make_token_request_body(const drive_credentials& creds,
-                                             std::string_view token_url,
-                                             std::string_view subject,
+                                             std::string_view token_url, std::string_view subject,
                                              std::chrono::system_clock::time_point now) {
   if (creds.type == drive_credentials::kind::authorized_user) {
     return "grant_type=refresh_token&client_id=" + form_urlencode(creds.client_id) +
@@ -176,8 +174,8 @@ outcome<std::string> make_token_request_body(const drive_credentials& creds,
            "&refresh_token=" + form_urlencode(creds.refresh_token);
   }
   const jwt_claims c = make_jwt_claims(creds, token_url, subject, now);
-  json::object claims{{"iss", c.iss}, {"scope", c.scope}, {"aud", c.aud},
-                      {"iat", c.iat},  {"exp", c.exp}};
+  json::object claims{
+      {"iss", c.iss}, {"scope", c.scope}, {"aud", c.aud}, {"iat", c.iat}, {"exp", c.exp}};
   if (!c.sub.empty()) claims["sub"] = c.sub;
   auto jwt = sign_jwt_rs256(creds.private_key, creds.private_key_id, claims);
   if (!jwt)
@@ -209,21 +207,25 @@ outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned
                           "\" token; only Bearer tokens are supported");
     std::int64_t seconds = 3600;
     if (const json::value* e = o->if_contains("expires_in")) {
-      if (e->is_int64()) seconds = e->get_int64();
-      else if (e->is_uint64()) seconds = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), 1u << 30));
-      else if (e->is_double()) seconds = static_cast<std::int64_t>(std::floor(e->get_double()));
-      else if (e->is_string()) seconds = std::atoll(std::string(e->get_string()).c_str());
+      if (e->is_int64())
+        seconds = e->get_int64();
+      else if (e->is_uint64())
+        seconds = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), 1u << 30));
+      else if (e->is_double())
+        seconds = static_cast<std::int64_t>(std::floor(e->get_double()));
+      else if (e->is_string())
+        seconds = std::atoll(std::string(e->get_string()).c_str());
     }
-    if (seconds <= 0) return auth_failure("the OAuth token endpoint issued an already expired token");
+    if (seconds <= 0)
+      return auth_failure("the OAuth token endpoint issued an already expired token");
     t.expires_in = std::chrono::seconds(seconds);
     return t;
   }
 
   const std::string error = text("error");
   const std::string description = printable(text("error_description"));
-  const std::string said =
-      " (" + (error.empty() ? "HTTP " + std::to_string(status) : error) +
-      (description.empty() ? std::string() : ": " + description) + ")";
+  const std::string said = " (" + (error.empty() ? "HTTP " + std::to_string(status) : error) +
+                           (description.empty() ? std::string() : ": " + description) + ")";
   const std::string file = credentials_name(creds);
   const bool service_account = creds.type == drive_credentials::kind::service_account;
 
@@ -238,33 +240,38 @@ outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned
                       " (IAM > Service accounts > Keys), and that this machine's clock is right";
       if (!subject.empty())
         m += "; with --drive-impersonate, the service account's client id must be granted "
-             "domain-wide delegation for the scope " + std::string(drive_scope) +
-             " and the user must exist";
+             "domain-wide delegation for the scope " +
+             std::string(drive_scope) + " and the user must exist";
       return auth_failure(m + ". Then restart respaldo or retry the job.");
     }
     return auth_failure(
         "Google refused the refresh token" + said +
         ": it was revoked or has expired (OAuth apps left in \"Testing\" status issue refresh "
         "tokens that expire after 7 days). Authorize respaldo again to obtain a new "
-        "authorized_user file, replace " + file + " and restart respaldo.");
+        "authorized_user file, replace " +
+        file + " and restart respaldo.");
   }
   if (error == "invalid_client")
-    return auth_failure("Google refused the OAuth client" + said + ": check client_id and "
-                        "client_secret in " + file);
+    return auth_failure("Google refused the OAuth client" + said +
+                        ": check client_id and "
+                        "client_secret in " +
+                        file);
   if (error == "unauthorized_client")
     return auth_failure("the OAuth client is not allowed this grant" + said +
                         (subject.empty() ? std::string()
                                          : ": grant domain-wide delegation to the service account "
-                                           "for the scope " + std::string(drive_scope)));
+                                           "for the scope " +
+                                               std::string(drive_scope)));
   if (error == "invalid_scope")
     return auth_failure("Google refused the scope " + std::string(drive_scope) + said);
   return auth_failure("the OAuth token endpoint refused the request with HTTP " +
                       std::to_string(status) + said);
 }
 
-std::chrono::steady_clock::time_point token_refresh_due(std::chrono::steady_clock::time_point issued,
-                                                        std::chrono::seconds expires_in) {
-  const std::chrono::seconds margin = std::min<std::chrono::seconds>(std::chrono::seconds(60), expires_in / 2);
+std::chrono::steady_clock::time_point token_refresh_due(
+    std::chrono::steady_clock::time_point issued, std::chrono::seconds expires_in) {
+  const std::chrono::seconds margin =
+      std::min<std::chrono::seconds>(std::chrono::seconds(60), expires_in / 2);
   return issued + expires_in - margin;
 }
 
@@ -288,8 +295,9 @@ asio::awaitable<boost::system::result<drive_response>> drive_exchange(
     if (!head) {
       const auto ec = head.error();
       // A kept-alive connection the server had closed meanwhile: the request went nowhere.
-      const bool stale = conn->reused() && (ec == asio::error::eof || ec == asio::error::connection_reset ||
-                                            ec == asio::error::broken_pipe);
+      const bool stale =
+          conn->reused() && (ec == asio::error::eof || ec == asio::error::connection_reset ||
+                             ec == asio::error::broken_pipe);
       if (attempt == 0 && stale) continue;
       if (error_detail) *error_detail = conn->last_error_detail();
       co_return ec;
@@ -347,7 +355,8 @@ asio::awaitable<outcome<std::string>> drive_token_source::refresh() {
     asio::steady_timer pause(client_.get_executor());
     for (int attempt = 1;; ++attempt) {
       const auto started = std::chrono::steady_clock::now();
-      auto body = make_token_request_body(creds_, token_url_, subject_, std::chrono::system_clock::now());
+      auto body =
+          make_token_request_body(creds_, token_url_, subject_, std::chrono::system_clock::now());
       if (!body) {
         result = body.error();
         break;
@@ -359,12 +368,13 @@ asio::awaitable<outcome<std::string>> drive_token_source::refresh() {
                      {"Accept", "application/json"}};
       req.body = *body;
       std::string why;
-      auto reply = co_await detail::drive_exchange(client_, parsed_url->origin, req, 64 * 1024, &why);
+      auto reply =
+          co_await detail::drive_exchange(client_, parsed_url->origin, req, 64 * 1024, &why);
       bool transient = false;
       if (!reply) {
         const auto ec = reply.error();
-        result = failure{ec, "cannot reach the OAuth token endpoint " + to_string(parsed_url->origin) +
-                             ": " + why};
+        result = failure{ec, "cannot reach the OAuth token endpoint " +
+                                 to_string(parsed_url->origin) + ": " + why};
         transient = ec != errc::tls_error && ec != errc::cancelled && ec != errc::invalid_argument;
       } else {
         auto parsed = parse_token_reply(creds_, reply->head.status, reply->body, subject_);

@@ -1,8 +1,7 @@
 #include "respaldo/http_message.hpp"
 
-#include <boost/json/serialize.hpp>
-
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <cctype>
 
 namespace respaldo {

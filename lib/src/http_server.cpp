@@ -1,7 +1,7 @@
 #include "respaldo/http_server.hpp"
 
-#include "respaldo/problem.hpp"
-
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,11 +11,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-
-#include <array>
 #include <list>
 #include <random>
+#include <tuple>
 #include <variant>
+
+#include "respaldo/problem.hpp"
 
 namespace respaldo {
 
@@ -65,7 +66,8 @@ class stream_sink final : public body_sink {
     if (data.size() == 0) co_return boost::system::error_code{};
     stream_.expires_after(timeout_);
     if (chunked_) {
-      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(data), as_tuple_awaitable);
+      auto [ec, n] =
+          co_await asio::async_write(stream_, http::make_chunk(data), as_tuple_awaitable);
       written_ += data.size();
       co_return ec;
     }
@@ -146,19 +148,39 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
-      stream.expires_after(first ? options.read_timeout : options.idle_timeout);
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple_awaitable);
+      // Reads run under our own deadline (read_some_until) rather than the stream's expiry,
+      // which would close the socket and leave no way to answer 408.
+      const auto header_deadline =
+          std::chrono::steady_clock::now() + (first ? options.read_timeout : options.idle_timeout);
+      // Beast applies header_limit to what one parse step sees, not to a header that arrives
+      // over several reads (fields parsed early are consumed), so count the bytes in total.
+      boost::system::error_code ec;
+      std::size_t header_bytes = 0;
+      while (!parser.is_header_done()) {
+        auto [rec, rn] = co_await read_some_until(stream, buffer, parser, header_deadline);
+        header_bytes += rn;
+        if (rec) {
+          ec = rec;
+          break;
+        }
+        if (header_bytes > options.header_limit) {
+          ec = http::error::header_limit;
+          break;
+        }
+      }
       if (ec) {
         std::optional<http_response> refusal;
         if (ec == http::error::header_limit)
-          refusal = bad_request(431, "header_fields_too_large",
-                                "request header exceeds " + std::to_string(options.header_limit) +
-                                    " bytes");
+          refusal = bad_request(
+              431, "header_fields_too_large",
+              "request header exceeds " + std::to_string(options.header_limit) + " bytes");
         else if (ec == http::error::body_limit)
           refusal = too_large();
+        else if (ec == beast::error::timeout && (header_bytes > 0 || buffer.size() > 0))
+          refusal = timed_out();  // a keep-alive connection that stays silent just closes
         else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                  ec != beast::error::timeout && ec != asio::error::eof &&
-                 ec != asio::error::connection_reset && buffer.size() > 0)
+                 ec != asio::error::connection_reset && (header_bytes > 0 || buffer.size() > 0))
           refusal = bad_request(400, "bad_request", "malformed HTTP request");
         if (refusal) {
           const auto id = make_request_id();
@@ -185,13 +207,21 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         stream.expires_after(options.write_timeout);
         co_await http::async_write(stream, cont, as_tuple_awaitable);
       }
-      stream.expires_after(options.read_timeout);
-      auto [rec, rn] = co_await http::async_read(stream, buffer, parser, as_tuple_awaitable);
+      const auto body_deadline = std::chrono::steady_clock::now() + options.read_timeout;
+      boost::system::error_code rec;
+      while (!rec && !parser.is_done()) {
+        auto [bec, bn] = co_await read_some_until(stream, buffer, parser, body_deadline);
+        rec = bec;
+      }
       if (rec) {
         std::optional<http_response> refusal;
         if (rec == http::error::body_limit)
           refusal = too_large();
-        else if (rec != beast::error::timeout && rec != asio::error::operation_aborted)
+        else if (rec == beast::error::timeout)
+          refusal = timed_out();
+        else if (rec != asio::error::operation_aborted && rec != asio::error::eof &&
+                 rec != asio::error::connection_reset && rec != http::error::end_of_stream &&
+                 rec != http::error::partial_message)
           refusal = bad_request(400, "bad_request", "malformed HTTP request body");
         if (refusal) {
           co_await write_simple(stream, *refusal, method, target, remote, started, request_id);
@@ -207,7 +237,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       req.target = target;
       req.request_id = request_id;
       req.body = std::move(msg.body());
-      for (const auto& f : msg) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      for (const auto& f : msg)
+        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
 
       http_response res;
       auto url = boost::urls::parse_origin_form(target);
@@ -239,7 +270,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     std::array<char, 16 * 1024> scratch;
-    const std::size_t limit = 2 * options.body_limit + options.header_limit;
+    const std::size_t limit = std::max<std::size_t>(8 * 1024 * 1024, 2 * options.body_limit);
     std::size_t total = 0;
     stream.expires_after(std::chrono::seconds(3));
     while (total < limit && !stopping) {
@@ -249,26 +280,64 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // One read step that gives up at `deadline` with beast::error::timeout while leaving the
+  // socket open (the stream's own expiry would close it), so that a 408 can still be sent.
+  asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some_until(
+      beast::tcp_stream& stream, beast::flat_buffer& buffer,
+      http::request_parser<http::string_body>& parser,
+      std::chrono::steady_clock::time_point deadline) {
+    using namespace asio::experimental::awaitable_operators;
+    stream.expires_never();
+    asio::steady_timer timer(ex, deadline);
+    auto read = http::async_read_some(stream, buffer, parser, as_tuple_awaitable);
+    auto wait = timer.async_wait(as_tuple_awaitable);
+    auto race = std::move(read) || std::move(wait);
+    auto outcome = co_await std::move(race);
+    if (outcome.index() == 1) co_return std::tuple{make_timeout(), std::size_t{0}};
+    co_return std::get<0>(std::move(outcome));
+  }
+
+  static boost::system::error_code make_timeout() { return beast::error::timeout; }
+
+  http_response timed_out() const {
+    return bad_request(408, "request_timeout",
+                       "the request was not received within " +
+                           std::to_string(options.read_timeout.count()) + " ms");
+  }
+
   http_response too_large() const {
-    return bad_request(413, "body_too_large",
-                       "request body exceeds the limit of " + std::to_string(options.body_limit) +
-                           " bytes");
+    return bad_request(
+        413, "body_too_large",
+        "request body exceeds the limit of " + std::to_string(options.body_limit) + " bytes");
+  }
+
+  // The handler with its exceptions turned into a 500. Racing the deadline needs this: `||`
+  // waits for the first *success*, so a handler that threw would otherwise be reported as a
+  // timeout once the whole deadline had passed.
+  asio::awaitable<http_response> guarded_handler(http_request& req) {
+    try {
+      co_return co_await handler(req);
+    } catch (const std::exception& e) {
+      log.error("handler failed",
+                {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+    } catch (...) {
+      log.error("handler failed", {{"request_id", req.request_id}, {"path", req.path}});
+    }
+    co_return problem(
+        500, "internal_error",
+        "an internal error occurred; see the server log for request " + req.request_id);
   }
 
   asio::awaitable<http_response> call_handler(http_request& req) {
     using namespace asio::experimental::awaitable_operators;
-    try {
-      asio::steady_timer deadline(ex, options.handler_timeout);
-      std::variant<http_response, std::monostate> outcome =
-          co_await (handler(req) || deadline.async_wait(use_awaitable));
-      if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
-      log.error("handler timed out", {{"request_id", req.request_id}, {"path", req.path}});
-      co_return problem(503, "handler_timeout", "the request took too long to process; retry later");
-    } catch (const std::exception& e) {
-      log.error("handler failed", {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
-      co_return problem(500, "internal_error",
-                        "an internal error occurred; see the server log for request " + req.request_id);
-    }
+    asio::steady_timer deadline(ex, options.handler_timeout);
+    auto work = guarded_handler(req);
+    auto wait = deadline.async_wait(as_tuple_awaitable);
+    auto race = std::move(work) || std::move(wait);
+    auto outcome = co_await std::move(race);
+    if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
+    log.error("handler timed out", {{"request_id", req.request_id}, {"path", req.path}});
+    co_return problem(503, "handler_timeout", "the request took too long to process; retry later");
   }
 
   asio::awaitable<void> write_simple(beast::tcp_stream& stream, http_response& res,
@@ -288,7 +357,17 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     std::uint64_t body_bytes = 0;
     bool ok = true;
     stream.expires_after(options.write_timeout);
-    if (!res.stream) {
+    if (method == "HEAD" && !res.stream) {
+      // A response to HEAD has the headers of the full response and no body (RFC 9110 9.3.2);
+      // bytes after the header would be read as the next response on a kept-alive connection.
+      http::response<http::empty_body> out{static_cast<http::status>(res.status), 11};
+      for (auto& h : res.headers) out.set(h.name, h.value);
+      out.keep_alive(!close_after);
+      out.content_length(res.body.size());
+      http::response_serializer<http::empty_body> sr{out};
+      auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple_awaitable);
+      ok = !ec;
+    } else if (!res.stream) {
       http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
       for (auto& h : res.headers) out.set(h.name, h.value);
       out.keep_alive(!close_after);
@@ -302,8 +381,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       for (auto& h : res.headers) head.set(h.name, h.value);
       head.keep_alive(!close_after);
       const bool chunked = !res.stream_length.has_value();
-      if (chunked) head.chunked(true);
-      else head.content_length(*res.stream_length);
+      if (chunked)
+        head.chunked(true);
+      else
+        head.content_length(*res.stream_length);
       http::response_serializer<http::empty_body> sr{head};
       auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple_awaitable);
       if (ec) {
@@ -395,6 +476,8 @@ asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds grace) {
   for (auto& c : self->connections) c.stream->cancel();
 }
 
-std::size_t http_server::active_connections() const { return impl_->connections.size(); }
+std::size_t http_server::active_connections() const {
+  return impl_->connections.size();
+}
 
 }  // namespace respaldo

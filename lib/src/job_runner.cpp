@@ -1,5 +1,17 @@
 #include "respaldo/job_runner.hpp"
 
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
 #include "respaldo/crypto.hpp"
 #include "respaldo/job_control.hpp"
 #include "respaldo/local_storage.hpp"
@@ -10,17 +22,6 @@
 #include "respaldo/storage.hpp"
 #include "respaldo/time_format.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
-
-#include <map>
-#include <random>
-#include <set>
-
 namespace respaldo {
 namespace {
 
@@ -28,9 +29,13 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using clock = std::chrono::system_clock;
 
-sys_seconds now_seconds() { return std::chrono::floor<std::chrono::seconds>(clock::now()); }
+sys_seconds now_seconds() {
+  return std::chrono::floor<std::chrono::seconds>(clock::now());
+}
 
-failure fail(errc code, std::string message) { return failure{make_error_code(code), std::move(message)}; }
+failure fail(errc code, std::string message) {
+  return failure{make_error_code(code), std::move(message)};
+}
 
 std::string new_id() {
   // 16 hex digits from the CSPRNG: unguessable job and backup ids.
@@ -44,16 +49,25 @@ std::string new_id() {
 std::chrono::milliseconds retry_delay(const runner_options& o, int attempt, double random01) {
   auto base = o.retry_base_delay.count();
   long double d = static_cast<long double>(base);
-  for (int i = 1; i < attempt && d < o.retry_max_delay.count(); ++i) d *= 2;
+  for (int i = 1; i < attempt && d > 0 && d < o.retry_max_delay.count(); ++i) d *= 2;
   d = std::min<long double>(d, static_cast<long double>(o.retry_max_delay.count()));
-  d += d * 0.25L * static_cast<long double>(random01);
+  // Stray random values (and NaN) stay within the documented bounds.
+  const double jitter = std::isnan(random01) ? 0.0 : std::clamp(random01, 0.0, 1.0);
+  d += d * 0.25L * static_cast<long double>(jitter);
   return std::chrono::milliseconds(static_cast<std::int64_t>(d));
 }
 
 struct job_runner::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor e, store& d, storage& s, http_client& c, runner_options o, logger& l,
        metrics& m)
-      : ex(std::move(e)), db(d), backups(s), apps(c, o.exporter), options(o), log(l), stats(m), wake(ex) {}
+      : ex(std::move(e)),
+        db(d),
+        backups(s),
+        apps(c, o.exporter),
+        options(o),
+        log(l),
+        stats(m),
+        wake(ex) {}
 
   asio::any_io_executor ex;
   store& db;
@@ -100,6 +114,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         log.warn("interrupted job failed", {{"job", job.id}, {"app", job.app}});
       }
       save(job);
+      if (is_final(job.state))
+        for (auto& hook : finished_hooks) hook(job);
     }
   }
 
@@ -114,8 +130,10 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
           if (running.size() >= options.max_concurrent_jobs) break;
           if (job.next_attempt_at && *job.next_attempt_at > now) {
             auto wait = *job.next_attempt_at - now;
-            next_due = std::min(next_due, std::chrono::steady_clock::now() +
-                                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
+            next_due =
+                std::min(next_due,
+                         std::chrono::steady_clock::now() +
+                             std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait));
             continue;
           }
           if (running_apps.count(job.app)) continue;
@@ -153,32 +171,53 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.phase = job.kind == "verify" ? "verifying" : "probing";
     save(job);
     stats.add("respaldo_jobs_started_total", 1, {{"kind", job.kind}});
-    log.info("job started", {{"job", job.id}, {"app", job.app}, {"kind", job.kind}, {"attempt", job.attempt}});
+    log.info("job started",
+             {{"job", job.id}, {"app", job.app}, {"kind", job.kind}, {"attempt", job.attempt}});
 
-    asio::steady_timer deadline(ex, options.job_deadline);
-    auto watchdog = [control, &deadline, limit = options.job_deadline]() -> asio::awaitable<void> {
-      auto [ec] = co_await deadline.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (!ec)
-        control->stop(fail(errc::job_deadline_exceeded,
-                           "the job ran longer than --job-deadline (" +
-                               std::to_string(limit.count() / 1000) + "s)"));
+    // Shared with the watchdog: it may start only after this coroutine has already finished
+    // (a job that fails without ever suspending), and must neither wait on a destroyed timer nor
+    // linger for the whole deadline then.
+    struct watch {
+      explicit watch(asio::any_io_executor e, std::chrono::milliseconds d)
+          : timer(std::move(e), d) {}
+      asio::steady_timer timer;
+      bool job_done = false;
+    };
+    auto deadline = std::make_shared<watch>(ex, options.job_deadline);
+    auto watchdog = [control, deadline, limit = options.job_deadline]() -> asio::awaitable<void> {
+      if (deadline->job_done) co_return;
+      auto [ec] = co_await deadline->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!ec && !deadline->job_done)
+        control->stop(fail(errc::job_deadline_exceeded, "the job ran longer than --job-deadline (" +
+                                                            std::to_string(limit.count() / 1000) +
+                                                            "s)"));
     };
     asio::co_spawn(ex, std::move(watchdog), asio::detached);
 
     outcome<void> result;
-    if (job.kind == "verify") result = co_await run_verify(job, *control);
-    else result = co_await run_backup(job, *control);
-    deadline.cancel();
+    if (control->stopped())
+      result = control->reason();  // cancelled before it could start
+    else if (job.kind == "verify")
+      result = co_await run_verify(job, *control);
+    else
+      result = co_await run_backup(job, *control);
+    deadline->job_done = true;
+    deadline->timer.cancel();
     finish(job, result, *control);
     running.erase(job.id);
     running_apps.erase(job.app);
     notify();
   }
 
-  void finish(job_record& job, const outcome<void>& result, const job_control& control) {
+  void finish(job_record& job, outcome<void> result, const job_control& control) {
     // Cancellation and shutdown are read back from the store too: a cancel may have landed
     // while the job was between two awaits.
     job.phase.clear();
+    if (!result && control.stopped()) {
+      // A cancel or a shutdown decides the outcome, whichever failure it caused on the way.
+      result = control.reason();
+      if (result.error().code == errc::cancelled) job.cancel_requested = true;
+    }
     if (result) {
       job.state = job_state::succeeded;
       job.finished_at = now_seconds();
@@ -201,19 +240,25 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         std::uniform_real_distribution<double> unit(0.0, 1.0);
         auto delay = retry_delay(options, job.attempt, unit(rng));
         job.next_attempt_at = std::chrono::ceil<std::chrono::seconds>(clock::now() + delay);
-        log.warn("job will be retried", {{"job", job.id}, {"app", job.app}, {"error", job.error_code},
-                                         {"detail", f.message}, {"delay_ms", static_cast<std::int64_t>(delay.count())}});
+        log.warn("job will be retried", {{"job", job.id},
+                                         {"app", job.app},
+                                         {"error", job.error_code},
+                                         {"detail", f.message},
+                                         {"delay_ms", static_cast<std::int64_t>(delay.count())}});
       } else {
         job.state = job_state::failed;
         job.finished_at = now_seconds();
       }
       if (is_final(job.state)) {
-        stats.add("respaldo_jobs_finished_total", 1, {{"kind", job.kind}, {"state", std::string(to_string(job.state))}});
-        log.warn("job ended", {{"job", job.id}, {"app", job.app}, {"state", std::string(to_string(job.state))},
-                               {"error", job.error_code}, {"detail", f.message}});
+        stats.add("respaldo_jobs_finished_total", 1,
+                  {{"kind", job.kind}, {"state", std::string(to_string(job.state))}});
+        log.warn("job ended", {{"job", job.id},
+                               {"app", job.app},
+                               {"state", std::string(to_string(job.state))},
+                               {"error", job.error_code},
+                               {"detail", f.message}});
       }
     }
-    (void)control;
     save(job);
     if (is_final(job.state))
       for (auto& hook : finished_hooks) hook(job);
@@ -229,7 +274,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (app.token.empty())
       co_return fail(errc::app_unauthorized,
                      "the app's token cannot be unsealed (was the secret key replaced?); set it "
-                     "again with PATCH /api/apps/" + app.name);
+                     "again with PATCH /api/apps/" +
+                         app.name);
 
     auto caps = co_await apps.probe(app, &control);
     if (!caps) co_return caps.error();
@@ -238,9 +284,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.phase = "exporting";
     save(job);
     const auto export_started = std::chrono::steady_clock::now();
-    auto note_progress = [this, id = job.id](const std::string& note) {
-      log.info("export in progress", {{"job", id}, {"note", note}});
-    };
+    // std::function objects named here: no temporaries inside the co_await expressions below.
+    const std::function<void(const std::string&)> note_progress =
+        [this, id = job.id](const std::string& note) {
+          log.info("export in progress", {{"job", id}, {"note", note}});
+        };
     auto stream = co_await apps.start(app, control, note_progress);
     if (!stream) co_return stream.error();
     job.bytes_total = stream->size;
@@ -259,8 +307,9 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     req.resume_state = job.resume;
     auto upload = co_await backups.begin(req);
     if (!upload) {
-      const auto code = upload.error().category() == error_category() ? upload.error()
-                                                                        : make_error_code(errc::storage_error);
+      const auto code = upload.error().category() == error_category()
+                            ? upload.error()
+                            : make_error_code(errc::storage_error);
       co_return failure{code, "starting the upload failed: " + backups.last_error_detail()};
     }
 
@@ -268,30 +317,46 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     control.attach(conn);
     fill_function fill = [conn](asio::mutable_buffer b) { return conn->read_body_fill(b); };
     std::uint64_t last_saved = 0;
+    std::optional<std::chrono::steady_clock::time_point> last_saved_at;
     progress_function progress = [&](std::uint64_t received, bool advanced) {
       job.bytes_done = received;
       if (advanced) job.resume = (*upload)->resume_state();
-      // Persist progress every 64 MiB (and every storage step for resumable backends).
-      if (advanced && !job.resume.empty()) save(job);
-      else if (received - last_saved >= 64ull * 1024 * 1024) save(job), last_saved = received;
+      // Persist progress (what GET /api/jobs/{id} shows) on the first chunk, then every 64 MiB or
+      // half second, and every storage step for resumable backends.
+      const auto now = std::chrono::steady_clock::now();
+      if ((advanced && !job.resume.empty()) || !last_saved_at ||
+          received - last_saved >= 64ull * 1024 * 1024 ||
+          now - *last_saved_at >= std::chrono::milliseconds(500)) {
+        save(job);
+        last_saved = received;
+        last_saved_at = now;
+      }
     };
-    auto finalizing = [&] {
+    const std::function<void()> finalizing = [&] {
       job.phase = "finalizing";
       save(job);
     };
     const pipeline_expectation expected{stream->size, stream->sha256};
-    auto piped = co_await run_pipeline(fill, **upload, expected,
-                                       options.chunk_size, control, progress, finalizing);
+    auto piped = co_await run_pipeline(fill, **upload, expected, options.chunk_size, control,
+                                       progress, finalizing);
     control.detach_connection();
     if (!piped) {
       job.resume.clear();
-      co_return piped.error();
+      auto why = piped.error();
+      // The connection knows what broke ("connection closed after N of M body bytes").
+      const auto& detail = stream->connection->last_error_detail();
+      if ((why.code == errc::app_export_failed || why.code == errc::app_timeout) && !detail.empty())
+        why.message += " (" + detail + ")";
+      co_return why;
     }
     const auto export_seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::steady_clock::now() - export_started).count();
-    if (caps->est_seconds && static_cast<std::uint64_t>(export_seconds) > 2 * *caps->est_seconds + 60)
+                                    std::chrono::steady_clock::now() - export_started)
+                                    .count();
+    if (caps->est_seconds &&
+        static_cast<std::uint64_t>(export_seconds) > 2 * *caps->est_seconds + 60)
       job.warnings.push_back("the export took " + std::to_string(export_seconds) +
-                             "s, far past the app's estimate of " + std::to_string(*caps->est_seconds) + "s");
+                             "s, far past the app's estimate of " +
+                             std::to_string(*caps->est_seconds) + "s");
 
     backup_record b;
     b.id = new_id();
@@ -323,13 +388,14 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
 
     job.phase = "pruning";
     save(job);
-    co_await prune(app);
+    co_await prune(app, b.id);
     co_return outcome<void>{};
   }
 
   // ---- retention -----------------------------------------------------------------------------
 
-  asio::awaitable<void> prune(const app_record& app) {
+  // `fresh` is the backup this job just made: whatever the plan says, it is never deleted here.
+  asio::awaitable<void> prune(const app_record& app, const std::string& fresh) {
     std::vector<backup_record> all;
     std::optional<std::int64_t> before;
     while (true) {
@@ -338,17 +404,28 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       before = page->back().seq;
       for (auto& b : *page) all.push_back(std::move(b));
     }
+    // The planner orders equal timestamps by id; backup ids are random, so it is given the
+    // catalog's insertion order instead (zero-padded, so byte order is numeric order): of two
+    // backups made within the same second, the later one is the newer.
+    auto order_key = [](std::int64_t seq) {
+      std::string k = std::to_string(seq);
+      return std::string(20 - std::min<std::size_t>(20, k.size()), '0') + k;
+    };
     std::vector<retention_candidate> candidates;
-    for (const auto& b : all) candidates.push_back({b.id, b.created_at, b.status != "missing", true});
+    std::map<std::string, backup_record*> by_key;
+    for (auto& b : all) {
+      candidates.push_back({order_key(b.seq), b.created_at, b.status != "missing", true});
+      by_key[candidates.back().id] = &b;
+    }
     const std::string zone = app.timezone.empty() ? options.default_timezone : app.timezone;
     auto plan = plan_retention(candidates, app.retention, find_time_zone(zone));
-    std::map<std::string, backup_record*> by_id;
-    for (auto& b : all) by_id[b.id] = &b;
     for (const auto& d : plan) {
       if (d.keep) continue;
-      auto* b = by_id[d.id];
-      if (!b || b->storage != backups.kind()) continue;
-      co_await delete_backup(*b);
+      auto it = by_key.find(d.id);
+      if (it == by_key.end()) continue;
+      const backup_record& b = *it->second;
+      if (b.id == fresh || b.storage != backups.kind()) continue;
+      co_await delete_backup(b);
     }
   }
 
@@ -361,7 +438,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       b.delete_attempts += 1;
       b.last_error = backups.last_error_detail();
       (void)db.update_backup(b);
-      log.warn("retention delete failed; will retry", {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
+      log.warn("retention delete failed; will retry",
+               {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
       co_return;
     }
     (void)db.delete_backup(b.id);
@@ -387,7 +465,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         target = &b;
         break;
       }
-    if (!target) co_return fail(errc::verify_missing, "there is no backup of \"" + job.app + "\" to verify");
+    if (!target)
+      co_return fail(errc::verify_missing, "there is no backup of \"" + job.app + "\" to verify");
     backup_record b = *target;
     job.bytes_total = b.size;
     job.backup_id = b.id;
@@ -400,9 +479,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       if (download.error() == errc::not_found) {
         b.status = "missing";
         (void)db.update_backup(b);
-        co_return fail(errc::verify_missing, "backup " + b.id + " (" + b.name + ") is missing from storage");
+        co_return fail(errc::verify_missing,
+                       "backup " + b.id + " (" + b.name + ") is missing from storage");
       }
-      co_return fail(errc::storage_error, "opening backup " + b.id + " failed: " + backups.last_error_detail());
+      co_return fail(errc::storage_error,
+                     "opening backup " + b.id + " failed: " + backups.last_error_detail());
     }
     std::vector<char> buf(options.chunk_size);
     sha256 hash;
@@ -410,7 +491,9 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     while (true) {
       if (control.stopped()) co_return control.reason();
       auto n = co_await (*download)->read_some(asio::buffer(buf));
-      if (!n) co_return fail(errc::storage_error, "reading backup " + b.id + " failed: " + n.error().message());
+      if (!n)
+        co_return fail(errc::storage_error,
+                       "reading backup " + b.id + " failed: " + n.error().message());
       if (*n == 0) break;
       hash.update(buf.data(), *n);
       total += *n;
@@ -418,9 +501,10 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     }
     const auto digest = hash.finish_hex();
     if (total != b.size || digest != b.sha256)
-      co_return fail(errc::verify_mismatch, "backup " + b.id + " no longer matches its catalog entry: " +
-                                                std::to_string(total) + " bytes with SHA-256 " + digest +
-                                                ", expected " + std::to_string(b.size) + " bytes with " + b.sha256);
+      co_return fail(errc::verify_mismatch,
+                     "backup " + b.id + " no longer matches its catalog entry: " +
+                         std::to_string(total) + " bytes with SHA-256 " + digest + ", expected " +
+                         std::to_string(b.size) + " bytes with " + b.sha256);
     b.verified_at = now_seconds();
     b.status = "available";
     (void)db.update_backup(b);
@@ -432,17 +516,23 @@ job_runner::job_runner(asio::any_io_executor ex, store& db, storage& backups, ht
                        runner_options options, logger& log, metrics& stats)
     : impl_(std::make_shared<impl>(std::move(ex), db, backups, client, options, log, stats)) {
   stats.describe("respaldo_jobs_started_total", metrics::kind::counter, "Job attempts started.");
-  stats.describe("respaldo_jobs_finished_total", metrics::kind::counter, "Jobs that reached a final state.");
-  stats.describe("respaldo_backup_bytes_total", metrics::kind::counter, "Bytes of verified backups stored.");
-  stats.describe("respaldo_backups_pruned_total", metrics::kind::counter, "Backups deleted by retention.");
+  stats.describe("respaldo_jobs_finished_total", metrics::kind::counter,
+                 "Jobs that reached a final state.");
+  stats.describe("respaldo_backup_bytes_total", metrics::kind::counter,
+                 "Bytes of verified backups stored.");
+  stats.describe("respaldo_backups_pruned_total", metrics::kind::counter,
+                 "Backups deleted by retention.");
   stats.describe("respaldo_jobs_running", metrics::kind::gauge, "Jobs running now.");
   std::weak_ptr<impl> weak = impl_;
   stats.on_render([weak](metrics& m) {
-    if (auto p = weak.lock()) m.set("respaldo_jobs_running", static_cast<double>(p->running.size()));
+    if (auto p = weak.lock())
+      m.set("respaldo_jobs_running", static_cast<double>(p->running.size()));
   });
 }
 
-job_runner::~job_runner() { impl_->stopping = true; }
+job_runner::~job_runner() {
+  impl_->stopping = true;
+}
 
 void job_runner::start() {
   impl_->recover();
@@ -478,7 +568,8 @@ outcome<job_record> job_runner::enqueue(const app_record& app, std::string_view 
   job.state = job_state::queued;
   job.max_attempts = static_cast<int>(impl_->options.max_attempts);
   job.created_at = now_seconds();
-  if (auto ec = impl_->db.insert_job(job)) return fail(errc::store_error, "the job could not be saved");
+  if (auto ec = impl_->db.insert_job(job))
+    return fail(errc::store_error, "the job could not be saved");
   impl_->notify();
   return job;
 }
@@ -509,6 +600,8 @@ void job_runner::on_finished(std::function<void(const job_record&)> hook) {
   impl_->finished_hooks.push_back(std::move(hook));
 }
 
-std::size_t job_runner::running_jobs() const { return impl_->running.size(); }
+std::size_t job_runner::running_jobs() const {
+  return impl_->running.size();
+}
 
 }  // namespace respaldo

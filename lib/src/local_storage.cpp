@@ -1,8 +1,5 @@
 #include "respaldo/local_storage.hpp"
 
-#include "respaldo/blocking.hpp"
-#include "respaldo/error.hpp"
-
 #include <date/date.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,6 +9,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "respaldo/blocking.hpp"
+#include "respaldo/error.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -19,7 +19,9 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using boost::system::error_code;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 // Location strings come from the catalog; refuse anything that could leave the root.
 bool safe_relative(const std::string& location) {
@@ -43,7 +45,8 @@ constexpr std::string_view partial_suffix = ".partial";
 
 bool is_partial_name(const std::string& name) {
   return name.size() > 1 + partial_suffix.size() && name.front() == '.' &&
-         name.compare(name.size() - partial_suffix.size(), partial_suffix.size(), partial_suffix) == 0;
+         name.compare(name.size() - partial_suffix.size(), partial_suffix.size(), partial_suffix) ==
+             0;
 }
 
 bool write_all(int fd, const char* p, std::size_t n, int& err) {
@@ -157,7 +160,8 @@ class local_upload final : public storage_upload {
 
 class local_download final : public storage_download {
  public:
-  local_download(asio::thread_pool& pool, int fd, std::uint64_t size) : pool_(pool), fd_(fd), size_(size) {}
+  local_download(asio::thread_pool& pool, int fd, std::uint64_t size)
+      : pool_(pool), fd_(fd), size_(size) {}
   ~local_download() override { ::close(fd_); }
   std::uint64_t size() const override { return size_; }
   asio::awaitable<boost::system::result<std::size_t>> read_some(asio::mutable_buffer buf) override {
@@ -182,7 +186,9 @@ class local_download final : public storage_download {
 
 }  // namespace
 
-std::string compact_utc_timestamp(std::chrono::sys_seconds t) { return date::format("%Y%m%dT%H%M%SZ", t); }
+std::string compact_utc_timestamp(std::chrono::sys_seconds t) {
+  return date::format("%Y%m%dT%H%M%SZ", t);
+}
 
 local_storage::local_storage(asio::thread_pool& blocking_pool, std::string root)
     : pool_(blocking_pool), root_(std::move(root)) {}
@@ -204,7 +210,8 @@ asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> local_st
   auto blocking_call = [final_path, partial]() -> std::pair<int, std::string> {
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
-    if (ec) return {-1, "creating " + final_path.parent_path().string() + " failed: " + ec.message()};
+    if (ec)
+      return {-1, "creating " + final_path.parent_path().string() + " failed: " + ec.message()};
     int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return {-1, "creating " + partial.string() + " failed: " + errno_text(errno)};
     return {fd, ""};
@@ -309,10 +316,11 @@ std::size_t local_storage::remove_partials() {
   std::error_code ec;
   if (!fs::exists(root_, ec)) return 0;
   std::vector<fs::path> doomed;
-  for (auto it = fs::recursive_directory_iterator(root_, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fec;
-    if (is_partial_name(it->path().filename().string()) && it->is_regular_file(fec)) doomed.push_back(it->path());
+    if (is_partial_name(it->path().filename().string()) && it->is_regular_file(fec))
+      doomed.push_back(it->path());
   }
   for (const auto& p : doomed) {
     std::error_code rec;

@@ -1,27 +1,32 @@
 #include "respaldo/log.hpp"
 
+#include <date/date.h>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-
 #include <chrono>
 #include <iostream>
-
-#include <date/date.h>
 
 namespace respaldo {
 namespace {
 
 std::string_view level_name(log_level l) {
   switch (l) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
   }
   return "info";
 }
 
-std::string json_quote(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+std::string json_quote(std::string_view s) {
+  return boost::json::serialize(boost::json::string(s));
+}
 
 // Text values are quoted only when they would otherwise be ambiguous.
 std::string text_value(std::string_view v) {
@@ -36,7 +41,8 @@ std::string text_value(std::string_view v) {
 logger::logger(log_format format, std::ostream* out, log_level min_level)
     : format_(format), out_(out ? out : &std::cerr), min_level_(min_level) {}
 
-void logger::log(log_level level, std::string_view message, std::initializer_list<log_field> fields) {
+void logger::log(log_level level, std::string_view message,
+                 std::initializer_list<log_field> fields) {
   if (level < min_level_) return;
   auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::string ts = date::format("%FT%TZ", now);

@@ -74,7 +74,8 @@ std::string metrics::render() {
   for (const auto& [name, f] : families_) {
     if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";
     out += "# TYPE " + name + (f.k == kind::counter ? " counter\n" : " gauge\n");
-    for (const auto& [labels, value] : f.series) out += name + labels + " " + format_value(value) + "\n";
+    for (const auto& [labels, value] : f.series)
+      out += name + labels + " " + format_value(value) + "\n";
   }
   return out;
 }

@@ -1,20 +1,21 @@
 #include "respaldo/pipeline.hpp"
 
-#include "respaldo/crypto.hpp"
-#include "respaldo/job_control.hpp"
-
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 #include <memory>
+
+#include "respaldo/crypto.hpp"
+#include "respaldo/job_control.hpp"
 
 namespace respaldo {
 namespace {
 
 namespace asio = boost::asio;
 
-failure fail(errc code, std::string message) { return failure{make_error_code(code), std::move(message)}; }
+failure fail(errc code, std::string message) {
+  return failure{make_error_code(code), std::move(message)};
+}
 
 failure read_failure(const boost::system::error_code& ec, const job_control& control,
                      std::uint64_t received) {
@@ -67,7 +68,9 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
   std::uint64_t received = 0;
   // Bytes of the chunk [start, start + n) that storage already holds (resumed uploads).
   auto already_stored = [committed](std::uint64_t start, std::size_t n) -> std::size_t {
-    return committed > start ? static_cast<std::size_t>(std::min<std::uint64_t>(committed - start, n)) : 0;
+    return committed > start
+               ? static_cast<std::size_t>(std::min<std::uint64_t>(committed - start, n))
+               : 0;
   };
 
   if (control.stopped()) co_return control.reason();
@@ -99,7 +102,8 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     out.bytes_skipped += skip;
     received += got;
     if (control.stopped()) co_return control.reason();
-    if (write_ec) co_return fail(errc::storage_error, "storing the backup failed: " + upload.error_detail());
+    if (write_ec)
+      co_return fail(errc::storage_error, "storing the backup failed: " + upload.error_detail());
     if (read_ec) co_return read_failure(read_ec, control, received);
     cur = next;
     filled = got;
@@ -119,7 +123,8 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
   if (control.stopped()) co_return control.reason();
   if (received != expected.size)
     co_return fail(errc::size_mismatch, "received " + std::to_string(received) +
-                                            " bytes but X-Size said " + std::to_string(expected.size));
+                                            " bytes but X-Size said " +
+                                            std::to_string(expected.size));
   out.sha256 = hash.finish_hex();
   if (out.sha256 != expected.sha256)
     co_return fail(errc::checksum_mismatch, "SHA-256 of the received bytes is " + out.sha256 +
@@ -133,8 +138,9 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
   out.bytes_skipped += skip;
   if (!stored) {
     if (control.stopped()) co_return control.reason();
-    const auto code = stored.error().category() == error_category() ? stored.error()
-                                                                    : make_error_code(errc::storage_error);
+    const auto code = stored.error().category() == error_category()
+                          ? stored.error()
+                          : make_error_code(errc::storage_error);
     co_return failure{code, "publishing the backup failed: " + upload.error_detail()};
   }
   out.object = std::move(*stored);

@@ -47,8 +47,10 @@ route_match router::match(std::string_view method, std::string_view path) const 
     for (std::size_t i = 0; i < segments.size() && ok; ++i) {
       const auto& want = e.segments[i];
       if (is_capture(want)) {
-        if (segments[i].empty()) ok = false;
-        else params[want.substr(1, want.size() - 2)] = std::string(segments[i]);
+        if (segments[i].empty())
+          ok = false;
+        else
+          params[want.substr(1, want.size() - 2)] = std::string(segments[i]);
       } else {
         ok = want == segments[i];
       }
@@ -59,8 +61,10 @@ route_match router::match(std::string_view method, std::string_view path) const 
       m.handler = &e.handler;
       m.params = std::move(params);
       m.allow.clear();
+      m.pattern = e.pattern;
       return m;
     }
+    if (m.result != route_match::outcome::method_not_allowed) m.pattern = e.pattern;
     m.result = route_match::outcome::method_not_allowed;
     if (m.allow.find(e.method) == std::string::npos) {
       if (!m.allow.empty()) m.allow += ", ";

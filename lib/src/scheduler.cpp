@@ -1,19 +1,18 @@
 #include "respaldo/scheduler.hpp"
 
-#include "respaldo/crypto.hpp"
-#include "respaldo/log.hpp"
-#include "respaldo/metrics.hpp"
-#include "respaldo/time_format.hpp"
-
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 #include <cstdint>
 #include <tuple>
+
+#include "respaldo/crypto.hpp"
+#include "respaldo/log.hpp"
+#include "respaldo/metrics.hpp"
+#include "respaldo/time_format.hpp"
 
 namespace respaldo {
 namespace {
@@ -67,7 +66,8 @@ std::chrono::seconds jitter_offset(std::string_view app, std::chrono::seconds ji
     h ^= c;
     h *= 1099511628211ull;
   }
-  return std::chrono::seconds(static_cast<std::int64_t>(h % static_cast<std::uint64_t>(jitter.count())));
+  return std::chrono::seconds(
+      static_cast<std::int64_t>(h % static_cast<std::uint64_t>(jitter.count())));
 }
 
 std::optional<sys_seconds> next_fire_time(const cron_schedule& cron, const date::time_zone* tz,
@@ -127,8 +127,14 @@ schedule_entry make_schedule_entry(const app_record& app, const scheduler_option
 struct scheduler::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor e, store& d, enqueue_function q, const wall_clock& c,
        scheduler_options o, logger& l, metrics& m)
-      : ex(std::move(e)), db(d), enqueue(std::move(q)), clock(c), options(std::move(o)), log(l),
-        stats(m), timer(ex) {}
+      : ex(std::move(e)),
+        db(d),
+        enqueue(std::move(q)),
+        clock(c),
+        options(std::move(o)),
+        log(l),
+        stats(m),
+        timer(ex) {}
 
   asio::any_io_executor ex;
   store& db;
@@ -149,18 +155,21 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
   }
 
   std::vector<schedule_entry>::iterator find(const std::string& app) {
-    auto it = std::lower_bound(entries.begin(), entries.end(), app,
-                               [](const schedule_entry& e, const std::string& n) { return e.app < n; });
+    auto it =
+        std::lower_bound(entries.begin(), entries.end(), app,
+                         [](const schedule_entry& e, const std::string& n) { return e.app < n; });
     return it != entries.end() && it->app == app ? it : entries.end();
   }
 
   void put(const app_record& app) {
     auto entry = make_schedule_entry(app, options);
-    auto it = std::lower_bound(
-        entries.begin(), entries.end(), app.name,
-        [](const schedule_entry& e, const std::string& n) { return e.app < n; });
-    if (it != entries.end() && it->app == app.name) *it = std::move(entry);
-    else entries.insert(it, std::move(entry));
+    auto it =
+        std::lower_bound(entries.begin(), entries.end(), app.name,
+                         [](const schedule_entry& e, const std::string& n) { return e.app < n; });
+    if (it != entries.end() && it->app == app.name)
+      *it = std::move(entry);
+    else
+      entries.insert(it, std::move(entry));
   }
 
   bool load_all() {
@@ -191,7 +200,8 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
       return;
     }
     if (auto ec = db.update_app(a); ec && ec != errc::not_found)
-      log.error("could not save the schedule state", {{"app", a.name}, {"error", std::string(code_name(ec))}});
+      log.error("could not save the schedule state",
+                {{"app", a.name}, {"error", std::string(code_name(ec))}});
   }
 
   void record_overlap(const app_record& app, schedule_kind kind, const due_run& run,
@@ -210,11 +220,15 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
                             format_rfc3339_utc(run.due_at) + " did not start because job " +
                             active.id + " was still " + std::string(to_string(active.state));
     if (auto ec = db.insert_job(skipped))
-      log.error("could not record a skipped run", {{"app", app.name}, {"error", std::string(code_name(ec))}});
+      log.error("could not record a skipped run",
+                {{"app", app.name}, {"error", std::string(code_name(ec))}});
     log.warn("scheduled run skipped: the previous job is still active",
-             {{"app", app.name}, {"kind", skipped.kind}, {"active_job", active.id},
+             {{"app", app.name},
+              {"kind", skipped.kind},
+              {"active_job", active.id},
               {"active_state", std::string(to_string(active.state))},
-              {"due_at", format_rfc3339_utc(run.due_at)}, {"record", skipped.id}});
+              {"due_at", format_rfc3339_utc(run.due_at)},
+              {"record", skipped.id}});
     count(kind, "skipped_overlap");
   }
 
@@ -222,14 +236,16 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
     const std::string kind(to_string(r.kind));
     auto app = db.get_app(r.app);
     if (!app) {
-      log.error("scheduled run lost: the database could not be read", {{"app", r.app}, {"kind", kind}});
+      log.error("scheduled run lost: the database could not be read",
+                {{"app", r.app}, {"kind", kind}});
       count(r.kind, "failed");
       return;
     }
     if (!*app) return;  // deleted meanwhile; app_changed removes the entry
     auto active = db.active_job(r.app, kind);
     if (!active) {
-      log.error("scheduled run lost: the database could not be read", {{"app", r.app}, {"kind", kind}});
+      log.error("scheduled run lost: the database could not be read",
+                {{"app", r.app}, {"kind", kind}});
       count(r.kind, "failed");
       return;
     }
@@ -256,7 +272,9 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
       count(r.kind, "failed");
       return;
     }
-    log.info("scheduled job queued", {{"app", r.app}, {"kind", kind}, {"job", job->id},
+    log.info("scheduled job queued", {{"app", r.app},
+                                      {"kind", kind},
+                                      {"job", job->id},
                                       {"due_at", format_rfc3339_utc(r.due_at)}});
     count(r.kind, "started");
   }
@@ -326,14 +344,16 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
 scheduler::scheduler(asio::any_io_executor ex, store& db, enqueue_function enqueue,
                      const wall_clock& clock, scheduler_options options, logger& log,
                      metrics& stats)
-    : impl_(std::make_shared<impl>(std::move(ex), db, std::move(enqueue), clock,
-                                   std::move(options), log, stats)) {
+    : impl_(std::make_shared<impl>(std::move(ex), db, std::move(enqueue), clock, std::move(options),
+                                   log, stats)) {
   stats.describe("respaldo_schedule_runs_total", metrics::kind::counter,
                  "Scheduled runs that came due, by kind and outcome (started, skipped_overlap, "
                  "skipped_no_backup, failed).");
 }
 
-scheduler::~scheduler() { impl_->stopped = true; }
+scheduler::~scheduler() {
+  impl_->stopped = true;
+}
 
 void scheduler::start() {
   impl_->stopped = false;
@@ -367,10 +387,16 @@ void scheduler::app_changed(const std::string& app) {
   impl_->timer.cancel();
 }
 
-void scheduler::job_finished(const job_record& job) { impl_->job_finished(job); }
+void scheduler::job_finished(const job_record& job) {
+  impl_->job_finished(job);
+}
 
-std::optional<sys_seconds> scheduler::tick() { return impl_->tick(); }
+std::optional<sys_seconds> scheduler::tick() {
+  return impl_->tick();
+}
 
-std::optional<sys_seconds> scheduler::next_wake() const { return impl_->wake; }
+std::optional<sys_seconds> scheduler::next_wake() const {
+  return impl_->wake;
+}
 
 }  // namespace respaldo

@@ -1,15 +1,15 @@
 #include "respaldo/store.hpp"
 
-#include "respaldo/crypto.hpp"
-#include "respaldo/log.hpp"
-
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <sqlite3.h>
 
 #include <array>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <set>
+
+#include "respaldo/crypto.hpp"
+#include "respaldo/log.hpp"
 
 namespace respaldo {
 namespace {
@@ -88,12 +88,18 @@ CREATE INDEX backups_by_app ON backups(app, seq);
 };
 static_assert(migrations.size() == store::schema_version);
 
-std::int64_t to_int(sys_seconds t) { return t.time_since_epoch().count(); }
-sys_seconds to_time(std::int64_t v) { return sys_seconds{std::chrono::seconds{v}}; }
+std::int64_t to_int(sys_seconds t) {
+  return t.time_since_epoch().count();
+}
+sys_seconds to_time(std::int64_t v) {
+  return sys_seconds{std::chrono::seconds{v}};
+}
 
 void bind_opt(SQLite::Statement& st, const char* name, const std::optional<sys_seconds>& t) {
-  if (t) st.bind(name, static_cast<int64_t>(to_int(*t)));
-  else st.bind(name);
+  if (t)
+    st.bind(name, static_cast<int64_t>(to_int(*t)));
+  else
+    st.bind(name);
 }
 std::optional<sys_seconds> opt_time(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
@@ -116,11 +122,16 @@ constexpr const char* backup_columns =
 
 std::string_view to_string(job_state s) {
   switch (s) {
-    case job_state::queued: return "queued";
-    case job_state::running: return "running";
-    case job_state::succeeded: return "succeeded";
-    case job_state::failed: return "failed";
-    case job_state::cancelled: return "cancelled";
+    case job_state::queued:
+      return "queued";
+    case job_state::running:
+      return "running";
+    case job_state::succeeded:
+      return "succeeded";
+    case job_state::failed:
+      return "failed";
+    case job_state::cancelled:
+      return "cancelled";
   }
   return "queued";
 }
@@ -197,8 +208,10 @@ struct store::impl {
     st.bind(":health", a.health.status);
     bind_opt(st, ":checked", a.health.checked_at);
     st.bind(":detail", a.health.detail);
-    if (a.health.capabilities) st.bind(":caps", boost::json::serialize(*a.health.capabilities));
-    else st.bind(":caps");
+    if (a.health.capabilities)
+      st.bind(":caps", boost::json::serialize(*a.health.capabilities));
+    else
+      st.bind(":caps");
   }
 
   static job_record read_job(SQLite::Statement& q) {
@@ -211,7 +224,8 @@ struct store::impl {
     j.state = parse_job_state(q.getColumn(5).getString()).value_or(job_state::failed);
     j.phase = q.getColumn(6).getString();
     j.bytes_done = static_cast<std::uint64_t>(q.getColumn(7).getInt64());
-    if (!q.getColumn(8).isNull()) j.bytes_total = static_cast<std::uint64_t>(q.getColumn(8).getInt64());
+    if (!q.getColumn(8).isNull())
+      j.bytes_total = static_cast<std::uint64_t>(q.getColumn(8).getInt64());
     j.attempt = q.getColumn(9).getInt();
     j.max_attempts = q.getColumn(10).getInt();
     j.created_at = to_time(q.getColumn(11).getInt64());
@@ -239,8 +253,10 @@ struct store::impl {
     st.bind(":state", std::string(to_string(j.state)));
     st.bind(":phase", j.phase);
     st.bind(":bytes_done", static_cast<int64_t>(j.bytes_done));
-    if (j.bytes_total) st.bind(":bytes_total", static_cast<int64_t>(*j.bytes_total));
-    else st.bind(":bytes_total");
+    if (j.bytes_total)
+      st.bind(":bytes_total", static_cast<int64_t>(*j.bytes_total));
+    else
+      st.bind(":bytes_total");
     st.bind(":attempt", j.attempt);
     st.bind(":max_attempts", j.max_attempts);
     st.bind(":created", static_cast<int64_t>(to_int(j.created_at)));
@@ -318,8 +334,8 @@ store::store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 store::~store() = default;
 
 boost::system::result<std::unique_ptr<store>> store::open(const std::string& path,
-                                                           const secret_box& box, logger& log,
-                                                           std::string* error_detail) {
+                                                          const secret_box& box, logger& log,
+                                                          std::string* error_detail) {
   auto set_detail = [&](std::string msg) {
     if (error_detail) *error_detail = std::move(msg);
   };
@@ -368,11 +384,11 @@ bool store::healthy() {
 error_code store::insert_app(const app_record& app) {
   store_call t(*this);
   try {
-    SQLite::Statement st(impl_->db,
-                         std::string("INSERT INTO apps (") + app_columns +
-                             ") VALUES (:name, :url, :token, :folder, :schedule, :timezone, :verify, "
-                             ":retention, :created, :updated, :next_run, :last_run, :last_success, "
-                             ":next_verify, :health, :checked, :detail, :caps)");
+    SQLite::Statement st(
+        impl_->db, std::string("INSERT INTO apps (") + app_columns +
+                       ") VALUES (:name, :url, :token, :folder, :schedule, :timezone, :verify, "
+                       ":retention, :created, :updated, :next_run, :last_run, :last_success, "
+                       ":next_verify, :health, :checked, :detail, :caps)");
     impl_->bind_app(st, app);
     st.exec();
     return {};
@@ -385,7 +401,8 @@ error_code store::insert_app(const app_record& app) {
 boost::system::result<std::optional<app_record>> store::get_app(const std::string& name) {
   store_call t(*this);
   try {
-    SQLite::Statement q(impl_->db, std::string("SELECT ") + app_columns + " FROM apps WHERE name = ?");
+    SQLite::Statement q(impl_->db,
+                        std::string("SELECT ") + app_columns + " FROM apps WHERE name = ?");
     q.bind(1, name);
     if (!q.executeStep()) return std::optional<app_record>{};
     return std::optional<app_record>{impl_->read_app(q)};
@@ -474,7 +491,8 @@ error_code store::insert_job(job_record& job) {
 boost::system::result<std::optional<job_record>> store::get_job(const std::string& id) {
   store_call t(*this);
   try {
-    SQLite::Statement q(impl_->db, std::string("SELECT ") + job_columns + " FROM jobs WHERE id = ?");
+    SQLite::Statement q(impl_->db,
+                        std::string("SELECT ") + job_columns + " FROM jobs WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return std::optional<job_record>{};
     return std::optional<job_record>{impl::read_job(q)};

@@ -44,7 +44,8 @@ class Response:
 class Respaldo:
     """One `respaldo serve` process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir=None, args=(), env=None, admin_token="test-admin-token-0123456789"):
+    def __init__(self, data_dir=None, args=(), env=None, admin_token="test-admin-token-0123456789",
+                 preexec_fn=None):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="respaldo-test-")
         self.args = list(args)
@@ -54,6 +55,8 @@ class Respaldo:
             self.env["RESPALDO_ADMIN_TOKEN"] = admin_token
         self.env.update(env or {})
         self.admin_token = admin_token
+        # Runs in the child before exec (resource limits, signal dispositions).
+        self.preexec_fn = preexec_fn
         self.proc = None
         self.port = None
         self.log_lines = []
@@ -65,9 +68,12 @@ class Respaldo:
         cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.args
         self._listening.clear()
         self.port = None
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        threading.Thread(target=self._read_log, args=(self.proc.stderr,), daemon=True).start()
-        threading.Thread(target=self._read_log, args=(self.proc.stdout,), daemon=True).start()
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=self.preexec_fn)
+        self._readers = [threading.Thread(target=self._read_log, args=(pipe,), daemon=True)
+                         for pipe in (self.proc.stderr, self.proc.stdout)]
+        for t in self._readers:
+            t.start()
         if not self._listening.wait(timeout):
             self.kill()
             raise AssertionError("respaldo did not start listening:\n" + self.log_text())
@@ -86,6 +92,14 @@ class Respaldo:
                 self.port = int(m.group(1))
                 self._listening.set()
 
+    def _close_pipes(self):
+        """After the process exited: lets the log readers reach the end, then closes the pipes."""
+        for t in getattr(self, "_readers", []):
+            t.join(timeout=5)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe and not pipe.closed:
+                pipe.close()
+
     def log_text(self):
         with self._log_lock:
             return "\n".join(self.log_lines)
@@ -95,16 +109,21 @@ class Respaldo:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+            self._close_pipes()
             raise AssertionError("respaldo did not exit within %ss of %s" % (timeout, sig))
+        self._close_pipes()
+        return code
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc:
+            self._close_pipes()
 
     def restart(self, **kw):
         self.stop()

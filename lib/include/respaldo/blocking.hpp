@@ -5,7 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <type_traits>
 #include <utility>
 
@@ -14,7 +13,9 @@ namespace respaldo {
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F>> run_blocking(boost::asio::thread_pool& pool, F f) {
   using result_type = std::invoke_result_t<F>;
-  auto task = [f = std::move(f)]() mutable -> boost::asio::awaitable<result_type> { co_return f(); };
+  auto task = [f = std::move(f)]() mutable -> boost::asio::awaitable<result_type> {
+    co_return f();
+  };
   co_return co_await boost::asio::co_spawn(pool, std::move(task), boost::asio::use_awaitable);
 }
 

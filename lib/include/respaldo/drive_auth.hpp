@@ -7,19 +7,18 @@
 // a token, a key, a client secret or a refresh token.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/http_client.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "respaldo/error.hpp"
+#include "respaldo/http_client.hpp"
 
 namespace respaldo {
 
@@ -47,9 +46,11 @@ struct drive_credentials {
 // Parses a credentials JSON document. The error names the problem and the missing or malformed
 // field (e.g. `service_account credentials lack "private_key_id"`), never a value. A service
 // account's private key is checked to be a usable RSA key.
-boost::system::result<drive_credentials, std::string> parse_drive_credentials(std::string_view json);
+boost::system::result<drive_credentials, std::string> parse_drive_credentials(
+    std::string_view json);
 // Reads and parses the file; errors start with the path.
-boost::system::result<drive_credentials, std::string> load_drive_credentials(const std::string& path);
+boost::system::result<drive_credentials, std::string> load_drive_credentials(
+    const std::string& path);
 
 // The token endpoint to use: the explicit URL, else the credentials' token_uri, else Google's.
 std::string drive_token_url(const drive_credentials& creds, std::string_view override_url);
@@ -69,8 +70,7 @@ jwt_claims make_jwt_claims(const drive_credentials& creds, std::string_view toke
 // The form body of the token request: the JWT-bearer grant for service accounts (signed with the
 // key, header kid = private_key_id), the refresh-token grant for authorized users.
 outcome<std::string> make_token_request_body(const drive_credentials& creds,
-                                             std::string_view token_url,
-                                             std::string_view subject,
+                                             std::string_view token_url, std::string_view subject,
                                              std::chrono::system_clock::time_point now);
 
 struct access_token {
@@ -86,8 +86,8 @@ outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned
 
 // When a cached token should be replaced: `margin` before it expires, where the margin is a minute
 // or, for short-lived tokens, half their lifetime.
-std::chrono::steady_clock::time_point token_refresh_due(std::chrono::steady_clock::time_point issued,
-                                                        std::chrono::seconds expires_in);
+std::chrono::steady_clock::time_point token_refresh_due(
+    std::chrono::steady_clock::time_point issued, std::chrono::seconds expires_in);
 
 // Hands out access tokens; shared by every Drive request of the process. Lives on one executor
 // (the io_context's single thread); concurrent callers share a single refresh.

@@ -14,14 +14,14 @@
 // storageQuotaExceeded, a missing folder and other 4xx are not retried.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/storage.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "respaldo/error.hpp"
+#include "respaldo/storage.hpp"
 
 namespace respaldo {
 
@@ -162,10 +162,10 @@ class resumable_upload {
   bool refreshed_ = false;  // a refresh happened since the last answer that was not a 401
   request pending_ = request::none;
   std::uint64_t sent_end_ = 0;
-  unsigned attempts_ = 0;          // consecutive failed tries
+  unsigned attempts_ = 0;  // consecutive failed tries
   unsigned transport_failures_ = 0;
   unsigned restarts_ = 0;
-  std::optional<std::chrono::milliseconds> wait_;
+  bool waiting_backoff_ = false;  // pause before the next request
   std::optional<std::chrono::milliseconds> retry_after_;
   std::string resource_;
   failure error_;

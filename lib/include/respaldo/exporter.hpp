@@ -3,12 +3,8 @@
 // (202 -> poll status_url -> 200 download or 303 to it) until the backup stream starts.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/http_client.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -16,6 +12,9 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "respaldo/error.hpp"
+#include "respaldo/http_client.hpp"
 
 namespace respaldo {
 
@@ -50,6 +49,10 @@ struct export_stream {
 outcome<export_stream> read_contract_headers(const http_client_response_head& head);
 // Parses a capabilities document; version must be "v1".
 outcome<app_capabilities> parse_capabilities(std::string_view body);
+// How long a Retry-After header asks to wait: delta-seconds ("5", capped at a day) or an
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", 0 when already past); nullopt when malformed.
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now);
 
 class exporter {
  public:
@@ -71,7 +74,7 @@ class exporter {
                                                               const parsed_url& url,
                                                               std::uint64_t offset,
                                                               job_control& control,
-                                                              int redirects_left = 5);
+                                                              int redirects_left);
   http_client& client_;
   exporter_options options_;
 };

@@ -2,13 +2,12 @@
 // network operation it is waiting on (a socket read, a poll delay) is interrupted at once.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/http_client.hpp"
-
 #include <boost/asio/steady_timer.hpp>
-
 #include <functional>
 #include <optional>
+
+#include "respaldo/error.hpp"
+#include "respaldo/http_client.hpp"
 
 namespace respaldo {
 

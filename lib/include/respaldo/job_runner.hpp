@@ -4,18 +4,17 @@
 // jitter, and at start-up resolves jobs a crash left running.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/exporter.hpp"
-#include "respaldo/store.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "respaldo/error.hpp"
+#include "respaldo/exporter.hpp"
+#include "respaldo/store.hpp"
 
 namespace respaldo {
 
@@ -51,7 +50,8 @@ class job_runner {
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
   // Queues a job. The caller checks for an active job of the same app and kind first.
-  outcome<job_record> enqueue(const app_record& app, std::string_view kind, std::string_view trigger);
+  outcome<job_record> enqueue(const app_record& app, std::string_view kind,
+                              std::string_view trigger);
   // Cancels a queued or running job; conflict when it already finished.
   outcome<job_record> cancel(const std::string& job_id);
 

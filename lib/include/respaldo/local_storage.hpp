@@ -5,12 +5,11 @@
 // thread pool so a slow disk never stalls the io_context.
 #pragma once
 
-#include "respaldo/storage.hpp"
-
 #include <boost/asio/thread_pool.hpp>
-
 #include <memory>
 #include <string>
+
+#include "respaldo/storage.hpp"
 
 namespace respaldo {
 

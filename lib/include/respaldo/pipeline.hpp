@@ -5,15 +5,14 @@
 // and nothing is published. Memory per stream: two chunks, whatever the backup's size.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/storage.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "respaldo/error.hpp"
+#include "respaldo/storage.hpp"
 
 namespace respaldo {
 
@@ -28,14 +27,15 @@ struct pipeline_result {
   stored_object object;
   std::uint64_t size = 0;
   std::string sha256;
-  std::uint64_t bytes_sent = 0;     // bytes handed to storage by this run
-  std::uint64_t bytes_skipped = 0;  // already committed by an earlier run (resume): hashed, not sent
+  std::uint64_t bytes_sent = 0;  // bytes handed to storage by this run
+  std::uint64_t bytes_skipped =
+      0;  // already committed by an earlier run (resume): hashed, not sent
 };
 
 // Reads into the buffer and returns the bytes read; 0 means the end of the stream. Short reads are
 // fine (the pipeline asks again until a chunk is full), so a source may hand over what it has.
-using fill_function =
-    std::function<boost::asio::awaitable<boost::system::result<std::size_t>>(boost::asio::mutable_buffer)>;
+using fill_function = std::function<boost::asio::awaitable<boost::system::result<std::size_t>>(
+    boost::asio::mutable_buffer)>;
 // Told the total bytes received so far and whether storage acknowledged more (for persistence).
 using progress_function = std::function<void(std::uint64_t received, bool storage_advanced)>;
 

@@ -12,17 +12,16 @@
 // store would overwrite the sealed token).
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/exporter.hpp"
-#include "respaldo/store.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
+
+#include "respaldo/error.hpp"
+#include "respaldo/exporter.hpp"
+#include "respaldo/store.hpp"
 
 namespace respaldo {
 

@@ -3,15 +3,14 @@
 // with the wrong method are told apart (404 vs 405 + Allow).
 #pragma once
 
-#include "respaldo/http_message.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "respaldo/http_message.hpp"
 
 namespace respaldo {
 
@@ -22,7 +21,8 @@ struct route_match {
   outcome result = outcome::not_found;
   const route_handler* handler = nullptr;
   std::map<std::string, std::string> params;
-  std::string allow;  // for method_not_allowed: "GET, PATCH"
+  std::string allow;    // for method_not_allowed: "GET, PATCH"
+  std::string pattern;  // the route's pattern (found) or the first one of the path (405)
 };
 
 class router {
@@ -32,7 +32,8 @@ class router {
     std::string pattern;
   };
 
-  // Throws std::logic_error on a malformed pattern or a duplicate (method, pattern): a programming error.
+  // Throws std::logic_error on a malformed pattern or a duplicate (method, pattern): a programming
+  // error.
   void add(std::string method, std::string pattern, route_handler handler);
   route_match match(std::string_view method, std::string_view path) const;
   std::vector<route> routes() const;

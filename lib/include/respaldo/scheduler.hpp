@@ -30,12 +30,7 @@
 //   suspend) delays a run by at most that much; each wake only looks at the in-memory index.
 #pragma once
 
-#include "respaldo/cron.hpp"
-#include "respaldo/error.hpp"
-#include "respaldo/store.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -43,6 +38,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "respaldo/cron.hpp"
+#include "respaldo/error.hpp"
+#include "respaldo/store.hpp"
 
 namespace date {
 class time_zone;
@@ -99,9 +98,9 @@ struct next_time_change {
 };
 
 struct schedule_plan {
-  std::vector<due_run> due;                 // ordered by due_at, then app, backups first
-  std::vector<next_time_change> changes;    // only times that differ from the entries'
-  std::optional<sys_seconds> next_wake;     // earliest next time after the changes
+  std::vector<due_run> due;               // ordered by due_at, then app, backups first
+  std::vector<next_time_change> changes;  // only times that differ from the entries'
+  std::optional<sys_seconds> next_wake;   // earliest next time after the changes
 };
 
 // The whole decision of one wake-up at `now`: which runs are due and every app's next times.
