@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "respaldo/app_validation.hpp"
+#include "respaldo/catalog.hpp"
 #include "respaldo/crypto.hpp"
 #include "respaldo/job_runner.hpp"
 #include "respaldo/log.hpp"
@@ -491,20 +492,10 @@ struct api::impl {
     auto app = svc.db.get_app(id);
     if (!app) co_return store_failure();
     if (!*app) co_return app_not_found(id);
-    std::vector<backup_record> all;
-    std::optional<std::int64_t> before;
-    while (true) {
-      auto page = svc.db.list_backups(id, 1000, before);
-      if (!page) co_return store_failure();
-      if (page->empty()) break;
-      before = page->back().seq;
-      for (auto& b : *page) all.push_back(std::move(b));
-    }
+    auto all = all_backups(svc.db, id);
+    if (!all) co_return store_failure();
     const std::string zone = (*app)->timezone.empty() ? svc.default_timezone : (*app)->timezone;
-    std::vector<retention_candidate> candidates;
-    for (const auto& b : all)
-      candidates.push_back({b.id, b.created_at, b.status == "available", true});
-    auto decisions = plan_retention(candidates, (*app)->retention, find_time_zone(zone));
+    auto decisions = plan_catalog_retention(*all, (*app)->retention, find_time_zone(zone));
     json::array out;
     for (const auto& d : decisions) {
       json::array reasons;

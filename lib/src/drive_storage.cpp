@@ -259,9 +259,10 @@ class drive_upload final : public storage_upload {
       if (st && st->total == req_.total_size && lower(st->sha256) == req_.sha256 &&
           same_origin(st->session_uri)) {
         machine_.resume(st->session_uri);
-      } else if (s_.opts.log) {
-        s_.opts.log->warn("drive upload not resumed: the saved session is for other content",
-                          {{"job", req_.job_id}});
+      } else {
+        s_.warn("drive upload not resumed: the saved session is for other content",
+                {{"job", req_.job_id}});
+        if (st && same_origin(st->session_uri)) co_await cancel_session(st->session_uri);
       }
     }
     auto ec = co_await run(nullptr, 0, 0, false);
@@ -346,7 +347,12 @@ class drive_upload final : public storage_upload {
     }
     if (!machine_.has_session()) co_return;
     // Cancelling the session makes sure nothing of it is ever published.
-    auto url = parse_http_url(machine_.session_uri());
+    co_await cancel_session(machine_.session_uri());
+  }
+
+ private:
+  asio::awaitable<void> cancel_session(const std::string& uri) {
+    auto url = parse_http_url(uri);
     if (!url) co_return;
     drive_storage::impl::call_spec spec;
     spec.method = "DELETE";
@@ -358,7 +364,6 @@ class drive_upload final : public storage_upload {
               {{"job", req_.job_id}, {"detail", r.error().message}});
   }
 
- private:
   bool same_origin(const std::string& uri) const {
     auto u = parse_http_url(uri);
     return u && u->origin == s_.api.origin;

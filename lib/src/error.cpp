@@ -25,6 +25,7 @@ constexpr std::string_view name_of(errc e) noexcept {
     case errc::size_mismatch: return "size_mismatch";
     case errc::checksum_mismatch: return "checksum_mismatch";
     case errc::storage_error: return "storage_error";
+    case errc::storage_unavailable: return "storage_unavailable";
     case errc::interrupted: return "interrupted";
     case errc::cancelled: return "cancelled";
     case errc::timeout: return "timeout";
@@ -77,6 +78,7 @@ bool is_transient(const boost::system::error_code& ec) noexcept {
       case errc::timeout:
       case errc::interrupted:
       case errc::drive_rate_limited:
+      case errc::storage_unavailable:
       case errc::drive_session_expired:
       case errc::http_protocol_error:
         return true;

@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "respaldo/catalog.hpp"
 #include "respaldo/crypto.hpp"
 #include "respaldo/job_control.hpp"
 #include "respaldo/local_storage.hpp"
@@ -96,7 +97,6 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     for (auto& job : *stuck) {
       job.error_code = std::string(code_name(errc::interrupted));
       job.error_message = "respaldo stopped while this job was running";
-      job.phase.clear();
       job.warnings.push_back("attempt " + std::to_string(job.attempt) +
                              " was interrupted: respaldo stopped while it ran");
       if (job.cancel_requested) {
@@ -106,6 +106,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         job.finished_at = now_seconds();
       } else if (job.attempt < job.max_attempts) {
         job.state = job_state::queued;
+        job.phase.clear();  // a finished job keeps its last phase; a waiting one has none
         job.next_attempt_at = now_seconds();
         log.warn("interrupted job queued again", {{"job", job.id}, {"app", job.app}});
       } else {
@@ -210,9 +211,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   }
 
   void finish(job_record& job, outcome<void> result, const job_control& control) {
-    // Cancellation and shutdown are read back from the store too: a cancel may have landed
-    // while the job was between two awaits.
-    job.phase.clear();
+    // A finished job keeps the phase it reached (where it failed); a queued one has none.
     if (!result && control.stopped()) {
       // A cancel or a shutdown decides the outcome, whichever failure it caused on the way.
       result = control.reason();
@@ -233,10 +232,12 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       } else if (f.code == errc::interrupted && stopping) {
         // Shut down mid-job: it runs again at the next start, without spending an attempt.
         job.state = job_state::queued;
+        job.phase.clear();
         job.attempt -= 1;
         job.next_attempt_at = now_seconds();
       } else if (is_transient(f.code) && job.attempt < job.max_attempts) {
         job.state = job_state::queued;
+        job.phase.clear();
         std::uniform_real_distribution<double> unit(0.0, 1.0);
         auto delay = retry_delay(options, job.attempt, unit(rng));
         job.next_attempt_at = std::chrono::ceil<std::chrono::seconds>(clock::now() + delay);
@@ -307,9 +308,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     req.resume_state = job.resume;
     auto upload = co_await backups.begin(req);
     if (!upload) {
-      const auto code = upload.error().category() == error_category()
-                            ? upload.error()
-                            : make_error_code(errc::storage_error);
+      // A network failure on the way to storage (token endpoint, connect) is worth a retry.
+      const auto& ec = upload.error();
+      const auto code = ec.category() == error_category() ? ec
+                        : is_transient(ec)                 ? make_error_code(errc::storage_unavailable)
+                                                           : make_error_code(errc::storage_error);
       co_return failure{code, "starting the upload failed: " + backups.last_error_detail()};
     }
 
@@ -396,34 +399,15 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
 
   // `fresh` is the backup this job just made: whatever the plan says, it is never deleted here.
   asio::awaitable<void> prune(const app_record& app, const std::string& fresh) {
-    std::vector<backup_record> all;
-    std::optional<std::int64_t> before;
-    while (true) {
-      auto page = db.list_backups(app.name, 1000, before);
-      if (!page || page->empty()) break;
-      before = page->back().seq;
-      for (auto& b : *page) all.push_back(std::move(b));
-    }
-    // The planner orders equal timestamps by id; backup ids are random, so it is given the
-    // catalog's insertion order instead (zero-padded, so byte order is numeric order): of two
-    // backups made within the same second, the later one is the newer.
-    auto order_key = [](std::int64_t seq) {
-      std::string k = std::to_string(seq);
-      return std::string(20 - std::min<std::size_t>(20, k.size()), '0') + k;
-    };
-    std::vector<retention_candidate> candidates;
-    std::map<std::string, backup_record*> by_key;
-    for (auto& b : all) {
-      candidates.push_back({order_key(b.seq), b.created_at, b.status != "missing", true});
-      by_key[candidates.back().id] = &b;
-    }
+    auto all = all_backups(db, app.name);
+    if (!all) co_return;
     const std::string zone = app.timezone.empty() ? options.default_timezone : app.timezone;
-    auto plan = plan_retention(candidates, app.retention, find_time_zone(zone));
+    const auto plan = plan_catalog_retention(*all, app.retention, find_time_zone(zone));
+    std::map<std::string, const backup_record*> by_id;
+    for (const auto& b : *all) by_id[b.id] = &b;
     for (const auto& d : plan) {
       if (d.keep) continue;
-      auto it = by_key.find(d.id);
-      if (it == by_key.end()) continue;
-      const backup_record& b = *it->second;
+      const backup_record& b = *by_id.at(d.id);
       if (b.id == fresh || b.storage != backups.kind()) continue;
       co_await delete_backup(b);
     }

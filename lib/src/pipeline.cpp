@@ -17,6 +17,14 @@ failure fail(errc code, std::string message) {
   return failure{make_error_code(code), std::move(message)};
 }
 
+// Keeps the backend's own code (e.g. drive_quota_exceeded, drive_session_expired) so the job
+// reports and retries it precisely; anything else is a generic storage error.
+failure storage_failure(const boost::system::error_code& ec, const std::string& what,
+                        const storage_upload& upload) {
+  const auto code = ec.category() == error_category() ? ec : make_error_code(errc::storage_error);
+  return failure{code, what + upload.error_detail()};
+}
+
 failure read_failure(const boost::system::error_code& ec, const job_control& control,
                      std::uint64_t received) {
   if (control.stopped()) return control.reason();
@@ -102,8 +110,7 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     out.bytes_skipped += skip;
     received += got;
     if (control.stopped()) co_return control.reason();
-    if (write_ec)
-      co_return fail(errc::storage_error, "storing the backup failed: " + upload.error_detail());
+    if (write_ec) co_return storage_failure(write_ec, "storing the backup failed: ", upload);
     if (read_ec) co_return read_failure(read_ec, control, received);
     cur = next;
     filled = got;

@@ -183,7 +183,7 @@ class ExportModesTest(BackupCase):
         self.assertEqual(job["id"], body["job_id"])
         self.assertEqual(job["app"], name)
         self.assertEqual(job["attempt"], 1)
-        self.assertIsNone(job["phase"])
+        self.assertEqual(job["phase"], "pruning")  # the last phase it reached
         for t in ("created_at", "started_at", "finished_at"):
             self.assertRegex(job[t], RFC3339)
         self.assertLessEqual(job["created_at"], job["started_at"])
@@ -276,6 +276,7 @@ class ExportModesTest(BackupCase):
         name, app = self.new_app(mode="wrong_checksum")
         job = self.run_backup(name)
         self.assert_failed(job, "checksum_mismatch", attempt=1)
+        self.assertEqual(job["phase"], "uploading")
         actual = content_sha256(SMALL, app.config()["seed"])
         claimed = hashlib.sha256(b"other bytes " + actual.encode()).hexdigest()
         self.assertIn(actual, job["error"]["message"])
@@ -330,6 +331,7 @@ class ExportModesTest(BackupCase):
                 name, app = self.new_app(mode=mode)
                 job = self.run_backup(name)
                 self.assert_failed(job, "app_unauthorized", attempt=1)
+                self.assertEqual(job["phase"], "exporting")
                 self.assertEqual(app.stats()["export"], 1)
                 self.assert_nothing_published(name)
 
@@ -395,6 +397,7 @@ class ExportModesTest(BackupCase):
         name, app = self.new_app(mode="bad_version")
         job = self.run_backup(name)
         self.assert_failed(job, "app_contract_violation", attempt=1)
+        self.assertEqual(job["phase"], "probing")
         self.assertIn("v2", job["error"]["message"])
         self.assertEqual(app.stats()["export"], 0)
         self.assert_nothing_published(name)

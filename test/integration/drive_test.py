@@ -44,13 +44,6 @@ def drive_args(drive, credentials, extra=()):
                      "--drive-api-url", drive.base_url] + extra
 
 
-# The pipeline reports every failed storage write as storage_error, dropping the backend's code
-# (lib/src/pipeline.cpp: `if (write_ec) co_return fail(errc::storage_error, ...)`): a Drive failure
-# after the first chunk cannot carry drive_quota_exceeded or drive_session_expired (transient, so
-# retried) until that keeps the code like finish() does.
-pipeline_drops_write_codes = unittest.expectedFailure
-
-
 class DriveCase(unittest.TestCase):
     """A Drive double, an app double and a service account, shared by the tests of a class."""
 
@@ -80,7 +73,7 @@ class DriveCase(unittest.TestCase):
         self.drive.clear_faults()
         self.app.set(mode="normal")
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- common steps ------------------------------------------------------------------------
     @classmethod
     def server(cls, credentials=None, extra=(), env=None):
         r = Respaldo(args=drive_args(cls.drive, credentials or cls.sa["json"], extra), env=env)
@@ -271,7 +264,6 @@ class ServiceAccountTest(DriveCase):
         self.assertEqual(self.drive.stats()["sessions_created"] - before["sessions_created"], 2)
         self.assertEqual(job["attempt"], 1)
 
-    @pipeline_drops_write_codes
     def test_session_expired_mid_upload_retries_the_job(self):
         name, folder = self.new_app(self.r)
         self.app.set(mode="trickle", trickle_bytes_per_sec=2 * 2**20)
@@ -341,7 +333,6 @@ class ServiceAccountTest(DriveCase):
         self.assert_failed(self.r, job, "drive_quota_exceeded", folder)
         self.assertEqual(job["attempt"], 1)
 
-    @pipeline_drops_write_codes
     def test_storage_quota_on_the_first_chunk(self):
         name, folder = self.new_app(self.r)
         before = self.drive.stats()

@@ -215,7 +215,8 @@ asio::awaitable<respaldo::outcome<std::string>> get_token(respaldo::drive_token_
 asio::awaitable<std::tuple<respaldo::outcome<std::string>, respaldo::outcome<std::string>>>
 concurrently(respaldo::drive_token_source& src) {
   using namespace asio::experimental::awaitable_operators;
-  co_return co_await (get_token(src) && get_token(src));
+  auto both = get_token(src) && get_token(src);  // named: see the coroutine rules
+  co_return co_await std::move(both);
 }
 
 }  // namespace

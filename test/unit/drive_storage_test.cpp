@@ -332,9 +332,11 @@ TEST_CASE("an upload resumes its saved session without re-sending the prefix", "
     const std::string other = bytes_of(data.size(), 3);
     auto req2 = e.request("resumer", other);
     req2.resume_state = saved;
+    const auto cancelled = e.stat("sessions_cancelled");
     auto u = e.begin(req2);
     CHECK(u->committed() == 0);
     CHECK(e.stat("sessions_created") == sessions + 1);
+    CHECK(e.stat("sessions_cancelled") == cancelled + 1);  // the stale session is cancelled
     e.abort(*u);
   }
   SECTION("an expired session starts over") {

@@ -593,6 +593,21 @@ TEST_CASE("store seals app tokens at rest", "[store][sealing]") {
     CHECK(count("app=sealed") == 1);
     CHECK(count("app=other") == 1);
     CHECK(text.find(canary) == std::string::npos);
+    // Saving the app (e.g. a probe result) while its token is unusable keeps the sealed token:
+    // with the right key back, it opens again.
+    auto touched = **got;
+    touched.health.status = "unreachable";
+    REQUIRE_FALSE(s->update_app(touched));
+    {
+      std::string again;
+      auto original = store::open(f.db_path, f.box, f.log, &again);
+      REQUIRE(original.has_value());
+      auto back = (*original)->get_app("sealed");
+      REQUIRE(back.has_value());
+      REQUIRE(back->has_value());
+      CHECK((*back)->token == canary);
+      CHECK((*back)->health.status == "unreachable");
+    }
     // A new token under the new key works.
     auto app = **got;
     app.token = "replacement";

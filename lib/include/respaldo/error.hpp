@@ -30,6 +30,7 @@ enum class errc {
   size_mismatch,
   checksum_mismatch,
   storage_error,
+  storage_unavailable,
   interrupted,
   cancelled,
   timeout,
