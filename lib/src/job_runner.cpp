@@ -45,6 +45,35 @@ std::string new_id() {
   return to_hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
+// What job.resume holds between processes: the storage's own resume state and, for deferred
+// exports, where the finished export can be downloaded again.
+struct resume_record {
+  std::string storage;
+  std::string download_url;
+};
+
+resume_record parse_resume(const std::string& text) {
+  resume_record r;
+  if (text.empty()) return r;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return r;
+  const auto& o = v.as_object();
+  if (auto it = o.find("storage"); it != o.end() && it->value().is_string())
+    r.storage = std::string(it->value().as_string());
+  if (auto it = o.find("download_url"); it != o.end() && it->value().is_string())
+    r.download_url = std::string(it->value().as_string());
+  return r;
+}
+
+std::string format_resume(const resume_record& r) {
+  if (r.storage.empty()) return "";
+  json::object o;
+  o["storage"] = r.storage;
+  if (!r.download_url.empty()) o["download_url"] = r.download_url;
+  return json::serialize(o);
+}
+
 }  // namespace
 
 std::chrono::milliseconds retry_delay(const runner_options& o, int attempt, double random01) {
@@ -282,15 +311,37 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (!caps) co_return caps.error();
     if (control.stopped()) co_return control.reason();
 
-    job.phase = "exporting";
-    save(job);
+    // A previous process may have left an upload half done. When the source can be read again
+    // (a deferred export's download), read it from the start: the prefix storage already holds
+    // is hashed but not sent again. Otherwise export anew; storage continues its session only if
+    // the new export has the same size and SHA-256.
+    const resume_record prior = parse_resume(job.resume);
     const auto export_started = std::chrono::steady_clock::now();
-    // std::function objects named here: no temporaries inside the co_await expressions below.
-    const std::function<void(const std::string&)> note_progress =
-        [this, id = job.id](const std::string& note) {
-          log.info("export in progress", {{"job", id}, {"note", note}});
-        };
-    auto stream = co_await apps.start(app, control, note_progress);
+    outcome<export_stream> stream = fail(errc::app_export_failed, "no export started");
+    bool reread = false;
+    if (!prior.download_url.empty()) {
+      job.phase = "exporting";
+      save(job);
+      stream = co_await apps.reopen(app, prior.download_url, 0, control);
+      reread = stream.has_value() && stream->offset == 0;
+      if (reread)
+        log.info("re-reading the export of an interrupted attempt", {{"job", job.id}});
+      else if (control.stopped())
+        co_return control.reason();
+      else
+        log.warn("the export of an interrupted attempt cannot be read again; exporting anew",
+                 {{"job", job.id}, {"detail", stream ? std::string("no byte 0") : stream.error().message}});
+    }
+    if (!reread) {
+      job.phase = "exporting";
+      save(job);
+      // std::function objects named here: no temporaries inside the co_await expressions below.
+      const std::function<void(const std::string&)> note_progress =
+          [this, id = job.id](const std::string& note) {
+            log.info("export in progress", {{"job", id}, {"note", note}});
+          };
+      stream = co_await apps.start(app, control, note_progress);
+    }
     if (!stream) co_return stream.error();
     job.bytes_total = stream->size;
     job.phase = "uploading";
@@ -305,7 +356,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     req.name = app.name + "-" + compact_utc_timestamp(req.created_at) + "." + stream->format;
     req.total_size = stream->size;
     req.sha256 = stream->sha256;
-    req.resume_state = job.resume;
+    req.resume_state = prior.storage;
     auto upload = co_await backups.begin(req);
     if (!upload) {
       // A network failure on the way to storage (token endpoint, connect) is worth a retry.
@@ -323,7 +374,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     std::optional<std::chrono::steady_clock::time_point> last_saved_at;
     progress_function progress = [&](std::uint64_t received, bool advanced) {
       job.bytes_done = received;
-      if (advanced) job.resume = (*upload)->resume_state();
+      if (advanced) job.resume = format_resume({(*upload)->resume_state(), stream->download_url});
       // Persist progress (what GET /api/jobs/{id} shows) on the first chunk, then every 64 MiB or
       // half second, and every storage step for resumable backends.
       const auto now = std::chrono::steady_clock::now();
@@ -344,7 +395,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
                                        progress, finalizing);
     control.detach_connection();
     if (!piped) {
-      job.resume.clear();
+      // Only an interrupted attempt (shutdown) keeps its upload for the next process.
+      if (piped.error().code != errc::interrupted) job.resume.clear();
       auto why = piped.error();
       // The connection knows what broke ("connection closed after N of M body bytes").
       const auto& detail = stream->connection->last_error_detail();

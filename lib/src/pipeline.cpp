@@ -163,7 +163,8 @@ asio::awaitable<outcome<pipeline_result>> run_pipeline(const fill_function& fill
                                                        const progress_function& progress,
                                                        const std::function<void()>& on_finalizing) {
   auto result = co_await pump(fill, upload, expected, chunk_size, control, progress, on_finalizing);
-  if (!result) co_await upload.abort();
+  // An interrupted run (shutdown) leaves its upload to the next process, which resumes it.
+  if (!result && result.error().code != errc::interrupted) co_await upload.abort();
   co_return result;
 }
 

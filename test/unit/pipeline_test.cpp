@@ -446,13 +446,23 @@ TEST_CASE("cancellation through job_control", "[pipeline]") {
     CHECK(h.up.finish_calls == 0);
     CHECK(h.up.abort_calls == 1);
   }
-  SECTION("stopped before the start: nothing is read") {
+  SECTION("stopped by a shutdown before the start: nothing is read, the upload is kept") {
+    // The next process resumes an interrupted upload, so it is not aborted.
     harness h(make_bytes(chunk));
     h.control.stop(failure{errc::interrupted, "respaldo is shutting down"});
     auto r = h.run_exact(chunk);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == errc::interrupted);
     CHECK(h.src.reads == 0);
+    CHECK(h.up.abort_calls == 0);
+    CHECK(h.up.finish_calls == 0);
+  }
+  SECTION("cancelled before the start: the upload is aborted") {
+    harness h(make_bytes(chunk));
+    h.control.stop(failure{errc::cancelled, "cancelled on request"});
+    auto r = h.run_exact(chunk);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::cancelled);
     CHECK(h.up.abort_calls == 1);
   }
 }
