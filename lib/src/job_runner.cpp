@@ -453,6 +453,9 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> prune(const app_record& app, const std::string& fresh) {
     auto all = all_backups(db, app.name);
     if (!all) co_return;
+    // Deletions that failed earlier go first: they are planned already.
+    for (const auto& b : *all)
+      if (b.status == "deleting" && b.storage == backups.kind()) co_await delete_backup(b);
     const std::string zone = app.timezone.empty() ? options.default_timezone : app.timezone;
     const auto plan = plan_catalog_retention(*all, app.retention, find_time_zone(zone));
     std::map<std::string, const backup_record*> by_id;
@@ -462,6 +465,31 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       const backup_record& b = *by_id.at(d.id);
       if (b.id == fresh || b.storage != backups.kind()) continue;
       co_await delete_backup(b);
+    }
+    co_await reconcile(app, fresh);
+  }
+
+  // Compares the catalog with what storage lists for the app's folder: an entry whose object is
+  // gone is flagged "missing" (and reported), never dropped from the catalog.
+  asio::awaitable<void> reconcile(const app_record& app, const std::string& fresh) {
+    auto listed = co_await backups.list(app.drive_folder_id, app.name);
+    if (!listed) {
+      log.warn("could not list storage to reconcile the catalog",
+               {{"app", app.name}, {"detail", backups.last_error_detail()}});
+      co_return;
+    }
+    std::set<std::string> present;
+    for (const auto& o : *listed) present.insert(o.location);
+    auto all = all_backups(db, app.name);
+    if (!all) co_return;
+    for (auto b : *all) {
+      if (b.id == fresh || b.status != "available" || b.storage != backups.kind() ||
+          b.folder != app.drive_folder_id || present.count(b.location))
+        continue;
+      b.status = "missing";
+      (void)db.update_backup(b);
+      stats.add("respaldo_backups_missing_total", 1, {{"storage", b.storage}});
+      log.warn("backup missing from storage", {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
     }
   }
 
@@ -558,6 +586,8 @@ job_runner::job_runner(asio::any_io_executor ex, store& db, storage& backups, ht
                  "Bytes of verified backups stored.");
   stats.describe("respaldo_backups_pruned_total", metrics::kind::counter,
                  "Backups deleted by retention.");
+  stats.describe("respaldo_backups_missing_total", metrics::kind::counter,
+                 "Catalog entries found missing from storage.");
   stats.describe("respaldo_jobs_running", metrics::kind::gauge, "Jobs running now.");
   std::weak_ptr<impl> weak = impl_;
   stats.on_render([weak](metrics& m) {
