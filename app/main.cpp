@@ -2,6 +2,7 @@
 // io_context. Everything else lives in the library.
 #include "respaldo/api.hpp"
 #include "respaldo/bootstrap.hpp"
+#include "respaldo/cli_client.hpp"
 #include "respaldo/config.hpp"
 #include "respaldo/cron.hpp"
 #include "respaldo/crypto.hpp"
@@ -42,6 +43,8 @@ constexpr const char* usage_text =
     "  serve                 run the backup orchestrator (respaldo serve --help)\n"
     "  cron next EXPR        print the next fire times of a cron expression\n"
     "  retention plan        show which backups a retention policy keeps\n"
+    "  apps, backup, jobs,   client commands for a running server (respaldo apps --help, ...)\n"
+    "  restore\n"
     "\n"
     "  respaldo --version    print the version\n";
 
@@ -248,6 +251,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return serve(rest);
   if (command == "cron") return run_cron_command(rest, std::cout, std::cerr);
   if (command == "retention") return run_retention_command(rest, std::cin, std::cout, std::cerr);
+  if (is_client_command(command)) return run_client_command(command, rest, std::cout, std::cerr);
   std::cerr << "error: unknown command \"" << command << "\"\n\n" << usage_text;
   return 2;
 }

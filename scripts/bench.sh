@@ -16,7 +16,9 @@
 # (RSS flatness, e.g. 256MiB), BENCH_REPEAT, BENCH_CHUNK_SIZE (respaldo --chunk-size),
 # BENCH_HASH_SECONDS (openssl speed), BENCH_DD_SIZE, BENCH_DIR (local storage and baseline files,
 # default $TMPDIR or /var/tmp: use a real disk, not tmpfs), BENCH_SHM_DIR (Drive double's files,
-# default /dev/shm). Needs python3, curl, openssl, coreutils.
+# default /dev/shm), BENCH_PRIME=0 (do not write and delete a file of the transfer's size before
+# each run; on VMs that hand free memory back to the host, first-touch page faults then dominate).
+# Needs python3, curl, openssl, coreutils.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -378,9 +378,12 @@ struct api::impl {
                         {{"job_id", j.id}, {"status_url", "/api/jobs/" + j.id}});
     }
     if (kind == "verify") {
-      auto latest = svc.db.list_backups(id, 1, std::nullopt);
-      if (!latest) co_return store_failure();
-      if (latest->empty())
+      auto all = all_backups(svc.db, id);
+      if (!all) co_return store_failure();
+      const bool any = std::any_of(all->begin(), all->end(), [](const backup_record& b) {
+        return b.status == "available" || b.status == "missing";
+      });
+      if (!any)
         co_return problem(409, "no_backup", "\"" + id + "\" has no backup to verify yet");
     }
     auto job = svc.jobs->enqueue(**app, kind, "manual");
@@ -527,7 +530,7 @@ struct api::impl {
     if (!*found) co_return problem(404, "backup_not_found", "no backup with id \"" + id + "\"");
     backup_record b = **found;
     if (!svc.backups || b.storage != svc.backups->kind())
-      co_return problem(409, "storage_unavailable",
+      co_return problem(409, "storage_not_configured",
                         "backup " + id + " is kept in " + b.storage +
                             " storage, which this server is not configured for");
     auto download = co_await svc.backups->open(b.location);

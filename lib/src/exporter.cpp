@@ -111,6 +111,29 @@ http_client_request bearer_request(std::string method, std::string target, const
 
 }  // namespace
 
+// The app's token goes only to the app's own origin: a download redirected elsewhere (e.g. a
+// presigned object-store URL) is fetched without it.
+http_client_request download_request(const parsed_url& url, const app_record& app) {
+  auto base = parse_http_url(app.url);
+  if (base && base->origin == url.origin) return bearer_request("GET", url.target, app);
+  http_client_request req;
+  req.target = url.target;
+  return req;
+}
+
+// The contract paths hang below the registered URL's path, whether or not it ends in '/':
+// "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
+boost::system::result<parsed_url, std::string> contract_url(const std::string& app_url,
+                                                            std::string_view path) {
+  auto base = parse_http_url(app_url);
+  if (!base) return {boost::system::in_place_error, "app url is invalid: " + base.error()};
+  auto target = base->target.substr(0, base->target.find('?'));
+  if (target.empty() || target.back() != '/') target += '/';
+  base->target = target;
+  return resolve_url(*base, path);
+}
+
+
 outcome<export_stream> read_contract_headers(const http_client_response_head& head) {
   export_stream s;
   auto sum = head.header("X-Checksum-SHA256");
@@ -209,11 +232,8 @@ exporter::exporter(http_client& client, exporter_options options)
 
 asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app,
                                                            job_control* control) {
-  auto base = parse_http_url(app.url);
-  if (!base) co_return fail(errc::app_contract_violation, "app url is invalid: " + base.error());
-  auto url = resolve_url(*base, "backup/capabilities");
+  auto url = contract_url(app.url, "backup/capabilities");
   if (!url) co_return fail(errc::app_contract_violation, url.error());
-  // The app URL may carry a path prefix ("http://host/app/"); the contract paths hang below it.
   std::string detail;
   auto conn = co_await client_.acquire(url->origin, &detail);
   if (!conn) co_return network_failure(conn.error(), control, "GET /backup/capabilities", detail);
@@ -249,7 +269,7 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
   auto conn = co_await client_.acquire(url.origin, &detail);
   if (!conn) co_return network_failure(conn.error(), &control, what, detail);
   control.attach(conn->get());
-  auto req = bearer_request("GET", url.target, app);
+  auto req = download_request(url, app);
   if (offset > 0) req.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-"});
   auto head = co_await (*conn)->request(req);
   control.detach_connection();
@@ -297,9 +317,7 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
 asio::awaitable<outcome<export_stream>> exporter::start(
     const app_record& app, job_control& control,
     std::function<void(const std::string& note)> on_progress) {
-  auto base = parse_http_url(app.url);
-  if (!base) co_return fail(errc::app_contract_violation, "app url is invalid: " + base.error());
-  auto url = resolve_url(*base, "backup/export");
+  auto url = contract_url(app.url, "backup/export");
   if (!url) co_return fail(errc::app_contract_violation, url.error());
   std::string detail;
   auto conn = co_await client_.acquire(url->origin, &detail);
@@ -340,6 +358,10 @@ asio::awaitable<outcome<export_stream>> exporter::start(
   auto status_url = resolve_url(*url, status_ref);
   if (!status_url)
     co_return fail(errc::app_contract_violation, "bad status_url: " + status_url.error());
+  if (!(status_url->origin == url->origin))
+    co_return fail(errc::app_contract_violation,
+                   "status_url must be on the app's own host (" + to_string(url->origin) +
+                       "), got " + to_string(status_url->origin));
   if (on_progress) on_progress("deferred export, polling " + path_of(*status_url));
 
   auto delay = options_.poll_initial;

@@ -552,6 +552,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     std::vector<char> buf(options.chunk_size);
     sha256 hash;
     std::uint64_t total = 0;
+    std::uint64_t last_saved = 0;
     while (true) {
       if (control.stopped()) co_return control.reason();
       auto n = co_await (*download)->read_some(asio::buffer(buf));
@@ -562,6 +563,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       hash.update(buf.data(), *n);
       total += *n;
       job.bytes_done = total;
+      // Progress shows in GET /api/jobs/{id} while a large backup is read back.
+      if (total - last_saved >= 64ull * 1024 * 1024) {
+        save(job);
+        last_saved = total;
+      }
     }
     const auto digest = hash.finish_hex();
     if (total != b.size || digest != b.sha256)
@@ -654,6 +660,7 @@ outcome<job_record> job_runner::cancel(const std::string& job_id) {
     return job;  // the running coroutine records the final state
   }
   job.state = job_state::cancelled;
+  job.next_attempt_at.reset();
   job.finished_at = now_seconds();
   job.error_code = std::string(code_name(errc::cancelled));
   job.error_message = "cancelled on request";

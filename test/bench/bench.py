@@ -11,7 +11,8 @@ Sections (each prints one summary line; a table follows at the end):
   drive  app double -> respaldo --storage drive -> Drive double (files on tmpfs), against
          curl export | tee >(sha256sum) | curl -T - (one resumable PUT to the same double)
 
-Standard library only. Run through scripts/bench.sh, which finds the binary; see
+Before each timed transfer a file of its size is written and deleted (BENCH_PRIME=0 turns
+this off): see prime_memory(). Standard library only. Run through scripts/bench.sh, which finds the binary; see
 docs/benchmarks.md for the figures and how to read them.
 """
 

@@ -1,6 +1,7 @@
 // The app contract's pure parts: the three download headers, the capabilities document and
 // Retry-After.
 #include "respaldo/exporter.hpp"
+#include "respaldo/store.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -193,4 +194,47 @@ TEST_CASE("Retry-After values", "[exporter]") {
     INFO(bad);
     CHECK_FALSE(respaldo::parse_retry_after(bad, now));
   }
+}
+
+TEST_CASE("contract paths hang below the registered URL, with or without a trailing slash",
+          "[exporter]") {
+  struct row {
+    const char* app_url;
+    const char* expected_target;
+  };
+  for (const auto& r : {row{"http://mi-app:8000", "/backup/export"},
+                        row{"http://mi-app:8000/", "/backup/export"},
+                        row{"http://host/app", "/app/backup/export"},
+                        row{"http://host/app/", "/app/backup/export"},
+                        row{"https://host/a/b?x=1", "/a/b/backup/export"}}) {
+    INFO(r.app_url);
+    auto u = respaldo::contract_url(r.app_url, "backup/export");
+    REQUIRE(u.has_value());
+    CHECK(u->target == r.expected_target);
+  }
+  CHECK_FALSE(respaldo::contract_url("not a url", "backup/export").has_value());
+}
+
+TEST_CASE("an export download carries the app's token only to the app's own origin",
+          "[exporter]") {
+  respaldo::app_record app;
+  app.url = "http://mi-app:8000";
+  app.token = "secreto-compartido";
+  auto has_auth = [](const respaldo::http_client_request& req) {
+    for (const auto& h : req.headers)
+      if (h.name == "Authorization") return true;
+    return false;
+  };
+  auto same = respaldo::parse_http_url("http://mi-app:8000/downloads/7");
+  auto other_port = respaldo::parse_http_url("http://mi-app:9000/downloads/7");
+  auto other_host = respaldo::parse_http_url("https://objects.example/bucket/7?sig=abc");
+  REQUIRE(same.has_value());
+  REQUIRE(other_port.has_value());
+  REQUIRE(other_host.has_value());
+  CHECK(has_auth(respaldo::download_request(*same, app)));
+  CHECK_FALSE(has_auth(respaldo::download_request(*other_port, app)));
+  auto elsewhere = respaldo::download_request(*other_host, app);
+  CHECK_FALSE(has_auth(elsewhere));
+  CHECK(elsewhere.method == "GET");
+  CHECK(elsewhere.target == "/bucket/7?sig=abc");
 }
