@@ -100,6 +100,12 @@ int usage_error(std::ostream& err, std::string_view command, const std::string& 
   return client_exit_usage;
 }
 
+// A wrong value (a file that cannot be read, a malformed URL): the message alone.
+int value_error(std::ostream& err, std::string_view command, const std::string& message) {
+  err << "respaldo " << command << ": " << message << "\n";
+  return client_exit_usage;
+}
+
 // --- arguments ---------------------------------------------------------------------------------
 
 struct option_spec {
@@ -232,9 +238,9 @@ int load_settings(const parsed_args& a, std::string_view command, client_setting
     server_source = "RESPALDO_SERVER";
   }
   auto url = parse_http_url(server);
-  if (!url) return usage_error(err, command, server_source + ": " + url.error());
+  if (!url) return value_error(err, command, server_source + ": " + url.error());
   if (url->target.find('?') != std::string::npos)
-    return usage_error(err, command, server_source + ": the server URL must not have a query");
+    return value_error(err, command, server_source + ": the server URL must not have a query");
   s.origin = url->origin;
   s.prefix = url->target;
   while (!s.prefix.empty() && s.prefix.back() == '/') s.prefix.pop_back();
@@ -243,28 +249,28 @@ int load_settings(const parsed_args& a, std::string_view command, client_setting
   if (const auto* ca = a.value("--ca-file")) {
     std::string why;
     s.tls = make_tls_context(*ca, &why);
-    if (!s.tls) return usage_error(err, command, "--ca-file: " + why);
+    if (!s.tls) return value_error(err, command, "--ca-file: " + why);
   }
 
   if (const auto* file = a.value("--token-file")) {
     std::string why;
     auto text = read_file(*file, 64 * 1024, why);
-    if (!text) return usage_error(err, command, "--token-file: cannot read " + *file + ": " + why);
+    if (!text) return value_error(err, command, "--token-file: cannot read " + *file + ": " + why);
     s.token = trim(*text);
-    if (s.token.empty()) return usage_error(err, command, "--token-file: " + *file + " is empty");
+    if (s.token.empty()) return value_error(err, command, "--token-file: " + *file + " is empty");
     if (!token_chars_ok(s.token))
-      return usage_error(err, command,
+      return value_error(err, command,
                          "--token-file: the token in " + *file +
                              " has characters an HTTP header cannot carry (spaces or control "
                              "characters)");
   } else if (const char* env = std::getenv("RESPALDO_ADMIN_TOKEN"); env && *env) {
     s.token = trim(env);
     if (s.token.empty() || !token_chars_ok(s.token))
-      return usage_error(err, command,
+      return value_error(err, command,
                          "RESPALDO_ADMIN_TOKEN: the token is empty or has characters an HTTP "
                          "header cannot carry");
   } else {
-    return usage_error(err, command,
+    return value_error(err, command,
                        "no admin token: give --token-file FILE or set RESPALDO_ADMIN_TOKEN");
   }
 
@@ -741,7 +747,7 @@ int apps_command(const std::vector<std::string>& args, std::ostream& out, std::o
     } else {
       std::string why;
       auto data = read_file(*file, register_file_limit, why);
-      if (!data) return usage_error(err, "apps", "--file: cannot read " + *file + ": " + why);
+      if (!data) return value_error(err, "apps", "--file: cannot read " + *file + ": " + why);
       body = std::move(*data);
     }
   }
@@ -1118,9 +1124,9 @@ int restore_command(const std::vector<std::string>& args, std::ostream& out, std
   struct stat st {};
   if (::stat(output->c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode))
-      return usage_error(err, "restore", "--output: " + *output + " is a directory");
+      return value_error(err, "restore", "--output: " + *output + " is a directory");
     if (!a.flag("--force"))
-      return usage_error(err, "restore",
+      return value_error(err, "restore",
                          "--output: " + *output + " already exists (--force replaces it)");
   }
 
