@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "respaldo/crypto.hpp"
+#include "respaldo/file_io.hpp"
 
 namespace respaldo {
 namespace {
@@ -79,10 +80,13 @@ boost::system::result<admin_token_source, std::string> load_admin_token(
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return {in_place_error, "cannot create " + path + ": " + std::strerror(errno)};
   const std::string line = token + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            ::fsync(fd) == 0;
+  const bool ok = write_fully(fd, line.data(), line.size()) == 0 && ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) return {in_place_error, "cannot write " + path};
+  if (!ok) {
+    ::unlink(path.c_str());  // a half-written token file would be read back next start
+    return {in_place_error, "cannot write " + path};
+  }
+  sync_parent_directory(path);
   return admin_token_source{token, "generated " + path};
 }
 

@@ -2,6 +2,8 @@
 // rendering of the answers as short text for people or as the server's JSON for scripts.
 #include "respaldo/cli_client.hpp"
 
+#include "respaldo/file_io.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -361,18 +363,6 @@ struct download_result {
   std::string write_error;
 };
 
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
 // Streams the body into `fd` chunk by chunk, hashing each chunk as it passes: the file is never
 // held in memory.
@@ -435,7 +425,7 @@ asio::awaitable<download_result> download_to(http_client& client, const http_ori
     }
     if (*n == 0) break;
     hash.update(buf.data(), *n);
-    if (!write_all(fd, buf.data(), *n)) {
+    if (write_fully(fd, buf.data(), *n) != 0) {
       out.write_error = "cannot write " + partial_path + ": " + std::strerror(errno);
       co_return out;
     }
@@ -829,15 +819,9 @@ bool one_of(std::string_view v, std::initializer_list<std::string_view> allowed)
   return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
 }
 
-int jobs_list(api_client& api, const parsed_args& a, std::ostream& out, std::ostream& err) {
-  std::string path = "/api/jobs?limit=";
-  int limit = 20;
-  if (const auto* v = a.value("--limit")) {
-    const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
-    if (v->empty() || ec != std::errc{} || ptr != v->data() + v->size() || limit < 1 || limit > 500)
-      return usage_error(err, "jobs", "--limit: expected a whole number 1-500, got '" + *v + "'");
-  }
-  path += std::to_string(limit);
+int jobs_list(api_client& api, const parsed_args& a, int limit, std::ostream& out,
+              std::ostream& err) {
+  std::string path = "/api/jobs?limit=" + std::to_string(limit);
   if (const auto* v = a.value("--app")) path += "&app=" + encode(*v);
   if (const auto* v = a.value("--state")) path += "&state=" + encode(*v);
   if (const auto* v = a.value("--kind")) path += "&kind=" + encode(*v);
@@ -904,11 +888,17 @@ int jobs_command(const std::vector<std::string>& args, std::ostream& out, std::o
     return usage_error(err, "jobs", "--kind: expected backup or verify, got '" + *v + "'");
   if (const auto* v = a.value("--app"); v && v->empty())
     return usage_error(err, "jobs", "--app: expected an app name");
+  int limit = 20;
+  if (const auto* v = a.value("--limit")) {
+    const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
+    if (v->empty() || ec != std::errc{} || ptr != v->data() + v->size() || limit < 1 || limit > 500)
+      return usage_error(err, "jobs", "--limit: expected a whole number 1-500, got '" + *v + "'");
+  }
 
   client_settings settings;
   if (int rc = load_settings(a, "jobs", settings, err)) return rc;
   api_client api(settings);
-  if (sub == "list") return jobs_list(api, a, out, err);
+  if (sub == "list") return jobs_list(api, a, limit, out, err);
 
   const std::string& id = a.positional[0];
   const bool cancel = sub == "cancel";
@@ -1092,18 +1082,6 @@ int backup_command(const std::vector<std::string>& args, std::ostream& out, std:
 
 // --- restore -----------------------------------------------------------------------------------
 
-// Makes the rename durable (best effort: some file systems refuse fsync on directories).
-void sync_parent(const std::string& path) {
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)::fsync(fd);
-  ::close(fd);
-}
-
 int restore_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   parsed_args a;
   const std::vector<option_spec> extra{{"--output", true}, {"-o", true}, {"--force", false}};
@@ -1190,7 +1168,7 @@ int restore_command(const std::vector<std::string>& args, std::ostream& out, std
     err << "error: cannot rename " << partial << " to " << *output << ": " << why << "\n";
     return client_exit_failed;
   }
-  sync_parent(*output);
+  sync_parent_directory(*output);
   if (settings.json) {
     json::object done{{"backup_id", id},
                       {"path", *output},

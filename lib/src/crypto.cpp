@@ -1,5 +1,7 @@
 #include "respaldo/crypto.hpp"
 
+#include "respaldo/file_io.hpp"
+
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -195,29 +197,6 @@ std::optional<std::array<unsigned char, secret_box::key_size>> parse_key(std::st
   return key;
 }
 
-bool write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-// Makes the new directory entry durable too; not every file system allows it, so failures are
-// ignored (the file's own fsync already succeeded).
-void fsync_parent_dir(const std::string& path) {
-  std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
 
 // --- JWT -------------------------------------------------------------------------------------
 
@@ -447,7 +426,7 @@ boost::system::result<secret_box, std::string> secret_box::load_or_create(const 
     cleanse_guard wipe_text{text.data(), text.size()};
     // The umask may only have removed bits; set the exact mode all the same.
     bool ok =
-        ::fchmod(wfd, 0600) == 0 && write_all(wfd, text.data(), text.size()) && ::fsync(wfd) == 0;
+        ::fchmod(wfd, 0600) == 0 && write_fully(wfd, text.data(), text.size()) == 0 && ::fsync(wfd) == 0;
     int e = ok ? 0 : errno;
     if (::close(wfd) != 0 && ok) {
       ok = false;
@@ -458,7 +437,7 @@ boost::system::result<secret_box, std::string> secret_box::load_or_create(const 
       ::unlink(path.c_str());
       return key_file_error(path, "cannot write the new key: " + errno_text(e));
     }
-    fsync_parent_dir(path);
+    sync_parent_directory(path);
     return secret_box(key);
   }
   return key_file_error(path, "appeared and vanished while being created; try again");

@@ -28,20 +28,6 @@ failure auth_failure(std::string message) {
   return failure{make_error_code(errc::drive_auth_failed), std::move(message)};
 }
 
-// Text that came from the server, cut short and stripped of control characters before it goes
-// into a message.
-std::string printable(std::string_view s, std::size_t limit = 200) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= limit) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    out += u < 0x20 || u == 0x7f ? ' ' : c;
-  }
-  return out;
-}
 
 std::string credentials_name(const drive_credentials& creds) {
   return creds.source.empty() ? std::string("the credentials file") : creds.source;
@@ -100,7 +86,7 @@ cred_result parse_drive_credentials(std::string_view text) {
       if (!field("authorized_user", name, *out, true)) return cred_error(type_error);
     if (!field("authorized_user", "token_uri", c.token_uri, false)) return cred_error(type_error);
   } else {
-    return cred_error("unsupported credentials \"type\": \"" + printable(type, 60) +
+    return cred_error("unsupported credentials \"type\": \"" + printable_excerpt(type, 60) +
                       "\" (expected \"service_account\" or \"authorized_user\")");
   }
   if (!c.token_uri.empty()) {
@@ -203,7 +189,7 @@ outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned
       return auth_failure("the OAuth token endpoint answered 200 without an access_token");
     const std::string type = text("token_type");
     if (!type.empty() && type != "Bearer" && type != "bearer")
-      return auth_failure("the OAuth token endpoint issued a \"" + printable(type, 40) +
+      return auth_failure("the OAuth token endpoint issued a \"" + printable_excerpt(type, 40) +
                           "\" token; only Bearer tokens are supported");
     std::int64_t seconds = 3600;
     if (const json::value* e = o->if_contains("expires_in")) {
@@ -223,7 +209,7 @@ outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned
   }
 
   const std::string error = text("error");
-  const std::string description = printable(text("error_description"));
+  const std::string description = printable_excerpt(text("error_description"), 200);
   const std::string said = " (" + (error.empty() ? "HTTP " + std::to_string(status) : error) +
                            (description.empty() ? std::string() : ": " + description) + ")";
   const std::string file = credentials_name(creds);

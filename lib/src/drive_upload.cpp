@@ -14,19 +14,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string printable(std::string_view s, std::size_t limit = 300) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= limit) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    out += u < 0x20 || u == 0x7f ? ' ' : c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -56,7 +43,7 @@ google_error parse_google_error(unsigned status, std::string_view body) {
   json::value doc = json::parse(body, ec);
   if (ec || !doc.is_object()) {
     // Not Google's JSON (a proxy's HTML page, say): keep a short excerpt only when it is text.
-    if (!body.empty() && body.front() != '<') e.message = printable(body, 120);
+    if (!body.empty() && body.front() != '<') e.message = printable_excerpt(body, 120);
     return e;
   }
   const json::value* err = doc.get_object().if_contains("error");
@@ -64,13 +51,13 @@ google_error parse_google_error(unsigned status, std::string_view body) {
   if (err->is_string()) {  // OAuth style: {"error":"invalid_grant","error_description":".."}
     e.reason = std::string(err->get_string());
     if (const auto* d = doc.get_object().if_contains("error_description"); d && d->is_string())
-      e.message = printable(d->get_string());
+      e.message = printable_excerpt(d->get_string(), 300);
     return e;
   }
   if (!err->is_object()) return e;
   const json::object& o = err->get_object();
   if (const auto* m = o.if_contains("message"); m && m->is_string())
-    e.message = printable(m->get_string());
+    e.message = printable_excerpt(m->get_string(), 300);
   if (const auto* list = o.if_contains("errors");
       list && list->is_array() && !list->get_array().empty()) {
     const json::value& first = list->get_array().front();
@@ -79,7 +66,7 @@ google_error parse_google_error(unsigned status, std::string_view body) {
         e.reason = std::string(r->get_string());
       if (e.message.empty())
         if (const auto* m = first.get_object().if_contains("message"); m && m->is_string())
-          e.message = printable(m->get_string());
+          e.message = printable_excerpt(m->get_string(), 300);
     }
   }
   if (e.reason.empty())
@@ -90,7 +77,7 @@ google_error parse_google_error(unsigned status, std::string_view body) {
 
 std::string describe(const google_error& e) {
   std::string s = "HTTP " + std::to_string(e.status);
-  if (!e.reason.empty()) s += " " + printable(e.reason, 60);
+  if (!e.reason.empty()) s += " " + printable_excerpt(e.reason, 60);
   if (!e.message.empty()) s += ": " + e.message;
   return s;
 }
@@ -357,7 +344,7 @@ void resumable_upload::on_response(const upload_response& r) {
     auto p = parse_upload_range(r.range ? std::optional<std::string_view>(*r.range) : std::nullopt);
     if (!p || *p > total_) {
       fail_with(errc::drive_upload_failed, "Drive answered 308 with an unusable Range header \"" +
-                                               printable(r.range.value_or(""), 80) + "\"");
+                                               printable_excerpt(r.range.value_or(""), 80) + "\"");
       return;
     }
     const bool progress = *p > persisted_;

@@ -69,6 +69,20 @@ void throw_exception_from_error(const failure& f, const boost::source_location& 
   boost::throw_exception(boost::system::system_error(f.code, f.message), loc);
 }
 
+std::string printable_excerpt(std::string_view text, std::size_t limit) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= limit) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 bool is_transient(const boost::system::error_code& ec) noexcept {
   if (ec.category() == error_category()) {
     switch (static_cast<errc>(ec.value())) {

@@ -11,6 +11,7 @@
 
 #include "respaldo/blocking.hpp"
 #include "respaldo/error.hpp"
+#include "respaldo/file_io.hpp"
 
 namespace respaldo {
 namespace {
@@ -49,27 +50,7 @@ bool is_partial_name(const std::string& name) {
              0;
 }
 
-bool write_all(int fd, const char* p, std::size_t n, int& err) {
-  while (n > 0) {
-    auto w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
-bool fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
 
 class local_upload final : public storage_upload {
  public:
@@ -89,13 +70,9 @@ class local_upload final : public storage_upload {
 
   asio::awaitable<error_code> write(asio::const_buffer chunk) override {
     int fd = fd_;
-    auto blocking_call = [fd, chunk] {
-      int e = 0;
-      bool w = write_all(fd, static_cast<const char*>(chunk.data()), chunk.size(), e);
-      return std::pair{w, e};
-    };
-    auto [ok, err] = co_await run_blocking(pool_, std::move(blocking_call));
-    if (!ok) co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
+    auto blocking_call = [fd, chunk] { return write_fully(fd, chunk.data(), chunk.size()); };
+    const int err = co_await run_blocking(pool_, std::move(blocking_call));
+    if (err != 0) co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
     written_ += chunk.size();
     co_return error_code{};
   }
@@ -112,7 +89,7 @@ class local_upload final : public storage_upload {
       if (::fsync(fd) != 0) return "fsync of " + partial.string() + " failed: " + errno_text(errno);
       if (::rename(partial.c_str(), final_path.c_str()) != 0)
         return "rename to " + final_path.string() + " failed: " + errno_text(errno);
-      fsync_dir(final_path.parent_path());
+      sync_parent_directory(final_path.string());
       return "";
     };
     auto err = co_await run_blocking(pool_, std::move(blocking_call));
@@ -261,7 +238,7 @@ asio::awaitable<error_code> local_storage::remove(const std::string& location) {
   fs::path path = fs::path(root_) / location;
   auto blocking_call = [path]() -> int {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno;
-    fsync_dir(path.parent_path());
+    sync_parent_directory(path.string());
     return 0;
   };
   auto err = co_await run_blocking(pool_, std::move(blocking_call));

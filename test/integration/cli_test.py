@@ -591,7 +591,7 @@ class CliTest(unittest.TestCase):
             with self.subTest(args=args):
                 r = self.cli(*args, server=False, auth=False)
                 self.assert_exit(r, 2)
-                self.assertIn(flag, r.err)
+                self.assertIn(flag, r.err.splitlines()[0])  # the message, not the usage text
                 self.assertEqual(r.out, "")
         r = self.cli("apps", "list", server=False, auth=False)
         self.assert_exit(r, 2)

@@ -74,6 +74,10 @@ using outcome = boost::system::result<T, failure>;
 // Lets outcome<T>::value() throw: reaching it means a caller skipped the error check.
 [[noreturn]] void throw_exception_from_error(const failure& f, const boost::source_location& loc);
 
+// Text that came from a peer (an error body, a header), cut to `limit` characters and stripped of
+// control characters, so it can go into a message or a log line.
+std::string printable_excerpt(std::string_view text, std::size_t limit);
+
 // Whether a failure may go away by itself (network, 5xx, timeouts), so a retry makes sense.
 bool is_transient(const boost::system::error_code& ec) noexcept;
 
