@@ -1,5 +1,16 @@
 // respaldo: parses the command line, wires the services together, handles signals and runs the
 // io_context. Everything else lives in the library.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
 #include "respaldo/api.hpp"
 #include "respaldo/bootstrap.hpp"
 #include "respaldo/cli_client.hpp"
@@ -18,18 +29,6 @@
 #include "respaldo/retention.hpp"
 #include "respaldo/scheduler.hpp"
 #include "respaldo/store.hpp"
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/thread_pool.hpp>
-
-#include <cstdlib>
-#include <filesystem>
-#include <iostream>
-#include <string>
-#include <vector>
 
 namespace {
 
@@ -89,17 +88,20 @@ int serve(const std::vector<std::string>& args) {
   std::string db_error;
   auto db = store::open(db_path, *box, log, &db_error);
   if (!db) {
-    log.error("cannot open the database", {{"code", std::string(code_name(db.error()))}, {"error", db_error}});
+    log.error("cannot open the database",
+              {{"code", std::string(code_name(db.error()))}, {"error", db_error}});
     return 1;
   }
 
   asio::io_context io{1};
   asio::thread_pool blocking(2);
   metrics stats;
-  stats.describe("respaldo_store_calls_total", metrics::kind::counter, "Calls into the SQLite store.");
+  stats.describe("respaldo_store_calls_total", metrics::kind::counter,
+                 "Calls into the SQLite store.");
   stats.describe("respaldo_store_call_seconds_total", metrics::kind::counter,
                  "Time the io_context spent inside store calls.");
-  stats.describe("respaldo_store_call_seconds_max", metrics::kind::gauge, "Longest single store call.");
+  stats.describe("respaldo_store_call_seconds_max", metrics::kind::gauge,
+                 "Longest single store call.");
   store* db_ptr = db->get();
   stats.on_render([db_ptr](metrics& m) {
     const auto& s = db_ptr->stats();
@@ -121,7 +123,8 @@ int serve(const std::vector<std::string>& args) {
 
   local_storage local(blocking, (std::filesystem::path(cfg.data_dir) / "backups").string());
   if (auto n = local.remove_partials())
-    log.warn("removed unfinished uploads of a previous run", {{"files", static_cast<std::uint64_t>(n)}});
+    log.warn("removed unfinished uploads of a previous run",
+             {{"files", static_cast<std::uint64_t>(n)}});
   storage* backups = &local;
 
   // Google Drive: a broken credentials file stops start-up here (exit 2), naming the field.
@@ -146,8 +149,10 @@ int serve(const std::vector<std::string>& args) {
                                                         cfg.drive_impersonate, &log);
     drive_storage_options dopts;
     dopts.api_url = cfg.drive_api_url;
-    dopts.retry.base_delay = std::min<std::chrono::milliseconds>(cfg.retry_base_delay, std::chrono::seconds(1));
-    dopts.retry.max_delay = std::min<std::chrono::milliseconds>(cfg.retry_max_delay, std::chrono::seconds(32));
+    dopts.retry.base_delay =
+        std::min<std::chrono::milliseconds>(cfg.retry_base_delay, std::chrono::seconds(1));
+    dopts.retry.max_delay =
+        std::min<std::chrono::milliseconds>(cfg.retry_max_delay, std::chrono::seconds(32));
     dopts.log = &log;
     auto created = drive_storage::create(*drive_client, *drive_tokens, dopts);
     if (!created) {
@@ -156,7 +161,9 @@ int serve(const std::vector<std::string>& args) {
     }
     drive = std::move(*created);
     backups = drive.get();
-    log.info("drive storage", {{"api", cfg.drive_api_url}, {"token_url", token_url}, {"principal", principal},
+    log.info("drive storage", {{"api", cfg.drive_api_url},
+                               {"token_url", token_url},
+                               {"principal", principal},
                                {"impersonate", cfg.drive_impersonate}});
   }
 
@@ -189,7 +196,8 @@ int serve(const std::vector<std::string>& args) {
     probes.app_changed(app);
   };
 
-  api_services services{**db, log, stats, token->token, cfg.timezone, &runner, backups, app_changed};
+  api_services services{**db,         log,     stats,   token->token,
+                        cfg.timezone, &runner, backups, app_changed};
   api rest(services);
 
   http_server_options sopts;
@@ -200,8 +208,9 @@ int serve(const std::vector<std::string>& args) {
   http_server server(io.get_executor(), handler, sopts, log);
   auto bound = server.listen(cfg.listen_host, cfg.listen_port);
   if (!bound) {
-    log.error("cannot listen", {{"address", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
-                                {"error", bound.error().message()}});
+    log.error("cannot listen",
+              {{"address", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
+               {"error", bound.error().message()}});
     return 1;
   }
   // Installed before "listening" is logged: a SIGTERM right after that line must shut down
@@ -211,9 +220,10 @@ int serve(const std::vector<std::string>& args) {
   schedules.start();
   probes.start();
   server.start();
-  log.info("listening", {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
-                         {"storage", std::string(backups->kind())},
-                         {"version", RESPALDO_VERSION}});
+  log.info("listening",
+           {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
+            {"storage", std::string(backups->kind())},
+            {"version", RESPALDO_VERSION}});
 
   auto on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;

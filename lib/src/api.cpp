@@ -383,8 +383,7 @@ struct api::impl {
       const bool any = std::any_of(all->begin(), all->end(), [](const backup_record& b) {
         return b.status == "available" || b.status == "missing";
       });
-      if (!any)
-        co_return problem(409, "no_backup", "\"" + id + "\" has no backup to verify yet");
+      if (!any) co_return problem(409, "no_backup", "\"" + id + "\" has no backup to verify yet");
     }
     auto job = svc.jobs->enqueue(**app, kind, "manual");
     if (!job) co_return store_failure();

@@ -32,7 +32,8 @@ std::vector<retention_decision> plan_catalog_retention(const std::vector<backup_
   std::map<std::string, const backup_record*> by_key;
   for (const auto& b : backups) {
     if (b.status == "deleting") continue;
-    candidates.push_back({order_key(b.seq), b.created_at, b.status == "available", b.status != "missing"});
+    candidates.push_back(
+        {order_key(b.seq), b.created_at, b.status == "available", b.status != "missing"});
     by_key[candidates.back().id] = &b;
   }
   auto plan = plan_retention(candidates, policy, tz);

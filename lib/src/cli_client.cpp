@@ -2,8 +2,6 @@
 // rendering of the answers as short text for people or as the server's JSON for scripts.
 #include "respaldo/cli_client.hpp"
 
-#include "respaldo/file_io.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +35,7 @@
 
 #include "respaldo/config.hpp"
 #include "respaldo/crypto.hpp"
+#include "respaldo/file_io.hpp"
 #include "respaldo/http_client.hpp"
 
 namespace respaldo {
@@ -362,7 +361,6 @@ struct download_result {
   std::string stream_error;  // why the body broke off
   std::string write_error;
 };
-
 
 // Streams the body into `fd` chunk by chunk, hashing each chunk as it passes: the file is never
 // held in memory.

@@ -1,7 +1,5 @@
 #include "respaldo/crypto.hpp"
 
-#include "respaldo/file_io.hpp"
-
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -24,6 +22,8 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+
+#include "respaldo/file_io.hpp"
 
 namespace respaldo {
 
@@ -196,7 +196,6 @@ std::optional<std::array<unsigned char, secret_box::key_size>> parse_key(std::st
   }
   return key;
 }
-
 
 // --- JWT -------------------------------------------------------------------------------------
 
@@ -425,8 +424,8 @@ boost::system::result<secret_box, std::string> secret_box::load_or_create(const 
     std::string text = to_hex(key.data(), key.size()) + "\n";
     cleanse_guard wipe_text{text.data(), text.size()};
     // The umask may only have removed bits; set the exact mode all the same.
-    bool ok =
-        ::fchmod(wfd, 0600) == 0 && write_fully(wfd, text.data(), text.size()) == 0 && ::fsync(wfd) == 0;
+    bool ok = ::fchmod(wfd, 0600) == 0 && write_fully(wfd, text.data(), text.size()) == 0 &&
+              ::fsync(wfd) == 0;
     int e = ok ? 0 : errno;
     if (::close(wfd) != 0 && ok) {
       ok = false;

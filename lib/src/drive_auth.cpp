@@ -28,7 +28,6 @@ failure auth_failure(std::string message) {
   return failure{make_error_code(errc::drive_auth_failed), std::move(message)};
 }
 
-
 std::string credentials_name(const drive_credentials& creds) {
   return creds.source.empty() ? std::string("the credentials file") : creds.source;
 }

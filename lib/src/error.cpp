@@ -3,7 +3,6 @@
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
-
 #include <string>
 
 namespace respaldo {
@@ -11,36 +10,66 @@ namespace {
 
 constexpr std::string_view name_of(errc e) noexcept {
   switch (e) {
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::not_found: return "not_found";
-    case errc::conflict: return "conflict";
-    case errc::store_error: return "store_error";
-    case errc::store_not_a_database: return "store_not_a_database";
-    case errc::store_schema_too_new: return "store_schema_too_new";
-    case errc::app_unreachable: return "app_unreachable";
-    case errc::app_unauthorized: return "app_unauthorized";
-    case errc::app_contract_violation: return "app_contract_violation";
-    case errc::app_export_failed: return "app_export_failed";
-    case errc::app_timeout: return "app_timeout";
-    case errc::size_mismatch: return "size_mismatch";
-    case errc::checksum_mismatch: return "checksum_mismatch";
-    case errc::storage_error: return "storage_error";
-    case errc::storage_unavailable: return "storage_unavailable";
-    case errc::interrupted: return "interrupted";
-    case errc::cancelled: return "cancelled";
-    case errc::timeout: return "timeout";
-    case errc::job_deadline_exceeded: return "job_deadline_exceeded";
-    case errc::drive_auth_failed: return "drive_auth_failed";
-    case errc::drive_folder_not_found: return "drive_folder_not_found";
-    case errc::drive_quota_exceeded: return "drive_quota_exceeded";
-    case errc::drive_upload_failed: return "drive_upload_failed";
-    case errc::drive_checksum_mismatch: return "drive_checksum_mismatch";
-    case errc::drive_rate_limited: return "drive_rate_limited";
-    case errc::drive_session_expired: return "drive_session_expired";
-    case errc::tls_error: return "tls_error";
-    case errc::http_protocol_error: return "http_protocol_error";
-    case errc::verify_mismatch: return "verify_mismatch";
-    case errc::verify_missing: return "verify_missing";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::not_found:
+      return "not_found";
+    case errc::conflict:
+      return "conflict";
+    case errc::store_error:
+      return "store_error";
+    case errc::store_not_a_database:
+      return "store_not_a_database";
+    case errc::store_schema_too_new:
+      return "store_schema_too_new";
+    case errc::app_unreachable:
+      return "app_unreachable";
+    case errc::app_unauthorized:
+      return "app_unauthorized";
+    case errc::app_contract_violation:
+      return "app_contract_violation";
+    case errc::app_export_failed:
+      return "app_export_failed";
+    case errc::app_timeout:
+      return "app_timeout";
+    case errc::size_mismatch:
+      return "size_mismatch";
+    case errc::checksum_mismatch:
+      return "checksum_mismatch";
+    case errc::storage_error:
+      return "storage_error";
+    case errc::storage_unavailable:
+      return "storage_unavailable";
+    case errc::interrupted:
+      return "interrupted";
+    case errc::cancelled:
+      return "cancelled";
+    case errc::timeout:
+      return "timeout";
+    case errc::job_deadline_exceeded:
+      return "job_deadline_exceeded";
+    case errc::drive_auth_failed:
+      return "drive_auth_failed";
+    case errc::drive_folder_not_found:
+      return "drive_folder_not_found";
+    case errc::drive_quota_exceeded:
+      return "drive_quota_exceeded";
+    case errc::drive_upload_failed:
+      return "drive_upload_failed";
+    case errc::drive_checksum_mismatch:
+      return "drive_checksum_mismatch";
+    case errc::drive_rate_limited:
+      return "drive_rate_limited";
+    case errc::drive_session_expired:
+      return "drive_session_expired";
+    case errc::tls_error:
+      return "tls_error";
+    case errc::http_protocol_error:
+      return "http_protocol_error";
+    case errc::verify_mismatch:
+      return "verify_mismatch";
+    case errc::verify_missing:
+      return "verify_missing";
   }
   return "internal_error";
 }
@@ -48,9 +77,7 @@ constexpr std::string_view name_of(errc e) noexcept {
 class respaldo_category final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "respaldo"; }
-  std::string message(int ev) const override {
-    return std::string(name_of(static_cast<errc>(ev)));
-  }
+  std::string message(int ev) const override { return std::string(name_of(static_cast<errc>(ev))); }
 };
 
 }  // namespace
@@ -101,9 +128,10 @@ bool is_transient(const boost::system::error_code& ec) noexcept {
     }
   }
   // socket-level failures are worth another try
-  return ec == boost::asio::error::connection_refused || ec == boost::asio::error::connection_reset ||
-         ec == boost::asio::error::timed_out || ec == boost::asio::error::eof ||
-         ec == boost::asio::error::broken_pipe || ec == boost::asio::error::host_not_found_try_again;
+  return ec == boost::asio::error::connection_refused ||
+         ec == boost::asio::error::connection_reset || ec == boost::asio::error::timed_out ||
+         ec == boost::asio::error::eof || ec == boost::asio::error::broken_pipe ||
+         ec == boost::asio::error::host_not_found_try_again;
 }
 
 }  // namespace respaldo

@@ -133,7 +133,6 @@ boost::system::result<parsed_url, std::string> contract_url(const std::string& a
   return resolve_url(*base, path);
 }
 
-
 outcome<export_stream> read_contract_headers(const http_client_response_head& head) {
   export_stream s;
   auto sum = head.header("X-Checksum-SHA256");
@@ -359,9 +358,9 @@ asio::awaitable<outcome<export_stream>> exporter::start(
   if (!status_url)
     co_return fail(errc::app_contract_violation, "bad status_url: " + status_url.error());
   if (!(status_url->origin == url->origin))
-    co_return fail(errc::app_contract_violation,
-                   "status_url must be on the app's own host (" + to_string(url->origin) +
-                       "), got " + to_string(status_url->origin));
+    co_return fail(errc::app_contract_violation, "status_url must be on the app's own host (" +
+                                                     to_string(url->origin) + "), got " +
+                                                     to_string(status_url->origin));
   if (on_progress) on_progress("deferred export, polling " + path_of(*status_url));
 
   auto delay = options_.poll_initial;

@@ -330,7 +330,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         co_return control.reason();
       else
         log.warn("the export of an interrupted attempt cannot be read again; exporting anew",
-                 {{"job", job.id}, {"detail", stream ? std::string("no byte 0") : stream.error().message}});
+                 {{"job", job.id},
+                  {"detail", stream ? std::string("no byte 0") : stream.error().message}});
     }
     if (!reread) {
       job.phase = "exporting";
@@ -362,8 +363,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       // A network failure on the way to storage (token endpoint, connect) is worth a retry.
       const auto& ec = upload.error();
       const auto code = ec.category() == error_category() ? ec
-                        : is_transient(ec)                 ? make_error_code(errc::storage_unavailable)
-                                                           : make_error_code(errc::storage_error);
+                        : is_transient(ec) ? make_error_code(errc::storage_unavailable)
+                                           : make_error_code(errc::storage_error);
       co_return failure{code, "starting the upload failed: " + backups.last_error_detail()};
     }
 

@@ -50,8 +50,6 @@ bool is_partial_name(const std::string& name) {
              0;
 }
 
-
-
 class local_upload final : public storage_upload {
  public:
   local_upload(asio::thread_pool& pool, fs::path final_path, fs::path partial, std::string location,
@@ -72,7 +70,8 @@ class local_upload final : public storage_upload {
     int fd = fd_;
     auto blocking_call = [fd, chunk] { return write_fully(fd, chunk.data(), chunk.size()); };
     const int err = co_await run_blocking(pool_, std::move(blocking_call));
-    if (err != 0) co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
+    if (err != 0)
+      co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
     written_ += chunk.size();
     co_return error_code{};
   }

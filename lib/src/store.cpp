@@ -195,8 +195,10 @@ struct store::impl {
     st.bind(":url", a.url);
     // An empty token is one that could not be unsealed (valid tokens are 1..4096 bytes): keep
     // the sealed value on disk rather than overwrite it with a sealed empty string.
-    if (a.token.empty()) st.bind(":token");
-    else st.bind(":token", box.seal(a.token, a.name));
+    if (a.token.empty())
+      st.bind(":token");
+    else
+      st.bind(":token", box.seal(a.token, a.name));
     st.bind(":folder", a.drive_folder_id);
     st.bind(":schedule", a.schedule);
     st.bind(":timezone", a.timezone);
@@ -435,7 +437,8 @@ error_code store::update_app(const app_record& app) {
   try {
     SQLite::Statement st(
         impl_->db,
-        "UPDATE apps SET url = :url, token_sealed = COALESCE(:token, token_sealed), drive_folder_id = :folder, "
+        "UPDATE apps SET url = :url, token_sealed = COALESCE(:token, token_sealed), "
+        "drive_folder_id = :folder, "
         "schedule = :schedule, timezone = :timezone, verify_schedule = :verify, retention = "
         ":retention, created_at = :created, updated_at = :updated, next_run_at = :next_run, "
         "last_run_at = :last_run, last_success_at = :last_success, next_verify_at = :next_verify, "

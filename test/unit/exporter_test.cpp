@@ -1,7 +1,6 @@
 // The app contract's pure parts: the three download headers, the capabilities document and
 // Retry-After.
 #include "respaldo/exporter.hpp"
-#include "respaldo/store.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "async_test.hpp"  // prints boost::system::result in failed checks
+#include "respaldo/store.hpp"
 
 namespace {
 
@@ -202,11 +202,10 @@ TEST_CASE("contract paths hang below the registered URL, with or without a trail
     const char* app_url;
     const char* expected_target;
   };
-  for (const auto& r : {row{"http://mi-app:8000", "/backup/export"},
-                        row{"http://mi-app:8000/", "/backup/export"},
-                        row{"http://host/app", "/app/backup/export"},
-                        row{"http://host/app/", "/app/backup/export"},
-                        row{"https://host/a/b?x=1", "/a/b/backup/export"}}) {
+  for (const auto& r :
+       {row{"http://mi-app:8000", "/backup/export"}, row{"http://mi-app:8000/", "/backup/export"},
+        row{"http://host/app", "/app/backup/export"}, row{"http://host/app/", "/app/backup/export"},
+        row{"https://host/a/b?x=1", "/a/b/backup/export"}}) {
     INFO(r.app_url);
     auto u = respaldo::contract_url(r.app_url, "backup/export");
     REQUIRE(u.has_value());
@@ -215,8 +214,7 @@ TEST_CASE("contract paths hang below the registered URL, with or without a trail
   CHECK_FALSE(respaldo::contract_url("not a url", "backup/export").has_value());
 }
 
-TEST_CASE("an export download carries the app's token only to the app's own origin",
-          "[exporter]") {
+TEST_CASE("an export download carries the app's token only to the app's own origin", "[exporter]") {
   respaldo::app_record app;
   app.url = "http://mi-app:8000";
   app.token = "secreto-compartido";

@@ -3,14 +3,13 @@
 // and no sockets.
 #pragma once
 
-#include "respaldo/http_message.hpp"
-#include "respaldo/router.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "respaldo/http_message.hpp"
+#include "respaldo/router.hpp"
 
 namespace respaldo {
 

@@ -2,13 +2,12 @@
 // expected, so a client can fix its request without reading the source.
 #pragma once
 
-#include "respaldo/store.hpp"
-
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
-
 #include <optional>
 #include <string>
+
+#include "respaldo/store.hpp"
 
 namespace respaldo {
 
@@ -20,7 +19,8 @@ struct field_error {
 
 // Checks every field of the guide's registration body (plus the optional `timezone` and
 // `verify_schedule`) and rejects unknown fields by name.
-boost::system::result<app_record, field_error> validate_registration(const boost::json::value& body);
+boost::system::result<app_record, field_error> validate_registration(
+    const boost::json::value& body);
 
 // Applies a JSON merge patch to `app` (any field but `name`); on error `app` is left unchanged.
 std::optional<field_error> apply_app_patch(app_record& app, const boost::json::value& patch);

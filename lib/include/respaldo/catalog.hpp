@@ -2,13 +2,12 @@
 // the API shows is exactly the one the runner executes.
 #pragma once
 
-#include "respaldo/retention.hpp"
-#include "respaldo/store.hpp"
-
 #include <boost/system/result.hpp>
-
 #include <string>
 #include <vector>
+
+#include "respaldo/retention.hpp"
+#include "respaldo/store.hpp"
 
 namespace date {
 class time_zone;

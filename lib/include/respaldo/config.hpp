@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -18,7 +17,7 @@ struct serve_config {
   std::uint16_t listen_port = 8080;
   std::string data_dir = "./var";
   std::string admin_token_file;
-  std::string admin_token;  // from RESPALDO_ADMIN_TOKEN or the file; never logged
+  std::string admin_token;      // from RESPALDO_ADMIN_TOKEN or the file; never logged
   std::string secret_key_file;  // default DATA_DIR/secret.key
   std::string log_format = "text";
   std::string log_level = "info";

@@ -4,7 +4,6 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
-
 #include <string>
 #include <string_view>
 #include <type_traits>

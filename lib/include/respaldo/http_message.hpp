@@ -6,7 +6,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/error_code.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -48,7 +47,8 @@ struct http_request {
 class body_sink {
  public:
   virtual ~body_sink() = default;
-  virtual boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer data) = 0;
+  virtual boost::asio::awaitable<boost::system::error_code> write(
+      boost::asio::const_buffer data) = 0;
 };
 
 struct http_response {

@@ -3,19 +3,18 @@
 // line per request. Beast stays in the .cpp.
 #pragma once
 
-#include "respaldo/http_message.hpp"
-#include "respaldo/log.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "respaldo/http_message.hpp"
+#include "respaldo/log.hpp"
 
 namespace respaldo {
 

@@ -19,7 +19,8 @@ struct log_field {
   log_field(std::string_view k, const std::string& v) : key(k), value(v) {}
   log_field(std::string_view k, const char* v) : key(k), value(v) {}
   log_field(std::string_view k, std::int64_t v) : key(k), value(std::to_string(v)), numeric(true) {}
-  log_field(std::string_view k, std::uint64_t v) : key(k), value(std::to_string(v)), numeric(true) {}
+  log_field(std::string_view k, std::uint64_t v)
+      : key(k), value(std::to_string(v)), numeric(true) {}
   log_field(std::string_view k, int v) : key(k), value(std::to_string(v)), numeric(true) {}
   log_field(std::string_view k, unsigned v) : key(k), value(std::to_string(v)), numeric(true) {}
   log_field(std::string_view k, double v) : key(k), value(std::to_string(v)), numeric(true) {}
@@ -35,10 +36,18 @@ class logger {
                   log_level min_level = log_level::info);
 
   void log(log_level level, std::string_view message, std::initializer_list<log_field> fields = {});
-  void debug(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::debug, m, f); }
-  void info(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::info, m, f); }
-  void warn(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::warn, m, f); }
-  void error(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::error, m, f); }
+  void debug(std::string_view m, std::initializer_list<log_field> f = {}) {
+    log(log_level::debug, m, f);
+  }
+  void info(std::string_view m, std::initializer_list<log_field> f = {}) {
+    log(log_level::info, m, f);
+  }
+  void warn(std::string_view m, std::initializer_list<log_field> f = {}) {
+    log(log_level::warn, m, f);
+  }
+  void error(std::string_view m, std::initializer_list<log_field> f = {}) {
+    log(log_level::error, m, f);
+  }
 
   log_format format() const { return format_; }
 

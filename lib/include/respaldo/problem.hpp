@@ -2,12 +2,11 @@
 // `status`, `detail` and the stable machine `code` are always present and consistent.
 #pragma once
 
-#include "respaldo/http_message.hpp"
-
 #include <boost/json/object.hpp>
-
 #include <string>
 #include <string_view>
+
+#include "respaldo/http_message.hpp"
 
 namespace respaldo {
 

@@ -10,7 +10,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -52,7 +51,8 @@ class storage_upload {
   virtual std::uint64_t committed() const = 0;
   // Opaque text a restarted process can pass back in upload_request::resume_state.
   virtual std::string resume_state() const = 0;
-  virtual boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer chunk) = 0;
+  virtual boost::asio::awaitable<boost::system::error_code> write(
+      boost::asio::const_buffer chunk) = 0;
   virtual boost::asio::awaitable<boost::system::result<stored_object>> finish(
       boost::asio::const_buffer last_chunk) = 0;
   virtual boost::asio::awaitable<void> abort() = 0;

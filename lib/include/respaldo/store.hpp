@@ -3,18 +3,17 @@
 // duration is measured (see stats()) so a slow disk shows up in /metrics instead of hiding.
 #pragma once
 
-#include "respaldo/error.hpp"
-#include "respaldo/retention.hpp"
-
 #include <boost/json/object.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "respaldo/error.hpp"
+#include "respaldo/retention.hpp"
 
 namespace respaldo {
 
@@ -92,7 +91,7 @@ struct backup_record {
   std::string storage;   // local | drive
   std::string location;  // path relative to the backups dir, or Drive file id
   std::string name;
-  std::string folder;  // drive_folder_id at the time of the backup
+  std::string folder;                // drive_folder_id at the time of the backup
   std::string status = "available";  // available | missing | deleting
   std::optional<sys_seconds> verified_at;
   int delete_attempts = 0;
@@ -120,8 +119,8 @@ class store {
   // Opens (creating if needed) and migrates. Errors: store_not_a_database, store_schema_too_new,
   // store_error; `error_detail` receives a message naming the file.
   static boost::system::result<std::unique_ptr<store>> open(const std::string& path,
-                                                             const secret_box& box, logger& log,
-                                                             std::string* error_detail);
+                                                            const secret_box& box, logger& log,
+                                                            std::string* error_detail);
   ~store();
 
   bool healthy();
@@ -132,7 +131,7 @@ class store {
   boost::system::result<std::optional<app_record>> get_app(const std::string& name);
   boost::system::result<std::vector<app_record>> list_apps(std::size_t limit,
                                                            const std::string& after_name);
-  boost::system::error_code update_app(const app_record& app);  // not_found if missing
+  boost::system::error_code update_app(const app_record& app);    // not_found if missing
   boost::system::error_code delete_app(const std::string& name);  // not_found if missing
 
   // jobs
