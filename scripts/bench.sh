@@ -7,18 +7,27 @@
 # usage: scripts/bench.sh [--quick | --smoke] [--no-build] [--sections tools,local,flat,drive]
 #                         [--require-drive] [--json FILE]
 #   (default)   2 GiB backups, 3 runs of each path, median reported (a few minutes)
-#   --quick     256 MiB, one run each (under a minute)
+#   --quick     256 MiB, 3 runs of each path (well under a minute)
 #   --smoke     32 MiB, one run each: checks that everything runs and prints numbers
 #   --no-build  do not call `cmake --build` first
 #
-# Environment: RESPALDO_BUILD_DIR (default build; must be configured, preferably Release),
-# RESPALDO_BIN (use this binary, nothing is built), BENCH_SIZE (e.g. 2GiB), BENCH_SMALL_SIZE
-# (RSS flatness, e.g. 256MiB), BENCH_REPEAT, BENCH_CHUNK_SIZE (respaldo --chunk-size),
-# BENCH_HASH_SECONDS (openssl speed), BENCH_DD_SIZE, BENCH_DIR (local storage and baseline files,
-# default $TMPDIR or /var/tmp: use a real disk, not tmpfs), BENCH_SHM_DIR (Drive double's files,
-# default /dev/shm), BENCH_PRIME=0 (do not write and delete a file of the transfer's size before
-# each run; on VMs that hand free memory back to the host, first-touch page faults then dominate).
-# Needs python3, curl, openssl, coreutils.
+# Environment:
+#   RESPALDO_BUILD_DIR  build directory (default build; configured, preferably Release)
+#   RESPALDO_BIN        use this binary; nothing is built
+#   BENCH_SIZE          backup size (2GiB; --quick 256MiB)
+#   BENCH_SMALL_SIZE    the small backup of the RSS comparison (256MiB; --quick 32MiB)
+#   BENCH_REPEAT        runs of each path, the median is reported (3; --smoke 1)
+#   BENCH_CHUNK_SIZE    respaldo --chunk-size (respaldo's default, 8MiB)
+#   BENCH_HASH_SECONDS  duration of openssl speed (3)
+#   BENCH_DD_SIZE       size of the dd disk measurements (BENCH_SIZE)
+#   BENCH_DIR           local storage and baseline files (default $TMPDIR or /var/tmp; a real
+#                       disk, not tmpfs)
+#   BENCH_SHM_DIR       the Drive double's files (default /dev/shm)
+#   BENCH_PRIME=0       do not write and delete a file of the transfer's size before each run (on
+#                       VMs that hand free memory back to the host, first-touch faults then
+#                       dominate every path)
+#   BENCH_SETTLE        seconds of pause (after a sync) between sections (5; --quick 0)
+# Needs python3, curl, openssl and coreutils.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -68,7 +68,14 @@ class local_upload final : public storage_upload {
 
   asio::awaitable<error_code> write(asio::const_buffer chunk) override {
     int fd = fd_;
-    auto blocking_call = [fd, chunk] { return write_fully(fd, chunk.data(), chunk.size()); };
+    const auto offset = static_cast<off64_t>(written_);
+    auto blocking_call = [fd, chunk, offset] {
+      const int e = write_fully(fd, chunk.data(), chunk.size());
+      // Start writeback of this chunk now, so that the final fsync has little left to flush.
+      if (e == 0 && chunk.size() > 0)
+        ::sync_file_range(fd, offset, static_cast<off64_t>(chunk.size()), SYNC_FILE_RANGE_WRITE);
+      return e;
+    };
     const int err = co_await run_blocking(pool_, std::move(blocking_call));
     if (err != 0)
       co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));

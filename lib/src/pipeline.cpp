@@ -55,6 +55,14 @@ asio::awaitable<boost::system::error_code> fill_chunk(const fill_function& fill,
   co_return boost::system::error_code{};
 }
 
+// Hashes a chunk while storage writes it and the next chunk arrives (a member of the same
+// parallel group, run on the io thread between the others' initiations).
+asio::awaitable<boost::system::error_code> hash_chunk(sha256& hash, const char* data,
+                                                      std::size_t n) {
+  hash.update(data, n);
+  co_return boost::system::error_code{};
+}
+
 // The pipeline proper; run_pipeline aborts the upload whenever this fails.
 asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storage_upload& upload,
                                                const pipeline_expectation& expected,
@@ -87,7 +95,6 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
   auto first_ec = co_await fill_chunk(fill, buffers[cur].get(), chunk_size, filled);
   received += filled;
   if (first_ec) co_return read_failure(first_ec, control, received);
-  hash.update(buffers[cur].get(), filled);
   if (received > expected.size) co_return too_long(received, expected.size);
   if (progress) progress(received, false);
 
@@ -101,11 +108,16 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     const bool storing = skip < filled;
     if (storing) {
       const auto chunk = asio::buffer(buffers[cur].get() + skip, filled - skip);
-      auto both = fill_chunk(fill, buffers[next].get(), chunk_size, got) && upload.write(chunk);
-      std::tie(read_ec, write_ec) = co_await std::move(both);
+      auto all = fill_chunk(fill, buffers[next].get(), chunk_size, got) && upload.write(chunk) &&
+                 hash_chunk(hash, buffers[cur].get(), filled);
+      boost::system::error_code none;
+      std::tie(read_ec, write_ec, none) = co_await std::move(all);
       out.bytes_sent += filled - skip;
     } else {
-      read_ec = co_await fill_chunk(fill, buffers[next].get(), chunk_size, got);
+      auto both = fill_chunk(fill, buffers[next].get(), chunk_size, got) &&
+                  hash_chunk(hash, buffers[cur].get(), filled);
+      boost::system::error_code none;
+      std::tie(read_ec, none) = co_await std::move(both);
     }
     out.bytes_skipped += skip;
     received += got;
@@ -114,11 +126,11 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     if (read_ec) co_return read_failure(read_ec, control, received);
     cur = next;
     filled = got;
-    hash.update(buffers[cur].get(), filled);
     if (received > expected.size) co_return too_long(received, expected.size);
     if (progress) progress(received, storing);
   }
 
+  hash.update(buffers[cur].get(), filled);
   // The current chunk ends the stream or reaches X-Size. Make sure nothing follows.
   if (filled == chunk_size && received == expected.size) {
     char probe[1];

@@ -11,9 +11,9 @@ Sections (each prints one summary line; a table follows at the end):
   drive  app double -> respaldo --storage drive -> Drive double (files on tmpfs), against
          curl export | tee >(sha256sum) | curl -T - (one resumable PUT to the same double)
 
-Before each timed transfer a file of its size is written and deleted (BENCH_PRIME=0 turns
-this off): see prime_memory(). Standard library only. Run through scripts/bench.sh, which finds the binary; see
-docs/benchmarks.md for the figures and how to read them.
+Before each timed transfer a file of its size is written and deleted (BENCH_PRIME=0 turns this
+off): see prime_memory(). Standard library only. Run through scripts/bench.sh, which finds the
+binary; docs/benchmarks.md has the figures and how to read them.
 """
 
 import argparse
@@ -50,7 +50,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PRESETS = {
     # size, small size (RSS flatness), repeats, openssl speed seconds, dd size
     "full": {"size": "2GiB", "small": "256MiB", "repeat": 3, "hash_seconds": 3, "dd": None},
-    "quick": {"size": "256MiB", "small": "32MiB", "repeat": 1, "hash_seconds": 1, "dd": None},
+    "quick": {"size": "256MiB", "small": "32MiB", "repeat": 3, "hash_seconds": 1, "dd": None},
     "smoke": {"size": "32MiB", "small": "16MiB", "repeat": 1, "hash_seconds": 1, "dd": "32MiB"},
 }
 
@@ -718,6 +718,7 @@ class Config:
         self.work_dir = os.path.abspath(env("BENCH_DIR") or env("TMPDIR") or "/var/tmp")
         self.shm_dir = env("BENCH_SHM_DIR") or "/dev/shm"
         self.prime = (env("BENCH_PRIME") or "1") != "0"
+        self.settle = float(env("BENCH_SETTLE") or (5 if self.mode == "full" else 0))
         chunk = env("BENCH_CHUNK_SIZE")
         self.respaldo_args = ["--chunk-size", chunk] if chunk else []
         self.sections = args.sections
@@ -789,7 +790,11 @@ def main(argv=None):
     sections = {"tools": tools_section, "local": local_section, "flat": flat_section,
                 "drive": drive_section}
     try:
-        for name in args.sections:
+        for i, name in enumerate(args.sections):
+            if i > 0 and cfg.settle > 0:
+                # Let the previous section's writeback and discards finish first.
+                subprocess.run(["sync"], check=False)
+                time.sleep(cfg.settle)
             try:
                 sections[name](cfg, res)
             except Skip as e:
