@@ -236,6 +236,14 @@ int serve(const std::vector<std::string>& args) {
       io.stop();
     };
     asio::co_spawn(io, stop, asio::detached);
+    // A second signal means "now": the store is consistent after every statement and jobs left
+    // running are recovered at the next start.
+    auto on_second = [&](const boost::system::error_code& ec2, int sig2) {
+      if (ec2) return;
+      log.warn("second signal: exiting without waiting", {{"signal", sig2}});
+      std::_Exit(1);
+    };
+    signals.async_wait(on_second);
   };
   signals.async_wait(on_signal);
   io.run();

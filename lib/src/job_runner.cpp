@@ -483,6 +483,17 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     for (const auto& o : *listed) present.insert(o.location);
     auto all = all_backups(db, app.name);
     if (!all) co_return;
+    // Objects of this app that no catalog entry names (a crash between publishing and
+    // cataloging): reported for an operator to inspect, never deleted automatically.
+    std::set<std::string> cataloged;
+    for (const auto& b : *all) cataloged.insert(b.location);
+    for (const auto& o : *listed) {
+      if (cataloged.count(o.location)) continue;
+      stats.add("respaldo_storage_unknown_objects_total", 1,
+                {{"storage", std::string(backups.kind())}});
+      log.warn("object in storage is not in the catalog",
+               {{"app", app.name}, {"location", o.location}, {"name", o.name}});
+    }
     for (auto b : *all) {
       if (b.id == fresh || b.status != "available" || b.storage != backups.kind() ||
           b.folder != app.drive_folder_id || present.count(b.location))
@@ -595,6 +606,8 @@ job_runner::job_runner(asio::any_io_executor ex, store& db, storage& backups, ht
                  "Backups deleted by retention.");
   stats.describe("respaldo_backups_missing_total", metrics::kind::counter,
                  "Catalog entries found missing from storage.");
+  stats.describe("respaldo_storage_unknown_objects_total", metrics::kind::counter,
+                 "Objects found in an app's storage folder that no catalog entry names.");
   stats.describe("respaldo_jobs_running", metrics::kind::gauge, "Jobs running now.");
   std::weak_ptr<impl> weak = impl_;
   stats.on_render([weak](metrics& m) {

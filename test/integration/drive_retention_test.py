@@ -108,6 +108,19 @@ class DriveRetentionTest(unittest.TestCase):
         self.assertIn(first["id"], [b["id"] for b in self.catalog()])
         self.assertIn("backup missing from storage", self.server.log_text())
 
+    def test_an_object_the_catalog_does_not_know_is_reported_not_deleted(self):
+        stray = self.drive.add_file(self.folder, self.name + "-20260101T000000Z.pgdump", b"x" * 1000,
+                                    app_properties={"respaldo": "1", "app": self.name,
+                                                    "job_id": "0000000000000000", "sha256": "0" * 64})
+        stray_id = stray["id"] if isinstance(stray, dict) else stray
+        self.backup()
+        self.backup()
+        self.backup()
+        self.assertIn(stray_id, self.folder_ids())
+        self.assertIn("object in storage is not in the catalog", self.server.log_text())
+        metrics = self.server.get("/metrics", auth=False).body.decode()
+        self.assertIn("respaldo_storage_unknown_objects_total", metrics)
+
 
 if __name__ == "__main__":
     unittest.main()
