@@ -178,6 +178,25 @@ std::string parse_args(const std::vector<std::string>& args, std::size_t from,
   return "";
 }
 
+// Parses a subcommand's arguments and checks it got exactly `positionals` positional arguments
+// (`missing` names the first one for the message). Returns the exit code when the command ends
+// here: help printed, or a usage error.
+std::optional<int> parse_command(const std::vector<std::string>& args, std::size_t from,
+                                 const std::vector<option_spec>& extra, std::size_t positionals,
+                                 std::string_view command, std::string_view missing, parsed_args& a,
+                                 std::ostream& out, std::ostream& err) {
+  if (auto e = parse_args(args, from, extra, a); !e.empty()) return usage_error(err, command, e);
+  if (a.help) {
+    out << usage_of(command) << common_help;
+    return client_exit_ok;
+  }
+  if (a.positional.size() < positionals)
+    return usage_error(err, command, "missing " + std::string(missing));
+  if (a.positional.size() > positionals)
+    return usage_error(err, command, "unexpected argument '" + a.positional[positionals] + "'");
+  return std::nullopt;
+}
+
 // --- settings ----------------------------------------------------------------------------------
 
 struct client_settings {
@@ -715,14 +734,8 @@ int apps_command(const std::vector<std::string>& args, std::ostream& out, std::o
                        "unknown subcommand '" + sub + "' (expected list, get, register, delete)");
   }
   parsed_args a;
-  if (auto e = parse_args(args, 1, extra, a); !e.empty()) return usage_error(err, "apps", e);
-  if (a.help) {
-    out << apps_usage << common_help;
-    return client_exit_ok;
-  }
-  if (a.positional.size() < positionals) return usage_error(err, "apps", "missing app NAME");
-  if (a.positional.size() > positionals)
-    return usage_error(err, "apps", "unexpected argument '" + a.positional[positionals] + "'");
+  if (auto done = parse_command(args, 1, extra, positionals, "apps", "app NAME", a, out, err))
+    return *done;
 
   std::string body;
   if (sub == "register") {
@@ -869,14 +882,8 @@ int jobs_command(const std::vector<std::string>& args, std::ostream& out, std::o
                        "unknown subcommand '" + sub + "' (expected list, get, cancel)");
   }
   parsed_args a;
-  if (auto e = parse_args(args, 1, extra, a); !e.empty()) return usage_error(err, "jobs", e);
-  if (a.help) {
-    out << jobs_usage << common_help;
-    return client_exit_ok;
-  }
-  if (a.positional.size() < positionals) return usage_error(err, "jobs", "missing job ID");
-  if (a.positional.size() > positionals)
-    return usage_error(err, "jobs", "unexpected argument '" + a.positional[positionals] + "'");
+  if (auto done = parse_command(args, 1, extra, positionals, "jobs", "job ID", a, out, err))
+    return *done;
   if (const auto* v = a.value("--state");
       v && !one_of(*v, {"queued", "running", "succeeded", "failed", "cancelled"}))
     return usage_error(
@@ -1022,14 +1029,7 @@ int wait_for_job(api_client& api, const std::string& job_id,
 int backup_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   parsed_args a;
   const std::vector<option_spec> extra{{"--wait", false}, {"--timeout", true}};
-  if (auto e = parse_args(args, 0, extra, a); !e.empty()) return usage_error(err, "backup", e);
-  if (a.help) {
-    out << backup_usage << common_help;
-    return client_exit_ok;
-  }
-  if (a.positional.empty()) return usage_error(err, "backup", "missing app NAME");
-  if (a.positional.size() > 1)
-    return usage_error(err, "backup", "unexpected argument '" + a.positional[1] + "'");
+  if (auto done = parse_command(args, 0, extra, 1, "backup", "app NAME", a, out, err)) return *done;
   const bool wait = a.flag("--wait");
   milliseconds timeout(0);
   if (const auto* v = a.value("--timeout")) {
@@ -1083,14 +1083,8 @@ int backup_command(const std::vector<std::string>& args, std::ostream& out, std:
 int restore_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   parsed_args a;
   const std::vector<option_spec> extra{{"--output", true}, {"-o", true}, {"--force", false}};
-  if (auto e = parse_args(args, 0, extra, a); !e.empty()) return usage_error(err, "restore", e);
-  if (a.help) {
-    out << restore_usage << common_help;
-    return client_exit_ok;
-  }
-  if (a.positional.empty()) return usage_error(err, "restore", "missing BACKUP_ID");
-  if (a.positional.size() > 1)
-    return usage_error(err, "restore", "unexpected argument '" + a.positional[1] + "'");
+  if (auto done = parse_command(args, 0, extra, 1, "restore", "BACKUP_ID", a, out, err))
+    return *done;
   const std::string* output = a.value("--output");
   if (!output) output = a.value("-o");
   if (!output || output->empty())
