@@ -546,5 +546,37 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(files, [])
 
 
+class UnreachableTokenEndpointTest(unittest.TestCase):
+    """Storage that cannot be reached at the start of an upload is a transient failure: the job
+    is retried, then fails with storage_unavailable; nothing reaches the folder."""
+
+    def test_connection_refused_by_the_token_endpoint_is_retried(self):
+        tmp = tempfile.mkdtemp(prefix="respaldo-drive-token-")
+        drive = DriveDouble(data_dir=os.path.join(tmp, "drive")).start()
+        app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
+        server = None
+        try:
+            sa = drive.make_service_account(os.path.join(tmp, "sa"))
+            drive.add_folder("1TokenFolder")
+            server = Respaldo(args=drive_args(drive, sa["json"], [
+                "--drive-token-url", "http://127.0.0.1:1/token", "--max-attempts", "2"])).start()
+            server.register(name="tokenless", url=app.url, token=APP_TOKEN,
+                            drive_folder_id="1TokenFolder")
+            r = server.post("/api/apps/tokenless/backups")
+            self.assertEqual(r.status, 202, r)
+            job = server.wait_job(r.json()["job_id"], timeout=60)
+            self.assertEqual(job["state"], "failed", job)
+            self.assertEqual(job["attempt"], 2, job)
+            self.assertEqual(job["error"]["code"], "storage_unavailable", job)
+            self.assertIn("token endpoint", job["error"]["message"])
+            self.assertEqual(drive.files("1TokenFolder"), [])
+        finally:
+            if server:
+                server.cleanup()
+            app.stop()
+            drive.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
