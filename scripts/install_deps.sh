@@ -9,6 +9,11 @@ packages=(
   python3 curl ca-certificates
 )
 
+# The OpenAPI lint runs on Node.js; machines that already have a newer one keep it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
