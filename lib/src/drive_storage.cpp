@@ -240,6 +240,12 @@ class drive_upload final : public storage_upload {
 
   std::uint64_t committed() const override { return machine_.persisted(); }
 
+  void cancel() override {
+    cancelled_ = true;
+    if (waiting_) waiting_->cancel();
+    if (active_) active_->cancel();
+  }
+
   std::string resume_state() const override {
     if (!machine_.has_session() || machine_.complete() || machine_.failed()) return "";
     drive_resume_state st;
@@ -376,6 +382,10 @@ class drive_upload final : public storage_upload {
     machine_.offer(begin, end, final);
     asio::steady_timer timer(s_.client.get_executor());
     for (;;) {
+      if (cancelled_) {
+        error_ = "the upload was interrupted";
+        co_return make_error_code(errc::cancelled);
+      }
       const auto st = machine_.next(s_.random01());
       switch (st.kind) {
         case resumable_upload::step_kind::window_done:
@@ -393,7 +403,9 @@ class drive_upload final : public storage_upload {
                    {"persisted", machine_.persisted()},
                    {"delay_ms", static_cast<std::int64_t>(st.delay.count())}});
           timer.expires_after(st.delay);
+          waiting_ = &timer;
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+          waiting_ = nullptr;
           break;
         case resumable_upload::step_kind::initiate:
           co_await initiate();
@@ -494,12 +506,16 @@ class drive_upload final : public storage_upload {
       co_return;
     }
     std::unique_ptr<http_connection> conn = std::move(*c);
+    if (cancelled_) co_return;
+    active_ = conn.get();
     auto head = co_await conn->request(req);
     if (!head) {
+      active_ = nullptr;
       machine_.on_transport_error(head.error(), conn->last_error_detail());
       co_return;
     }
     auto body = co_await conn->read_body_all(small_body_limit);
+    active_ = nullptr;
     if (!body) {
       machine_.on_transport_error(body.error(), conn->last_error_detail());
       co_return;
@@ -527,6 +543,10 @@ class drive_upload final : public storage_upload {
   drive_storage::impl& s_;
   upload_request req_;
   resumable_upload machine_;
+  // Job cancellation: interrupts a backoff wait or the request in flight.
+  bool cancelled_ = false;
+  asio::steady_timer* waiting_ = nullptr;
+  http_connection* active_ = nullptr;
   std::uint64_t next_offset_ = 0;  // first byte the next write() or finish() hands over
   std::string token_;
   std::string checked_session_;

@@ -368,6 +368,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       co_return failure{code, "starting the upload failed: " + backups.last_error_detail()};
     }
 
+    storage_upload* storing = upload->get();
+    control.on_stop([storing] { storing->cancel(); });
     http_connection* conn = stream->connection.get();
     control.attach(conn);
     fill_function fill = [conn](asio::mutable_buffer b) { return conn->read_body_fill(b); };
@@ -395,6 +397,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     auto piped = co_await run_pipeline(fill, **upload, expected, options.chunk_size, control,
                                        progress, finalizing);
     control.detach_connection();
+    control.on_stop({});
     if (!piped) {
       // Only an interrupted attempt (shutdown) keeps its upload for the next process.
       if (piped.error().code != errc::interrupted) job.resume.clear();

@@ -578,5 +578,47 @@ class UnreachableTokenEndpointTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class CancelDuringDriveRetryTest(unittest.TestCase):
+    """A cancel lands while the Drive client waits to retry a failing chunk: the job ends at
+    once, not after the client's whole retry sequence, and the session is cancelled."""
+
+    def test_cancel_interrupts_the_backoff(self):
+        tmp = tempfile.mkdtemp(prefix="respaldo-drive-cancel-")
+        drive = DriveDouble(data_dir=os.path.join(tmp, "drive")).start()
+        app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
+        server = None
+        try:
+            sa = drive.make_service_account(os.path.join(tmp, "sa"))
+            drive.add_folder("1CancelFolder")
+            # Every chunk from the second on fails with 503: the client backs off 1 s, 2 s, 4 s...
+            drive.set_fault("fail_chunk", count=1000)
+            server = Respaldo(args=drive_args(drive, sa["json"], [
+                "--retry-base-delay", "1s", "--retry-max-delay", "30s"])).start()
+            server.register(name="cancelled", url=app.url, token=APP_TOKEN,
+                            drive_folder_id="1CancelFolder")
+            r = server.post("/api/apps/cancelled/backups")
+            self.assertEqual(r.status, 202, r)
+            job_id = r.json()["job_id"]
+            deadline = time.time() + 30
+            while time.time() < deadline and "drive upload paused" not in server.log_text():
+                time.sleep(0.05)
+            self.assertIn("drive upload paused", server.log_text())
+            time.sleep(1.5)  # well into the backoff sequence
+            started = time.time()
+            c = server.post("/api/jobs/%s/cancel" % job_id)
+            self.assertEqual(c.status, 202, c)
+            job = server.wait_job(job_id, timeout=30)
+            self.assertEqual(job["state"], "cancelled", job)
+            self.assertLess(time.time() - started, 5.0)
+            self.assertEqual(drive.files("1CancelFolder"), [])
+            self.assertGreaterEqual(drive.stats()["sessions_cancelled"], 1)
+        finally:
+            if server:
+                server.cleanup()
+            app.stop()
+            drive.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

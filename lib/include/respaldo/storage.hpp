@@ -56,6 +56,9 @@ class storage_upload {
   virtual boost::asio::awaitable<boost::system::result<stored_object>> finish(
       boost::asio::const_buffer last_chunk) = 0;
   virtual boost::asio::awaitable<void> abort() = 0;
+  // Interrupts a retry wait or request in flight (job cancellation, shutdown): the pending call
+  // fails promptly. Backends whose calls are always short need not override it.
+  virtual void cancel() {}
   // Human-readable detail of the last error (never contains secrets).
   virtual std::string error_detail() const = 0;
 };
