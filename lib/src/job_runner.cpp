@@ -438,11 +438,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.backup_id = b.id;
     job.bytes_done = b.size;
     job.resume.clear();
-    if (auto fresh = db.get_app(app.name); fresh && *fresh) {
-      auto a = **fresh;
-      a.last_success_at = now_seconds();
-      (void)db.update_app(a);
-    }
+    // last_run_at / last_success_at are the scheduler's, written from the on_finished hook.
     stats.add("respaldo_backup_bytes_total", static_cast<double>(b.size), {{"storage", b.storage}});
 
     job.phase = "pruning";
