@@ -546,78 +546,74 @@ class TlsTest(unittest.TestCase):
         self.assertEqual(files, [])
 
 
-class UnreachableTokenEndpointTest(unittest.TestCase):
+class OwnDriveCase(unittest.TestCase):
+    """A Drive double, an app double and one folder of its own per test, for tests that change
+    the double's faults or respaldo's flags in ways the shared classes above must not see."""
+
+    folder = "1OwnFolder"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="respaldo-drive-own-")
+        self.drive = DriveDouble(data_dir=os.path.join(self.tmp, "drive")).start()
+        self.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
+        self.sa = self.drive.make_service_account(os.path.join(self.tmp, "sa"))
+        self.drive.add_folder(self.folder)
+        self.server = None
+
+    def tearDown(self):
+        if self.server:
+            self.server.cleanup()
+        self.app.stop()
+        self.drive.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start_backup(self, name, extra):
+        """Starts respaldo with `extra` flags, registers `name` and starts a backup of it."""
+        self.server = Respaldo(args=drive_args(self.drive, self.sa["json"], extra)).start()
+        self.server.register(name=name, url=self.app.url, token=APP_TOKEN,
+                             drive_folder_id=self.folder)
+        r = self.server.post("/api/apps/%s/backups" % name)
+        self.assertEqual(r.status, 202, r)
+        return r.json()["job_id"]
+
+
+class UnreachableTokenEndpointTest(OwnDriveCase):
     """Storage that cannot be reached at the start of an upload is a transient failure: the job
     is retried, then fails with storage_unavailable; nothing reaches the folder."""
 
     def test_connection_refused_by_the_token_endpoint_is_retried(self):
-        tmp = tempfile.mkdtemp(prefix="respaldo-drive-token-")
-        drive = DriveDouble(data_dir=os.path.join(tmp, "drive")).start()
-        app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
-        server = None
-        try:
-            sa = drive.make_service_account(os.path.join(tmp, "sa"))
-            drive.add_folder("1TokenFolder")
-            server = Respaldo(args=drive_args(drive, sa["json"], [
-                "--drive-token-url", "http://127.0.0.1:1/token", "--max-attempts", "2"])).start()
-            server.register(name="tokenless", url=app.url, token=APP_TOKEN,
-                            drive_folder_id="1TokenFolder")
-            r = server.post("/api/apps/tokenless/backups")
-            self.assertEqual(r.status, 202, r)
-            job = server.wait_job(r.json()["job_id"], timeout=60)
-            self.assertEqual(job["state"], "failed", job)
-            self.assertEqual(job["attempt"], 2, job)
-            self.assertEqual(job["error"]["code"], "storage_unavailable", job)
-            self.assertIn("token endpoint", job["error"]["message"])
-            self.assertEqual(drive.files("1TokenFolder"), [])
-        finally:
-            if server:
-                server.cleanup()
-            app.stop()
-            drive.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+        job_id = self.start_backup("tokenless", ["--drive-token-url", "http://127.0.0.1:1/token",
+                                                 "--max-attempts", "2"])
+        job = self.server.wait_job(job_id, timeout=60)
+        self.assertEqual(job["state"], "failed", job)
+        self.assertEqual(job["attempt"], 2, job)
+        self.assertEqual(job["error"]["code"], "storage_unavailable", job)
+        self.assertIn("token endpoint", job["error"]["message"])
+        self.assertEqual(self.drive.files(self.folder), [])
 
 
-class CancelDuringDriveRetryTest(unittest.TestCase):
+class CancelDuringDriveRetryTest(OwnDriveCase):
     """A cancel lands while the Drive client waits to retry a failing chunk: the job ends at
     once, not after the client's whole retry sequence, and the session is cancelled."""
 
     def test_cancel_interrupts_the_backoff(self):
-        tmp = tempfile.mkdtemp(prefix="respaldo-drive-cancel-")
-        drive = DriveDouble(data_dir=os.path.join(tmp, "drive")).start()
-        app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
-        server = None
-        try:
-            sa = drive.make_service_account(os.path.join(tmp, "sa"))
-            drive.add_folder("1CancelFolder")
-            # Every chunk from the second on fails with 503: the client backs off 1 s, 2 s, 4 s...
-            drive.set_fault("fail_chunk", count=1000)
-            server = Respaldo(args=drive_args(drive, sa["json"], [
-                "--retry-base-delay", "1s", "--retry-max-delay", "30s"])).start()
-            server.register(name="cancelled", url=app.url, token=APP_TOKEN,
-                            drive_folder_id="1CancelFolder")
-            r = server.post("/api/apps/cancelled/backups")
-            self.assertEqual(r.status, 202, r)
-            job_id = r.json()["job_id"]
-            deadline = time.time() + 30
-            while time.time() < deadline and "drive upload paused" not in server.log_text():
-                time.sleep(0.05)
-            self.assertIn("drive upload paused", server.log_text())
-            time.sleep(1.5)  # well into the backoff sequence
-            started = time.time()
-            c = server.post("/api/jobs/%s/cancel" % job_id)
-            self.assertEqual(c.status, 202, c)
-            job = server.wait_job(job_id, timeout=30)
-            self.assertEqual(job["state"], "cancelled", job)
-            self.assertLess(time.time() - started, 5.0)
-            self.assertEqual(drive.files("1CancelFolder"), [])
-            self.assertGreaterEqual(drive.stats()["sessions_cancelled"], 1)
-        finally:
-            if server:
-                server.cleanup()
-            app.stop()
-            drive.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+        # Every chunk from the second on fails with 503: the client backs off 1 s, 2 s, 4 s...
+        self.drive.set_fault("fail_chunk", count=1000)
+        job_id = self.start_backup("cancelled", ["--retry-base-delay", "1s",
+                                                 "--retry-max-delay", "30s"])
+        deadline = time.time() + 30
+        while time.time() < deadline and "drive upload paused" not in self.server.log_text():
+            time.sleep(0.05)
+        self.assertIn("drive upload paused", self.server.log_text())
+        time.sleep(1.5)  # well into the backoff sequence
+        started = time.time()
+        c = self.server.post("/api/jobs/%s/cancel" % job_id)
+        self.assertEqual(c.status, 202, c)
+        job = self.server.wait_job(job_id, timeout=30)
+        self.assertEqual(job["state"], "cancelled", job)
+        self.assertLess(time.time() - started, 5.0)
+        self.assertEqual(self.drive.files(self.folder), [])
+        self.assertGreaterEqual(self.drive.stats()["sessions_cancelled"], 1)
 
 
 if __name__ == "__main__":
