@@ -25,6 +25,8 @@ CHUNK = 256 * 1024
 SIZE = 48 * CHUNK + 777  # 12 MiB and a bit
 SEED = 5
 STALL_AFTER = 24 * CHUNK + 100  # the first download stops here
+# Everything before the stall fits in whole chunks, so this is where the upload settles.
+SETTLED = (STALL_AFTER // CHUNK) * CHUNK
 EXPECTED_SHA = content_sha256(SIZE, SEED)
 
 ARGS = ["--chunk-size", "256KiB", "--retry-base-delay", "100ms", "--retry-max-delay", "1s",
@@ -59,20 +61,25 @@ class DriveResumeTest(unittest.TestCase):
         r = self.server.post("/api/apps/resumable/backups")
         self.assertEqual(r.status, 202, r)
         job_id = r.json()["job_id"]
-        # Wait until the stalled download has been forwarded as far as it goes.
+        # Wait until the stalled download has been forwarded as far as it goes: every whole chunk
+        # before the stall persisted. Chunks still in flight would move the count after a sample.
         deadline = time.time() + 60
         while time.time() < deadline:
-            persisted = self.drive.stats()["bytes_persisted"]
-            if persisted >= STALL_AFTER - 2 * CHUNK:
+            if self.drive.stats()["bytes_persisted"] >= SETTLED:
                 break
             time.sleep(0.05)
-        persisted = self.drive.stats()["bytes_persisted"]
-        self.assertGreaterEqual(persisted, STALL_AFTER - 2 * CHUNK, self.server.log_text()[-3000:])
-        self.assertEqual(persisted % CHUNK, 0)
+        self.assertEqual(self.drive.stats()["bytes_persisted"], SETTLED,
+                         self.server.log_text()[-3000:])
         job = self.server.get("/api/jobs/" + job_id).json()
         self.assertEqual(job["state"], "running", job)
         self.assertEqual(job["phase"], "uploading", job)
-        return job_id, persisted
+        return job_id
+
+    def persisted_after_stop(self):
+        """The persisted count once respaldo is down, when nothing can move it any more."""
+        persisted = self.drive.stats()["bytes_persisted"]
+        self.assertEqual(persisted, SETTLED)
+        return persisted
 
     def finish_after_restart(self, job_id, persisted_before, attempt):
         received_before = self.drive.stats()["bytes_received"]
@@ -103,22 +110,24 @@ class DriveResumeTest(unittest.TestCase):
         self.assertEqual(running, [])
 
     def test_sigkill_mid_upload_resumes_the_same_session(self):
-        job_id, persisted = self.start_stalled_upload()
+        job_id = self.start_stalled_upload()
         self.server.kill()
+        persisted = self.persisted_after_stop()
         # A crash spends the attempt it interrupted.
         self.finish_after_restart(job_id, persisted, attempt=2)
         self.assertIn("re-reading the export of an interrupted attempt", self.server.log_text())
 
     def test_sigterm_mid_upload_keeps_the_session_for_the_next_start(self):
-        job_id, persisted = self.start_stalled_upload()
+        job_id = self.start_stalled_upload()
         self.assertEqual(self.server.stop(signal.SIGTERM), 0)
+        persisted = self.persisted_after_stop()
         # Stopped gracefully: the session is not cancelled, and the job is queued again without
         # spending an attempt.
         self.assertEqual(self.drive.stats()["sessions_cancelled"], 0)
         self.finish_after_restart(job_id, persisted, attempt=1)
 
     def test_a_source_that_cannot_be_read_again_restarts_cleanly(self):
-        job_id, persisted = self.start_stalled_upload()
+        job_id = self.start_stalled_upload()
         self.server.kill()
         # The app forgot its export: the download URL now answers 404, so respaldo exports anew.
         # The new export has the same bytes, so storage may continue its session; either way the
