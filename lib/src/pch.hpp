@@ -6,7 +6,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/system/result.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>

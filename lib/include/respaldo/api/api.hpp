@@ -1,0 +1,51 @@
+// The REST API: routing table, admin authentication and the handlers of apps, backups, jobs,
+// health and metrics. Handlers only translate between HTTP and the services; they know no SQL
+// and no sockets.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "respaldo/http/message.hpp"
+#include "respaldo/http/router.hpp"
+
+namespace respaldo {
+
+class store;
+class logger;
+class metrics;
+class storage;
+class job_runner;
+struct app_record;
+
+struct api_services {
+  store& db;
+  logger& log;
+  metrics& stats;
+  std::string admin_token;
+  std::string default_timezone = "UTC";
+  job_runner* jobs = nullptr;  // backups and verification
+  storage* backups = nullptr;  // /content downloads
+  // Told when an app is created, changed or deleted (the scheduler recomputes its timer).
+  std::function<void(const std::string& app)> app_changed;
+};
+
+class api {
+ public:
+  explicit api(api_services services);
+  ~api();
+
+  // Authentication, routing (404 / 405 with Allow) and the handler itself.
+  boost::asio::awaitable<http_response> handle(http_request& req);
+  const router& routes() const;
+  // The routing table alone, without services: lets tests compare it with the OpenAPI document.
+  static router describe_routes();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace respaldo

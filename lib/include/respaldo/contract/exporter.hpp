@@ -1,0 +1,89 @@
+// The client side of the app contract (proto/app-contract.openapi.yaml): probes
+// GET /backup/capabilities and opens POST /backup/export, following the deferred protocol
+// (202 -> poll status_url -> 200 download or 303 to it) until the backup stream starts.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "respaldo/core/error.hpp"
+#include "respaldo/http/client/client.hpp"
+
+namespace respaldo {
+
+struct app_record;
+class job_control;
+
+struct exporter_options {
+  std::chrono::milliseconds poll_initial{2'000};  // without Retry-After
+  std::chrono::milliseconds poll_max{60'000};
+  std::size_t json_limit = 64 * 1024;
+};
+
+struct app_capabilities {
+  std::string version;
+  std::vector<std::string> types;
+  std::optional<std::uint64_t> est_seconds;
+  std::optional<std::uint64_t> est_size;
+  boost::json::object raw;
+};
+
+// A backup stream positioned at the first body byte (or at `offset` for a re-opened download).
+struct export_stream {
+  std::unique_ptr<http_connection> connection;
+  std::uint64_t size = 0;
+  std::string sha256;  // lowercase hex
+  std::string format;
+  std::uint64_t offset = 0;
+  std::string download_url;  // deferred exports: where the finished export can be read again
+};
+
+// Validates the three contract headers of a download response.
+outcome<export_stream> read_contract_headers(const http_client_response_head& head);
+// Parses a capabilities document; version must be "v1".
+outcome<app_capabilities> parse_capabilities(std::string_view body);
+// How long a Retry-After header asks to wait: delta-seconds ("5", capped at a day) or an
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", 0 when already past); nullopt when malformed.
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now);
+
+// The URL of a contract path below the registered app URL, whether or not that ends in '/':
+// "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
+boost::system::result<parsed_url, std::string> contract_url(const std::string& app_url,
+                                                            std::string_view path);
+// A GET of an export download; it carries the app's token only towards the app's own origin.
+http_client_request download_request(const parsed_url& url, const app_record& app);
+
+class exporter {
+ public:
+  exporter(http_client& client, exporter_options options);
+
+  boost::asio::awaitable<outcome<app_capabilities>> probe(const app_record& app,
+                                                          job_control* control = nullptr);
+  // `on_deferred` is told the app's export id and download URL once known (for the job record).
+  boost::asio::awaitable<outcome<export_stream>> start(
+      const app_record& app, job_control& control,
+      std::function<void(const std::string& note)> on_progress);
+  // Opens a deferred export's download again from `offset` (Range), to resume an upload.
+  boost::asio::awaitable<outcome<export_stream>> reopen(const app_record& app,
+                                                        const std::string& download_url,
+                                                        std::uint64_t offset, job_control& control);
+
+ private:
+  boost::asio::awaitable<outcome<export_stream>> get_download(const app_record& app,
+                                                              const parsed_url& url,
+                                                              std::uint64_t offset,
+                                                              job_control& control,
+                                                              int redirects_left);
+  http_client& client_;
+  exporter_options options_;
+};
+
+}  // namespace respaldo

@@ -1,0 +1,71 @@
+// App health probes: every --probe-interval, each app's GET /backup/capabilities is called with
+// its token (exporter::probe) and the result is stored as the app's `health`:
+//   ok            the app answered a valid capabilities document (kept as `capabilities`:
+//                 types, est_seconds, est_size)
+//   unauthorized  the app refused the token (401/403)
+//   invalid       the app answered, but not as the contract says (bad JSON, version, status...)
+//   unreachable   anything else: connection refused, timeout, TLS, 5xx
+// `checked_at` is when the probe ended and `detail` the failure message (empty when ok; it never
+// holds the token). A failed probe keeps the capabilities of the last good one.
+// Probes run with bounded concurrency; a round starts `interval` after the previous one ended, so
+// rounds never overlap. Apps whose token cannot be unsealed are not probed (and not written: the
+// store would overwrite the sealed token).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "respaldo/contract/exporter.hpp"
+#include "respaldo/core/error.hpp"
+#include "respaldo/store/store.hpp"
+
+namespace respaldo {
+
+class http_client;
+class logger;
+class metrics;
+
+// The health a probe outcome stands for, checked at `now`. On failure the capabilities are left
+// empty (the caller keeps the previous ones).
+app_health health_from_probe(const outcome<app_capabilities>& probe, sys_seconds now);
+
+// What GET /api/apps/{id} shows of a capabilities document: {types, est_seconds, est_size}
+// (absent estimates are null).
+boost::json::object capabilities_json(const app_capabilities& caps);
+
+struct prober_options {
+  std::chrono::milliseconds interval{300'000};  // 0: no periodic probes
+  std::chrono::milliseconds timeout{30'000};    // one probe, connection included
+  unsigned concurrency = 4;
+  exporter_options exporter;
+};
+
+class prober {
+ public:
+  prober(boost::asio::any_io_executor ex, store& db, http_client& client, prober_options options,
+         logger& log, metrics& stats);
+  ~prober();
+  prober(const prober&) = delete;
+  prober& operator=(const prober&) = delete;
+
+  // Runs a round at once, then one every interval (nothing when the interval is 0).
+  void start();
+  void stop();
+  // Probes one app soon (e.g. just registered or its URL or token changed), unless disabled.
+  void app_changed(const std::string& app);
+
+  // One round over every app; completes when all probes ended.
+  boost::asio::awaitable<void> probe_all();
+  // Probes one app and stores its health (nothing if the app does not exist).
+  boost::asio::awaitable<void> probe_one(std::string app);
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace respaldo

@@ -1,0 +1,44 @@
+// The embedded storage backend: a directory tree
+// DATA_DIR/backups/<drive_folder_id>/<app>/<UTC timestamp>-<job id>.<format>. Uploads go to a
+// hidden ".<name>.partial" file beside it (mode 0600) that is fsynced and renamed into place only
+// by finish(); abort() and a failed finish() remove it. File I/O runs on a
+// thread pool so a slow disk never stalls the io_context.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+
+#include "respaldo/storage/storage.hpp"
+
+namespace respaldo {
+
+class local_storage final : public storage {
+ public:
+  local_storage(boost::asio::thread_pool& blocking_pool, std::string root);
+
+  std::string_view kind() const override { return "local"; }
+  std::size_t chunk_granularity() const override { return 0; }
+  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+      const upload_request& request) override;
+  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
+      const std::string& location) override;
+  boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) override;
+  boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
+      const std::string& folder, const std::string& app) override;
+  std::string last_error_detail() const override { return last_error_; }
+
+  // Removes the ".<name>.partial" files a crashed process left behind; call before any job runs.
+  std::size_t remove_partials();
+  const std::string& root() const { return root_; }
+
+ private:
+  boost::asio::thread_pool& pool_;
+  std::string root_;
+  std::string last_error_;
+};
+
+// "20261130T030000Z"
+std::string compact_utc_timestamp(std::chrono::sys_seconds t);
+
+}  // namespace respaldo

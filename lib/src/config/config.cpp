@@ -1,0 +1,231 @@
+#include "respaldo/config/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace respaldo {
+namespace po = boost::program_options;
+
+namespace {
+
+std::string env_name_for(const std::string& option) {
+  std::string out = "RESPALDO_";
+  for (char c : option)
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+struct invalid_value {
+  std::string message;
+};
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
+  std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  std::uint64_t factor = 0;
+  if (unit.empty() || unit == "s")
+    factor = 1000;
+  else if (unit == "ms")
+    factor = 1;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
+  else
+    return std::nullopt;
+  if (value > (std::uint64_t{1} << 40) / factor) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(value * factor));
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
+  std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  std::uint64_t factor = 0;
+  if (unit.empty() || unit == "B")
+    factor = 1;
+  else if (unit == "KiB")
+    factor = 1024;
+  else if (unit == "MiB")
+    factor = 1024 * 1024;
+  else if (unit == "GiB")
+    factor = 1024 * 1024 * 1024;
+  else
+    return std::nullopt;
+  if (value > (std::uint64_t{1} << 50) / factor) return std::nullopt;
+  return value * factor;
+}
+
+parse_outcome parse_serve_config(const std::vector<std::string>& args) {
+  serve_config cfg;
+  std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
+      job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
+      shutdown_grace, config_file;
+
+  po::options_description general("respaldo serve options");
+  // clang-format off
+  general.add_options()
+    ("help,h", "show this help")
+    ("config", po::value(&config_file)->value_name("FILE"), "read options from FILE (key = value lines)")
+    ("listen", po::value(&listen)->default_value("127.0.0.1:8080")->value_name("HOST:PORT"), "address of the REST API")
+    ("data-dir", po::value(&cfg.data_dir)->default_value("./var")->value_name("DIR"), "SQLite database, keys and local backups")
+    ("admin-token-file", po::value(&cfg.admin_token_file)->value_name("FILE"), "file holding the admin bearer token (else RESPALDO_ADMIN_TOKEN, else DATA_DIR/admin-token is generated)")
+    ("secret-key-file", po::value(&cfg.secret_key_file)->value_name("FILE"), "AES-256 key sealing app tokens (default DATA_DIR/secret.key, generated)")
+    ("log-format", po::value(&cfg.log_format)->default_value("text")->value_name("text|json"), "log line format")
+    ("log-level", po::value(&cfg.log_level)->default_value("info")->value_name("LEVEL"), "debug, info, warn or error")
+    ("storage", po::value(&cfg.storage)->default_value("local")->value_name("local|drive"), "where backups are stored")
+    ("chunk-size", po::value(&chunk_size)->default_value("8MiB")->value_name("SIZE"), "pipeline chunk, a multiple of 256KiB")
+    ("max-concurrent-jobs", po::value(&cfg.max_concurrent_jobs)->default_value(4)->value_name("N"), "jobs running at once")
+    ("max-attempts", po::value(&cfg.max_attempts)->default_value(3)->value_name("N"), "tries per job for transient failures")
+    ("retry-base-delay", po::value(&retry_base)->default_value("5s")->value_name("DURATION"), "first retry delay (doubles each try, with jitter)")
+    ("retry-max-delay", po::value(&retry_max)->default_value("5m")->value_name("DURATION"), "cap of the retry delay")
+    ("connect-timeout", po::value(&connect_timeout)->default_value("10s")->value_name("DURATION"), "connecting to an app or to storage")
+    ("read-timeout", po::value(&read_timeout)->default_value("60s")->value_name("DURATION"), "longest silence while reading from an app")
+    ("job-deadline", po::value(&job_deadline)->default_value("6h")->value_name("DURATION"), "longest a single job attempt may run")
+    ("deferred-poll-max", po::value(&deferred_poll_max)->default_value("60s")->value_name("DURATION"), "longest wait between polls of a deferred export")
+    ("timezone", po::value(&cfg.timezone)->default_value("UTC")->value_name("ZONE"), "IANA time zone of schedules and retention buckets")
+    ("schedule-jitter", po::value(&jitter)->default_value("0s")->value_name("DURATION"), "spread scheduled starts by up to this much, stable per app")
+    ("probe-interval", po::value(&probe_interval)->default_value("5m")->value_name("DURATION"), "how often each app's capabilities are probed (0 disables)")
+    ("drive-credentials", po::value(&cfg.drive_credentials)->value_name("FILE"), "Google service_account or authorized_user JSON")
+    ("drive-impersonate", po::value(&cfg.drive_impersonate)->value_name("EMAIL"), "user a service account acts for (domain-wide delegation)")
+    ("drive-api-url", po::value(&cfg.drive_api_url)->default_value("https://www.googleapis.com")->value_name("URL"), "base of /drive/v3 and /upload/drive/v3")
+    ("drive-token-url", po::value(&cfg.drive_token_url)->value_name("URL"), "OAuth token endpoint (default: the credentials' token_uri)")
+    ("ca-file", po::value(&cfg.ca_file)->value_name("FILE"), "extra trusted CA certificates (PEM)")
+    ("max-body-bytes", po::value(&max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
+    ("request-timeout", po::value(&request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
+    ("shutdown-grace", po::value(&shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM");
+  // clang-format on
+
+  auto usage = [&] {
+    std::ostringstream os;
+    os << "usage: respaldo serve [options]\n\nEvery option can also be set as an environment "
+          "variable RESPALDO_<OPTION> (e.g. RESPALDO_DATA_DIR).\n\n"
+       << general;
+    return os.str();
+  };
+
+  // Positional arguments are collected only to be refused by name (serve takes none).
+  std::vector<std::string> positional;
+  po::options_description command_line;
+  command_line.add(general).add_options()("positional", po::value(&positional)->multitoken(), "");
+  po::positional_options_description positional_spec;
+  positional_spec.add("positional", -1);
+
+  po::variables_map vm;
+  try {
+    std::vector<const char*> argv{"respaldo-serve"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    po::store(po::command_line_parser(static_cast<int>(argv.size()), argv.data())
+                  .options(command_line)
+                  .positional(positional_spec)
+                  .run(),
+              vm);
+    if (vm.count("help")) return {std::nullopt, usage(), 0};
+    if (vm.count("positional")) {
+      const auto& extra = vm["positional"].as<std::vector<std::string>>();
+      return {std::nullopt,
+              "error: unexpected argument \"" + extra.front() +
+                  "\"; respaldo serve takes only options\n(see respaldo serve --help)\n",
+              2};
+    }
+    // Environment next, then the config file: po::store keeps the first value it sees.
+    std::vector<std::string> names;
+    for (const auto& opt : general.options()) names.push_back(opt->long_name());
+    po::store(po::parse_environment(general,
+                                    [&](const std::string& var) -> std::string {
+                                      for (const auto& n : names)
+                                        if (n != "help" && n != "config" && env_name_for(n) == var)
+                                          return n;
+                                      return "";
+                                    }),
+              vm);
+    if (vm.count("config")) {
+      const auto file = vm["config"].as<std::string>();
+      std::ifstream in(file);
+      if (!in) return {std::nullopt, "error: --config: cannot read " + file + "\n", 2};
+      po::store(po::parse_config_file(in, general), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return {std::nullopt, std::string("error: ") + e.what() + "\n(see respaldo serve --help)\n", 2};
+  }
+
+  auto fail = [](std::string flag, std::string what) {
+    return parse_outcome{std::nullopt, "error: --" + flag + ": " + what + "\n", 2};
+  };
+
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return fail("listen", "expected HOST:PORT such as 127.0.0.1:8080, got \"" + listen + "\"");
+  cfg.listen_host = listen.substr(0, colon);
+  if (cfg.listen_host.size() > 2 && cfg.listen_host.front() == '[' && cfg.listen_host.back() == ']')
+    cfg.listen_host = cfg.listen_host.substr(1, cfg.listen_host.size() - 2);
+  unsigned port = 0;
+  auto port_text = std::string_view(listen).substr(colon + 1);
+  auto [pend, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (pec != std::errc{} || pend != port_text.data() + port_text.size() || port > 65535)
+    return fail("listen", "port must be 0-65535, got \"" + std::string(port_text) + "\"");
+  cfg.listen_port = static_cast<std::uint16_t>(port);
+
+  if (cfg.log_format != "text" && cfg.log_format != "json")
+    return fail("log-format", "expected text or json, got \"" + cfg.log_format + "\"");
+  if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
+      cfg.log_level != "error")
+    return fail("log-level", "expected debug, info, warn or error, got \"" + cfg.log_level + "\"");
+  if (cfg.storage != "local" && cfg.storage != "drive")
+    return fail("storage", "expected local or drive, got \"" + cfg.storage + "\"");
+  if (cfg.storage == "drive" && cfg.drive_credentials.empty())
+    return fail("drive-credentials", "required with --storage drive");
+  if (cfg.max_concurrent_jobs < 1 || cfg.max_concurrent_jobs > 256)
+    return fail("max-concurrent-jobs", "expected 1 to 256");
+  if (cfg.max_attempts < 1 || cfg.max_attempts > 100)
+    return fail("max-attempts", "expected 1 to 100");
+  if (cfg.data_dir.empty()) return fail("data-dir", "must not be empty");
+
+  auto size = parse_byte_size(chunk_size);
+  if (!size || *size == 0 || *size % (256 * 1024) != 0 || *size > 256ull * 1024 * 1024)
+    return fail("chunk-size", "expected a multiple of 256KiB up to 256MiB, such as 8MiB, got \"" +
+                                  chunk_size + "\"");
+  cfg.chunk_size = static_cast<std::size_t>(*size);
+  auto body = parse_byte_size(max_body);
+  if (!body || *body < 1024 || *body > 64ull * 1024 * 1024)
+    return fail("max-body-bytes", "expected 1KiB to 64MiB, got \"" + max_body + "\"");
+  cfg.max_body_bytes = static_cast<std::size_t>(*body);
+
+  struct duration_flag {
+    const char* name;
+    const std::string& text;
+    std::chrono::milliseconds& out;
+    bool zero_ok;
+  };
+  for (auto& d :
+       {duration_flag{"retry-base-delay", retry_base, cfg.retry_base_delay, true},
+        duration_flag{"retry-max-delay", retry_max, cfg.retry_max_delay, true},
+        duration_flag{"connect-timeout", connect_timeout, cfg.connect_timeout, false},
+        duration_flag{"read-timeout", read_timeout, cfg.read_timeout, false},
+        duration_flag{"job-deadline", job_deadline, cfg.job_deadline, false},
+        duration_flag{"deferred-poll-max", deferred_poll_max, cfg.deferred_poll_max, false},
+        duration_flag{"schedule-jitter", jitter, cfg.schedule_jitter, true},
+        duration_flag{"probe-interval", probe_interval, cfg.probe_interval, true},
+        duration_flag{"request-timeout", request_timeout, cfg.request_timeout, false},
+        duration_flag{"shutdown-grace", shutdown_grace, cfg.shutdown_grace, true}}) {
+    auto v = parse_duration(d.text);
+    if (!v || (!d.zero_ok && v->count() == 0))
+      return fail(d.name,
+                  "expected a duration such as 500ms, 30s, 5m, 2h or 1d, got \"" + d.text + "\"");
+    d.out = *v;
+  }
+  return {std::move(cfg), "", 0};
+}
+
+}  // namespace respaldo

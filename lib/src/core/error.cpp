@@ -1,0 +1,137 @@
+#include "respaldo/core/error.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/throw_exception.hpp>
+#include <string>
+
+namespace respaldo {
+namespace {
+
+constexpr std::string_view name_of(errc e) noexcept {
+  switch (e) {
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::not_found:
+      return "not_found";
+    case errc::conflict:
+      return "conflict";
+    case errc::store_error:
+      return "store_error";
+    case errc::store_not_a_database:
+      return "store_not_a_database";
+    case errc::store_schema_too_new:
+      return "store_schema_too_new";
+    case errc::app_unreachable:
+      return "app_unreachable";
+    case errc::app_unauthorized:
+      return "app_unauthorized";
+    case errc::app_contract_violation:
+      return "app_contract_violation";
+    case errc::app_export_failed:
+      return "app_export_failed";
+    case errc::app_timeout:
+      return "app_timeout";
+    case errc::size_mismatch:
+      return "size_mismatch";
+    case errc::checksum_mismatch:
+      return "checksum_mismatch";
+    case errc::storage_error:
+      return "storage_error";
+    case errc::storage_unavailable:
+      return "storage_unavailable";
+    case errc::interrupted:
+      return "interrupted";
+    case errc::cancelled:
+      return "cancelled";
+    case errc::timeout:
+      return "timeout";
+    case errc::job_deadline_exceeded:
+      return "job_deadline_exceeded";
+    case errc::drive_auth_failed:
+      return "drive_auth_failed";
+    case errc::drive_folder_not_found:
+      return "drive_folder_not_found";
+    case errc::drive_quota_exceeded:
+      return "drive_quota_exceeded";
+    case errc::drive_upload_failed:
+      return "drive_upload_failed";
+    case errc::drive_checksum_mismatch:
+      return "drive_checksum_mismatch";
+    case errc::drive_rate_limited:
+      return "drive_rate_limited";
+    case errc::drive_session_expired:
+      return "drive_session_expired";
+    case errc::tls_error:
+      return "tls_error";
+    case errc::http_protocol_error:
+      return "http_protocol_error";
+    case errc::verify_mismatch:
+      return "verify_mismatch";
+    case errc::verify_missing:
+      return "verify_missing";
+  }
+  return "internal_error";
+}
+
+class respaldo_category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "respaldo"; }
+  std::string message(int ev) const override { return std::string(name_of(static_cast<errc>(ev))); }
+};
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept {
+  static const respaldo_category category;
+  return category;
+}
+
+std::string_view code_name(const boost::system::error_code& ec) noexcept {
+  if (ec.category() == error_category()) return name_of(static_cast<errc>(ec.value()));
+  return "internal_error";
+}
+
+void throw_exception_from_error(const failure& f, const boost::source_location& loc) {
+  boost::throw_exception(boost::system::system_error(f.code, f.message), loc);
+}
+
+std::string printable_excerpt(std::string_view text, std::size_t limit) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= limit) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+bool is_transient(const boost::system::error_code& ec) noexcept {
+  if (ec.category() == error_category()) {
+    switch (static_cast<errc>(ec.value())) {
+      case errc::app_unreachable:
+      case errc::app_timeout:
+      case errc::app_export_failed:
+      case errc::timeout:
+      case errc::interrupted:
+      case errc::drive_rate_limited:
+      case errc::storage_unavailable:
+      case errc::drive_session_expired:
+      case errc::http_protocol_error:
+        return true;
+      default:
+        return false;
+    }
+  }
+  // socket-level failures are worth another try
+  return ec == boost::asio::error::connection_refused ||
+         ec == boost::asio::error::connection_reset || ec == boost::asio::error::timed_out ||
+         ec == boost::asio::error::eof || ec == boost::asio::error::broken_pipe ||
+         ec == boost::asio::error::host_not_found_try_again;
+}
+
+}  // namespace respaldo

@@ -1,0 +1,483 @@
+#include "respaldo/http/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <list>
+#include <random>
+#include <tuple>
+#include <variant>
+
+#include "respaldo/http/problem.hpp"
+
+namespace respaldo {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+struct connection {
+  beast::tcp_stream* stream = nullptr;
+  bool busy = false;
+};
+
+std::string make_request_id() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string id(16, '0');
+  auto v = rng();
+  for (auto& c : id) {
+    c = hex[v & 0xf];
+    v >>= 4;
+  }
+  return id;
+}
+
+// An incoming X-Request-Id is echoed only when it is short and harmless in logs and headers.
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class stream_sink final : public body_sink {
+ public:
+  stream_sink(beast::tcp_stream& s, bool chunked, std::chrono::milliseconds timeout)
+      : stream_(s), chunked_(chunked), timeout_(timeout) {}
+
+  asio::awaitable<boost::system::error_code> write(asio::const_buffer data) override {
+    if (data.size() == 0) co_return boost::system::error_code{};
+    stream_.expires_after(timeout_);
+    if (chunked_) {
+      auto [ec, n] =
+          co_await asio::async_write(stream_, http::make_chunk(data), as_tuple_awaitable);
+      written_ += data.size();
+      co_return ec;
+    }
+    auto [ec, n] = co_await asio::async_write(stream_, data, as_tuple_awaitable);
+    written_ += n;
+    co_return ec;
+  }
+  std::uint64_t written() const { return written_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  bool chunked_;
+  std::chrono::milliseconds timeout_;
+  std::uint64_t written_ = 0;
+};
+
+}  // namespace
+
+struct http_server::impl : std::enable_shared_from_this<impl> {
+  impl(asio::any_io_executor e, request_handler h, http_server_options o, logger& l)
+      : ex(std::move(e)), acceptor(ex), handler(std::move(h)), options(o), log(l) {}
+
+  asio::any_io_executor ex;
+  tcp::acceptor acceptor;
+  request_handler handler;
+  http_server_options options;
+  logger& log;
+  std::list<connection> connections;
+  bool stopping = false;
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      auto [ec, socket] = co_await acceptor.async_accept(as_tuple_awaitable);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopping) break;
+        log.warn("accept failed", {{"error", ec.message()}});
+        // Out of descriptors and similar: back off briefly instead of spinning.
+        asio::steady_timer pause(ex, std::chrono::milliseconds(50));
+        co_await pause.async_wait(as_tuple_awaitable);
+        continue;
+      }
+      if (connections.size() >= options.max_connections) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        log.warn("connection refused: limit reached",
+                 {{"max_connections", static_cast<std::uint64_t>(options.max_connections)}});
+        continue;
+      }
+      auto session = [self, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+        co_await self->run_session(std::move(s));
+      };
+      asio::co_spawn(ex, std::move(session), asio::detached);
+    }
+  }
+
+  static http_response bad_request(unsigned status, std::string_view code, std::string detail) {
+    auto res = problem(status, code, std::move(detail));
+    res.set_header("Connection", "close");
+    return res;
+  }
+
+  asio::awaitable<void> run_session(tcp::socket socket) {
+    std::string remote;
+    {
+      boost::system::error_code ec;
+      auto ep = socket.remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    beast::tcp_stream stream(std::move(socket));
+    auto conn = connections.insert(connections.end(), connection{&stream, false});
+    beast::flat_buffer buffer;
+    buffer.reserve(8192);
+    bool first = true;
+
+    while (!stopping) {
+      conn->busy = false;
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+      parser.body_limit(options.body_limit);
+      // Reads run under our own deadline (read_some_until) rather than the stream's expiry,
+      // which would close the socket and leave no way to answer 408.
+      const auto header_deadline =
+          std::chrono::steady_clock::now() + (first ? options.read_timeout : options.idle_timeout);
+      // Beast applies header_limit to what one parse step sees, not to a header that arrives
+      // over several reads (fields parsed early are consumed), so count the bytes in total.
+      boost::system::error_code ec;
+      std::size_t header_bytes = 0;
+      while (!parser.is_header_done()) {
+        auto [rec, rn] = co_await read_some_until(stream, buffer, parser, header_deadline);
+        header_bytes += rn;
+        if (rec) {
+          ec = rec;
+          break;
+        }
+        if (header_bytes > options.header_limit) {
+          ec = http::error::header_limit;
+          break;
+        }
+      }
+      if (ec) {
+        std::optional<http_response> refusal;
+        if (ec == http::error::header_limit)
+          refusal = bad_request(
+              431, "header_fields_too_large",
+              "request header exceeds " + std::to_string(options.header_limit) + " bytes");
+        else if (ec == http::error::body_limit)
+          refusal = too_large();
+        else if (ec == beast::error::timeout && (header_bytes > 0 || buffer.size() > 0))
+          refusal = timed_out();  // a keep-alive connection that stays silent just closes
+        else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+                 ec != beast::error::timeout && ec != asio::error::eof &&
+                 ec != asio::error::connection_reset && (header_bytes > 0 || buffer.size() > 0))
+          refusal = bad_request(400, "bad_request", "malformed HTTP request");
+        if (refusal) {
+          const auto id = make_request_id();
+          const auto at = std::chrono::steady_clock::now();
+          const std::string none;
+          co_await write_simple(stream, *refusal, none, none, remote, at, id);
+          co_await drain(stream);
+        }
+        break;
+      }
+      conn->busy = true;
+      const auto started = std::chrono::steady_clock::now();
+      std::string request_id;
+      if (auto it = parser.get().find("X-Request-Id");
+          it != parser.get().end() && acceptable_request_id(it->value()))
+        request_id = std::string(it->value());
+      else
+        request_id = make_request_id();
+      const std::string method(parser.get().method_string());
+      const std::string target(parser.get().target());
+
+      if (parser.get()[http::field::expect] == "100-continue") {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        stream.expires_after(options.write_timeout);
+        co_await http::async_write(stream, cont, as_tuple_awaitable);
+      }
+      const auto body_deadline = std::chrono::steady_clock::now() + options.read_timeout;
+      boost::system::error_code rec;
+      while (!rec && !parser.is_done()) {
+        auto [bec, bn] = co_await read_some_until(stream, buffer, parser, body_deadline);
+        rec = bec;
+      }
+      if (rec) {
+        std::optional<http_response> refusal;
+        if (rec == http::error::body_limit)
+          refusal = too_large();
+        else if (rec == beast::error::timeout)
+          refusal = timed_out();
+        else if (rec != asio::error::operation_aborted && rec != asio::error::eof &&
+                 rec != asio::error::connection_reset && rec != http::error::end_of_stream &&
+                 rec != http::error::partial_message)
+          refusal = bad_request(400, "bad_request", "malformed HTTP request body");
+        if (refusal) {
+          co_await write_simple(stream, *refusal, method, target, remote, started, request_id);
+          co_await drain(stream);
+        }
+        break;
+      }
+      auto& msg = parser.get();
+      const bool keep_alive = msg.keep_alive();
+
+      http_request req;
+      req.method = method;
+      req.target = target;
+      req.request_id = request_id;
+      req.body = std::move(msg.body());
+      for (const auto& f : msg)
+        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+
+      http_response res;
+      auto url = boost::urls::parse_origin_form(target);
+      if (!url) {
+        res = problem(400, "invalid_target", "the request target is not a valid origin-form URL");
+      } else {
+        req.path = std::string(url->path());
+        for (auto param : url->params()) req.query.emplace_back(param.key, param.value);
+        res = co_await call_handler(req);
+      }
+      res.set_header("X-Request-Id", request_id);
+      const bool close_after = !keep_alive || stopping || res.header("Connection") == "close";
+      bool ok = co_await write_response(stream, res, close_after, req.method, req.path, remote,
+                                        started, request_id);
+      if (!ok || close_after) break;
+      first = false;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    connections.erase(conn);
+  }
+
+  // After refusing a request whose bytes may still be arriving (a body over the limit, an
+  // oversized header), closing at once would make the kernel answer them with a reset that can
+  // destroy the refusal before the client reads it. So stop sending, then read and discard for a
+  // bounded time and amount before the socket is closed.
+  asio::awaitable<void> drain(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 16 * 1024> scratch;
+    const std::size_t limit = std::max<std::size_t>(8 * 1024 * 1024, 2 * options.body_limit);
+    std::size_t total = 0;
+    stream.expires_after(std::chrono::seconds(3));
+    while (total < limit && !stopping) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), as_tuple_awaitable);
+      if (ec) break;
+      total += n;
+    }
+  }
+
+  // One read step that gives up at `deadline` with beast::error::timeout while leaving the
+  // socket open (the stream's own expiry would close it), so that a 408 can still be sent.
+  asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some_until(
+      beast::tcp_stream& stream, beast::flat_buffer& buffer,
+      http::request_parser<http::string_body>& parser,
+      std::chrono::steady_clock::time_point deadline) {
+    using namespace asio::experimental::awaitable_operators;
+    stream.expires_never();
+    asio::steady_timer timer(ex, deadline);
+    auto read = http::async_read_some(stream, buffer, parser, as_tuple_awaitable);
+    auto wait = timer.async_wait(as_tuple_awaitable);
+    auto race = std::move(read) || std::move(wait);
+    auto outcome = co_await std::move(race);
+    if (outcome.index() == 1) co_return std::tuple{make_timeout(), std::size_t{0}};
+    co_return std::get<0>(std::move(outcome));
+  }
+
+  static boost::system::error_code make_timeout() { return beast::error::timeout; }
+
+  http_response timed_out() const {
+    return bad_request(408, "request_timeout",
+                       "the request was not received within " +
+                           std::to_string(options.read_timeout.count()) + " ms");
+  }
+
+  http_response too_large() const {
+    return bad_request(
+        413, "body_too_large",
+        "request body exceeds the limit of " + std::to_string(options.body_limit) + " bytes");
+  }
+
+  // The handler with its exceptions turned into a 500. Racing the deadline needs this: `||`
+  // waits for the first *success*, so a handler that threw would otherwise be reported as a
+  // timeout once the whole deadline had passed.
+  asio::awaitable<http_response> guarded_handler(http_request& req) {
+    try {
+      co_return co_await handler(req);
+    } catch (const std::exception& e) {
+      log.error("handler failed",
+                {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
+    } catch (...) {
+      log.error("handler failed", {{"request_id", req.request_id}, {"path", req.path}});
+    }
+    co_return problem(
+        500, "internal_error",
+        "an internal error occurred; see the server log for request " + req.request_id);
+  }
+
+  asio::awaitable<http_response> call_handler(http_request& req) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer deadline(ex, options.handler_timeout);
+    auto work = guarded_handler(req);
+    auto wait = deadline.async_wait(as_tuple_awaitable);
+    auto race = std::move(work) || std::move(wait);
+    auto outcome = co_await std::move(race);
+    if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
+    log.error("handler timed out", {{"request_id", req.request_id}, {"path", req.path}});
+    co_return problem(503, "handler_timeout", "the request took too long to process; retry later");
+  }
+
+  asio::awaitable<void> write_simple(beast::tcp_stream& stream, http_response& res,
+                                     const std::string& method, const std::string& path,
+                                     const std::string& remote,
+                                     std::chrono::steady_clock::time_point started,
+                                     const std::string& request_id) {
+    res.set_header("X-Request-Id", request_id);
+    co_await write_response(stream, res, true, method, path, remote, started, request_id);
+  }
+
+  asio::awaitable<bool> write_response(beast::tcp_stream& stream, http_response& res,
+                                       bool close_after, const std::string& method,
+                                       const std::string& path, const std::string& remote,
+                                       std::chrono::steady_clock::time_point started,
+                                       const std::string& request_id) {
+    std::uint64_t body_bytes = 0;
+    bool ok = true;
+    stream.expires_after(options.write_timeout);
+    if (method == "HEAD" && !res.stream) {
+      // A response to HEAD has the headers of the full response and no body (RFC 9110 9.3.2);
+      // bytes after the header would be read as the next response on a kept-alive connection.
+      http::response<http::empty_body> out{static_cast<http::status>(res.status), 11};
+      for (auto& h : res.headers) out.set(h.name, h.value);
+      out.keep_alive(!close_after);
+      out.content_length(res.body.size());
+      http::response_serializer<http::empty_body> sr{out};
+      auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple_awaitable);
+      ok = !ec;
+    } else if (!res.stream) {
+      http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
+      for (auto& h : res.headers) out.set(h.name, h.value);
+      out.keep_alive(!close_after);
+      body_bytes = res.body.size();
+      out.body() = std::move(res.body);
+      out.prepare_payload();
+      auto [ec, n] = co_await http::async_write(stream, out, as_tuple_awaitable);
+      ok = !ec;
+    } else {
+      http::response<http::empty_body> head{static_cast<http::status>(res.status), 11};
+      for (auto& h : res.headers) head.set(h.name, h.value);
+      head.keep_alive(!close_after);
+      const bool chunked = !res.stream_length.has_value();
+      if (chunked)
+        head.chunked(true);
+      else
+        head.content_length(*res.stream_length);
+      http::response_serializer<http::empty_body> sr{head};
+      auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple_awaitable);
+      if (ec) {
+        ok = false;
+      } else {
+        stream_sink sink(stream, chunked, options.write_timeout);
+        auto sec = co_await res.stream(sink);
+        body_bytes = sink.written();
+        if (sec) {
+          // The client sees a truncated body (no last chunk / short Content-Length): never a
+          // response that looks complete.
+          log.warn("streamed response aborted",
+                   {{"request_id", request_id}, {"error", sec.message()}});
+          ok = false;
+        } else if (chunked) {
+          stream.expires_after(options.write_timeout);
+          auto [cec, cn] =
+              co_await asio::async_write(stream, http::make_chunk_last(), as_tuple_awaitable);
+          ok = !cec;
+        } else {
+          ok = body_bytes == *res.stream_length;
+        }
+      }
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    log.info("request", {{"request_id", request_id},
+                         {"method", method},
+                         {"path", path},
+                         {"status", res.status},
+                         {"bytes", body_bytes},
+                         {"duration_ms", static_cast<std::int64_t>(ms)},
+                         {"remote", remote}});
+    co_return ok;
+  }
+};
+
+http_server::http_server(asio::any_io_executor ex, request_handler handler,
+                         http_server_options options, logger& log)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(handler), options, log)) {}
+
+http_server::~http_server() {
+  boost::system::error_code ignored;
+  impl_->stopping = true;
+  impl_->acceptor.close(ignored);
+}
+
+boost::system::result<tcp::endpoint> http_server::listen(const std::string& host,
+                                                         std::uint16_t port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return ec;
+  tcp::endpoint ep{address, port};
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (ec) return ec;
+  acc.set_option(asio::socket_base::reuse_address(true), ec);
+  acc.bind(ep, ec);
+  if (ec) return ec;
+  acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  auto local = acc.local_endpoint(ec);
+  if (ec) return ec;
+  return local;
+}
+
+void http_server::start() {
+  auto self = impl_;
+  auto loop = [self]() -> asio::awaitable<void> { co_await self->accept_loop(); };
+  asio::co_spawn(impl_->ex, std::move(loop), asio::detached);
+}
+
+asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds grace) {
+  auto self = impl_;
+  self->stopping = true;
+  boost::system::error_code ignored;
+  self->acceptor.close(ignored);
+  for (auto& c : self->connections)
+    if (!c.busy) c.stream->cancel();
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::steady_timer tick(self->ex);
+  while (!self->connections.empty() && std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(as_tuple_awaitable);
+    for (auto& c : self->connections)
+      if (!c.busy) c.stream->cancel();
+  }
+  for (auto& c : self->connections) c.stream->cancel();
+}
+
+std::size_t http_server::active_connections() const {
+  return impl_->connections.size();
+}
+
+}  // namespace respaldo

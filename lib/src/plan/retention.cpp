@@ -1,0 +1,358 @@
+#include "respaldo/plan/retention.hpp"
+
+#include <date/date.h>
+#include <date/iso_week.h>
+#include <date/tz.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <exception>
+#include <istream>
+#include <numeric>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string_view>
+
+namespace respaldo {
+namespace {
+
+constexpr std::string_view policy_fields = "last, daily, weekly, monthly, yearly";
+
+int* policy_field(retention_policy& p, std::string_view name) {
+  if (name == "last") return &p.last;
+  if (name == "daily") return &p.daily;
+  if (name == "weekly") return &p.weekly;
+  if (name == "monthly") return &p.monthly;
+  if (name == "yearly") return &p.yearly;
+  return nullptr;
+}
+
+// A short JSON rendering of an offending value for error messages.
+std::string describe(const boost::json::value& v) {
+  std::string s = boost::json::serialize(v);
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+struct bucket_keys {
+  std::string day, week, month, year;
+};
+
+bucket_keys buckets_of(std::chrono::sys_seconds t, const date::time_zone* tz) {
+  const date::local_seconds local =
+      tz ? tz->to_local(t) : date::local_seconds{t.time_since_epoch()};
+  const date::local_days ld = date::floor<date::days>(local);
+  const date::year_month_day ymd{ld};
+  const iso_week::year_weeknum_weekday iw{ld};
+  const int y = static_cast<int>(ymd.year());
+  const unsigned m = static_cast<unsigned>(ymd.month());
+  const unsigned d = static_cast<unsigned>(ymd.day());
+  char buf[32];
+  bucket_keys k;
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+  k.day = buf;
+  std::snprintf(buf, sizeof buf, "%04d-W%02u", static_cast<int>(iw.year()),
+                static_cast<unsigned>(iw.weeknum()));
+  k.week = buf;
+  std::snprintf(buf, sizeof buf, "%04d-%02u", y, m);
+  k.month = buf;
+  std::snprintf(buf, sizeof buf, "%04d", y);
+  k.year = buf;
+  return k;
+}
+
+bool read_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+// RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)); fractions are truncated.
+std::optional<std::chrono::sys_seconds> parse_timestamp(std::string_view s) {
+  int year, month, day, hour, minute, second;
+  if (!read_digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !read_digits(s, 5, 2, month) ||
+      s[7] != '-' || !read_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') ||
+      !read_digits(s, 11, 2, hour) || s[13] != ':' || !read_digits(s, 14, 2, minute) ||
+      s[16] != ':' || !read_digits(s, 17, 2, second))
+    return std::nullopt;
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    const std::size_t start = ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    if (pos == start) return std::nullopt;
+  }
+  int offset_minutes = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om;
+    if (!read_digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !read_digits(s, pos + 4, 2, om) || oh > 23 || om > 59)
+      return std::nullopt;
+    offset_minutes = (s[pos] == '-' ? -1 : 1) * (oh * 60 + om);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  const date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
+                                 date::day{static_cast<unsigned>(day)}};
+  // A leap second (:60) stays within its minute, and so within its day.
+  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  if (second == 60) second = 59;
+  const auto local = std::chrono::sys_seconds{date::sys_days{ymd}} + std::chrono::hours{hour} +
+                     std::chrono::minutes{minute} + std::chrono::seconds{second};
+  return local - std::chrono::minutes{offset_minutes};
+}
+
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view space = " \t\r\n\v\f";
+  const auto b = s.find_first_not_of(space);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(space) - b + 1);
+}
+
+constexpr std::string_view usage = "usage: respaldo retention plan --policy JSON [--tz ZONE]";
+
+}  // namespace
+
+boost::system::result<retention_policy, std::string> parse_retention_policy(
+    const boost::json::value& v) {
+  using boost::system::in_place_error;
+  const auto* obj = v.if_object();
+  if (!obj)
+    return {in_place_error,
+            "retention policy: expected a JSON object such as "
+            "{\"daily\":7,\"weekly\":4}, got " +
+                describe(v)};
+  retention_policy p;
+  for (const auto& [key, value] : *obj) {
+    int* field = policy_field(p, key);
+    if (!field)
+      return {in_place_error, "retention policy: unknown rule " +
+                                  describe(boost::json::value(key)) + " (expected one of " +
+                                  std::string(policy_fields) + ")"};
+    const std::string expected = "retention policy: \"" + std::string(key) +
+                                 "\" must be an integer from 0 to " +
+                                 std::to_string(max_retention_count) + ", got " + describe(value);
+    // Values above INT64_MAX arrive as uint64 and are out of range like any other.
+    if (!value.is_int64() || value.get_int64() < 0 || value.get_int64() > max_retention_count)
+      return {in_place_error, expected};
+    *field = static_cast<int>(value.get_int64());
+  }
+  if (p.last <= 0 && p.daily <= 0 && p.weekly <= 0 && p.monthly <= 0 && p.yearly <= 0)
+    return {in_place_error, "retention policy: expected at least one of " +
+                                std::string(policy_fields) + " above 0"};
+  return p;
+}
+
+boost::json::object to_json(const retention_policy& p) {
+  boost::json::object o;
+  if (p.last > 0) o["last"] = p.last;
+  if (p.daily > 0) o["daily"] = p.daily;
+  if (p.weekly > 0) o["weekly"] = p.weekly;
+  if (p.monthly > 0) o["monthly"] = p.monthly;
+  if (p.yearly > 0) o["yearly"] = p.yearly;
+  return o;
+}
+
+std::vector<retention_decision> plan_retention(const std::vector<retention_candidate>& candidates,
+                                               const retention_policy& policy,
+                                               const date::time_zone* tz) {
+  const std::size_t n = candidates.size();
+  std::vector<retention_decision> decisions(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    decisions[i].id = candidates[i].id;
+    decisions[i].created_at = candidates[i].created_at;
+  }
+
+  // Oldest first; the input position breaks exact ties so the plan never depends on sort details.
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto& ca = candidates[a];
+    const auto& cb = candidates[b];
+    if (ca.created_at != cb.created_at) return ca.created_at < cb.created_at;
+    if (ca.id != cb.id) return ca.id < cb.id;
+    return a < b;
+  });
+  std::vector<std::size_t> rank(n);
+  for (std::size_t r = 0; r < n; ++r) rank[order[r]] = r;
+
+  auto counts = [&](std::size_t i) {
+    return candidates[i].successful && candidates[i].created_by_respaldo;
+  };
+  // Newest first: the backups the rules choose from.
+  std::vector<std::size_t> eligible;
+  for (auto it = order.rbegin(); it != order.rend(); ++it)
+    if (counts(*it)) eligible.push_back(*it);
+  const bool any_success = !eligible.empty();
+  const std::size_t newest = any_success ? eligible.front() : 0;
+
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& reasons = decisions[i].reasons;
+    if (!candidates[i].created_by_respaldo)
+      reasons.emplace_back("not-created-by-respaldo");
+    else if (!any_success)
+      reasons.emplace_back("no-successful-backup");
+    else if (i == newest)
+      reasons.emplace_back("newest");
+    else if (rank[i] > rank[newest])
+      reasons.emplace_back("newer-than-newest-successful");
+  }
+
+  const std::size_t last = static_cast<std::size_t>(std::max(policy.last, 0));
+  for (std::size_t j = 0; j < eligible.size() && j < last; ++j)
+    decisions[eligible[j]].reasons.push_back("last " + std::to_string(j + 1));
+
+  std::vector<bucket_keys> keys(n);
+  for (std::size_t i : eligible) keys[i] = buckets_of(candidates[i].created_at, tz);
+
+  struct rule {
+    const char* name;
+    int count;
+    std::string bucket_keys::*key;
+  };
+  const rule rules[] = {{"daily", policy.daily, &bucket_keys::day},
+                        {"weekly", policy.weekly, &bucket_keys::week},
+                        {"monthly", policy.monthly, &bucket_keys::month},
+                        {"yearly", policy.yearly, &bucket_keys::year}};
+  for (const auto& r : rules) {
+    if (r.count <= 0) continue;
+    // Walking newest first, the first backup met in a bucket is that bucket's newest. Keys are not
+    // assumed monotonic: a zone going back across midnight can put a later instant on an earlier
+    // day.
+    std::set<std::string> seen;
+    for (std::size_t i : eligible) {
+      const std::string& key = keys[i].*r.key;
+      if (!seen.insert(key).second) continue;
+      if (seen.size() > static_cast<std::size_t>(r.count)) break;
+      decisions[i].reasons.push_back(std::string(r.name) + " " + key);
+    }
+  }
+
+  for (auto& d : decisions) d.keep = !d.reasons.empty();
+  return decisions;
+}
+
+int run_retention_command(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+                          std::ostream& err) {
+  if (args.empty()) {
+    err << usage << '\n';
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    out << usage << '\n';
+    return 0;
+  }
+  if (args[0] != "plan") {
+    err << "retention: unknown subcommand \"" << args[0] << "\"\n" << usage << '\n';
+    return 2;
+  }
+
+  std::optional<std::string> policy_text, tz_name;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out << usage << '\n';
+      return 0;
+    }
+    std::optional<std::string>* target = nullptr;
+    std::string flag;
+    std::optional<std::string> inline_value;
+    for (auto [name, slot] : {std::pair{"--policy", &policy_text}, std::pair{"--tz", &tz_name}}) {
+      const std::string_view sv = a;
+      if (sv == name) {
+        target = slot;
+        flag = name;
+      } else if (sv.starts_with(std::string(name) + "=")) {
+        target = slot;
+        flag = name;
+        inline_value = std::string(sv.substr(std::string_view(name).size() + 1));
+      }
+    }
+    if (!target) {
+      err << "retention plan: unknown argument \"" << a << "\"\n" << usage << '\n';
+      return 2;
+    }
+    if (target->has_value()) {
+      err << "retention plan: " << flag << " given more than once\n";
+      return 2;
+    }
+    if (inline_value) {
+      *target = *inline_value;
+    } else if (i + 1 < args.size()) {
+      *target = args[++i];
+    } else {
+      err << "retention plan: " << flag << " needs a value\n" << usage << '\n';
+      return 2;
+    }
+  }
+  if (!policy_text) {
+    err << "retention plan: missing --policy (a JSON object such as {\"daily\":7,\"weekly\":4})\n"
+        << usage << '\n';
+    return 2;
+  }
+
+  boost::system::error_code ec;
+  const boost::json::value policy_json = boost::json::parse(*policy_text, ec);
+  if (ec) {
+    err << "retention plan: --policy: invalid JSON (" << ec.message() << ")\n";
+    return 2;
+  }
+  const auto policy = parse_retention_policy(policy_json);
+  if (!policy) {
+    err << "retention plan: --policy: " << policy.error() << '\n';
+    return 2;
+  }
+
+  const date::time_zone* tz = nullptr;
+  if (tz_name) {
+    try {
+      tz = date::locate_zone(*tz_name);
+    } catch (const std::exception&) {
+      err << "retention plan: --tz: unknown time zone \"" << *tz_name << "\"\n";
+      return 2;
+    }
+  }
+
+  std::vector<std::string> given;
+  std::vector<retention_candidate> candidates;
+  std::string line;
+  for (std::size_t line_no = 1; std::getline(in, line); ++line_no) {
+    const std::string_view text = trim(line);
+    if (text.empty()) continue;
+    const auto t = parse_timestamp(text);
+    if (!t) {
+      err << "retention plan: line " << line_no << ": not an RFC 3339 timestamp: \"" << text
+          << "\"\n";
+      return 2;
+    }
+    // Zero-padded positions as ids: equal timestamps are ordered by input position.
+    char id[24];
+    std::snprintf(id, sizeof id, "%020zu", candidates.size());
+    candidates.push_back({id, *t, true, true});
+    given.emplace_back(text);
+  }
+
+  const auto plan = plan_retention(candidates, *policy, tz);
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    out << (plan[i].keep ? "keep " : "delete ") << given[i];
+    for (std::string reason : plan[i].reasons) {
+      std::replace(reason.begin(), reason.end(), ' ', ':');
+      out << ' ' << reason;
+    }
+    out << '\n';
+  }
+  return 0;
+}
+
+}  // namespace respaldo

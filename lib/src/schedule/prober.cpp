@@ -1,0 +1,224 @@
+#include "respaldo/schedule/prober.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <vector>
+
+#include "respaldo/core/log.hpp"
+#include "respaldo/core/metrics.hpp"
+#include "respaldo/jobs/control.hpp"
+
+namespace respaldo {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+sys_seconds now_seconds() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+// One round's shared state: workers take the next app until none is left.
+struct probe_round {
+  explicit probe_round(asio::any_io_executor ex)
+      : done(ex, asio::steady_timer::time_point::max()) {}
+  std::vector<std::string> apps;
+  std::size_t next = 0;
+  std::size_t workers = 0;  // still running
+  asio::steady_timer done;
+};
+
+}  // namespace
+
+app_health health_from_probe(const outcome<app_capabilities>& probe, sys_seconds now) {
+  app_health h;
+  h.checked_at = now;
+  if (probe) {
+    h.status = "ok";
+    h.capabilities = capabilities_json(*probe);
+    return h;
+  }
+  const auto& code = probe.error().code;
+  if (code == errc::app_unauthorized)
+    h.status = "unauthorized";
+  else if (code == errc::app_contract_violation)
+    h.status = "invalid";
+  else
+    h.status = "unreachable";
+  h.detail = probe.error().message;
+  return h;
+}
+
+json::object capabilities_json(const app_capabilities& caps) {
+  json::array types;
+  for (const auto& t : caps.types) types.emplace_back(t);
+  json::object o;
+  o["types"] = std::move(types);
+  o["est_seconds"] = caps.est_seconds ? json::value(*caps.est_seconds) : json::value(nullptr);
+  o["est_size"] = caps.est_size ? json::value(*caps.est_size) : json::value(nullptr);
+  return o;
+}
+
+struct prober::impl : std::enable_shared_from_this<impl> {
+  impl(asio::any_io_executor e, store& d, http_client& c, prober_options o, logger& l, metrics& m)
+      : ex(std::move(e)), db(d), apps(c, o.exporter), options(o), log(l), stats(m), timer(ex) {}
+
+  asio::any_io_executor ex;
+  store& db;
+  exporter apps;
+  prober_options options;
+  logger& log;
+  metrics& stats;
+  asio::steady_timer timer;
+  bool stopped = false;
+
+  asio::awaitable<void> probe_one(std::string name) {
+    auto self = shared_from_this();
+    auto found = db.get_app(name);
+    if (!found || !*found) co_return;
+    const app_record app = **found;
+    if (app.token.empty()) {
+      log.warn("app not probed: its token cannot be unsealed", {{"app", name}});
+      co_return;
+    }
+    // The probe's deadline: stopping the control cuts the connection it waits on.
+    auto control = std::make_shared<job_control>();
+    auto deadline = std::make_shared<asio::steady_timer>(ex, options.timeout);
+    const auto limit_ms = static_cast<std::int64_t>(options.timeout.count());
+    auto watchdog = [control, deadline, limit_ms]() -> asio::awaitable<void> {
+      auto [ec] = co_await deadline->async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!ec)
+        control->stop(failure{
+            make_error_code(errc::app_timeout),
+            "GET /backup/capabilities took longer than " + std::to_string(limit_ms) + " ms"});
+    };
+    asio::co_spawn(ex, std::move(watchdog), asio::detached);
+    auto result = co_await apps.probe(app, control.get());
+    deadline->cancel();
+
+    auto health = health_from_probe(result, now_seconds());
+    // Read the record again: it may have changed while the probe was in flight.
+    auto fresh = db.get_app(name);
+    if (!fresh || !*fresh) co_return;
+    app_record a = **fresh;
+    if (a.token.empty()) co_return;
+    const std::string previous = a.health.status;
+    if (!health.capabilities) health.capabilities = a.health.capabilities;
+    a.health = std::move(health);
+    if (auto ec = db.update_app(a); ec && ec != errc::not_found)
+      log.error("could not save an app's health",
+                {{"app", name}, {"error", std::string(code_name(ec))}});
+    stats.add("respaldo_app_probes_total", 1, {{"status", a.health.status}});
+    if (a.health.status != previous) {
+      if (a.health.status == "ok")
+        log.info("app health changed",
+                 {{"app", name}, {"status", a.health.status}, {"previous", previous}});
+      else
+        log.warn("app health changed", {{"app", name},
+                                        {"status", a.health.status},
+                                        {"previous", previous},
+                                        {"detail", a.health.detail}});
+    }
+  }
+
+  asio::awaitable<void> worker(std::shared_ptr<probe_round> round) {
+    auto self = shared_from_this();
+    while (round->next < round->apps.size() && !stopped) {
+      std::string name = round->apps[round->next++];
+      auto probe = probe_one(std::move(name));
+      co_await std::move(probe);
+    }
+    if (--round->workers == 0) round->done.cancel();
+  }
+
+  asio::awaitable<void> probe_all() {
+    auto self = shared_from_this();
+    auto round = std::make_shared<probe_round>(ex);
+    std::string after;
+    while (true) {
+      auto page = db.list_apps(500, after);
+      if (!page) {
+        log.error("prober could not read the apps");
+        co_return;
+      }
+      for (const auto& a : *page) round->apps.push_back(a.name);
+      if (page->size() < 500) break;
+      after = page->back().name;
+    }
+    const auto n = std::min<std::size_t>(std::max(1u, options.concurrency), round->apps.size());
+    round->workers = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto task = [self, round]() -> asio::awaitable<void> {
+        auto work = self->worker(round);
+        co_await std::move(work);
+      };
+      asio::co_spawn(ex, std::move(task), asio::detached);
+    }
+    while (round->workers > 0) co_await round->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  asio::awaitable<void> loop() {
+    auto self = shared_from_this();
+    while (!stopped) {
+      co_await probe_all();
+      if (stopped) break;
+      timer.expires_after(options.interval);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+};
+
+prober::prober(asio::any_io_executor ex, store& db, http_client& client, prober_options options,
+               logger& log, metrics& stats)
+    : impl_(std::make_shared<impl>(std::move(ex), db, client, options, log, stats)) {
+  stats.describe("respaldo_app_probes_total", metrics::kind::counter,
+                 "Health probes of the apps' GET /backup/capabilities, by resulting status.");
+}
+
+prober::~prober() {
+  impl_->stopped = true;
+}
+
+void prober::start() {
+  if (impl_->options.interval.count() <= 0) {
+    impl_->log.info("app health probes disabled (--probe-interval 0)");
+    return;
+  }
+  impl_->stopped = false;
+  auto self = impl_;
+  auto loop = [self]() -> asio::awaitable<void> {
+    auto run = self->loop();
+    co_await std::move(run);
+  };
+  asio::co_spawn(impl_->ex, std::move(loop), asio::detached);
+}
+
+void prober::stop() {
+  impl_->stopped = true;
+  impl_->timer.cancel();
+}
+
+void prober::app_changed(const std::string& app) {
+  if (impl_->stopped || impl_->options.interval.count() <= 0) return;
+  auto self = impl_;
+  auto task = [self, app]() -> asio::awaitable<void> {
+    auto probe = self->probe_one(app);
+    co_await std::move(probe);
+  };
+  asio::co_spawn(impl_->ex, std::move(task), asio::detached);
+}
+
+asio::awaitable<void> prober::probe_all() {
+  return impl_->probe_all();
+}
+
+asio::awaitable<void> prober::probe_one(std::string app) {
+  return impl_->probe_one(std::move(app));
+}
+
+}  // namespace respaldo

@@ -1,0 +1,315 @@
+#include "respaldo/storage/local/local_storage.hpp"
+
+#include <date/date.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "respaldo/core/blocking.hpp"
+#include "respaldo/core/error.hpp"
+#include "respaldo/core/file_io.hpp"
+
+namespace respaldo {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using boost::system::error_code;
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// Location strings come from the catalog; refuse anything that could leave the root.
+bool safe_relative(const std::string& location) {
+  if (location.empty() || location.front() == '/' || location.find('\0') != std::string::npos)
+    return false;
+  for (const auto& part : fs::path(location))
+    if (part == ".." || part == ".") return false;
+  return true;
+}
+
+// One level of the tree (folder id, app name): never empty, never a path of its own, and never
+// hidden, since hidden names are reserved for unfinished uploads.
+bool safe_component(const std::string& name) {
+  return !name.empty() && name.front() != '.' && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+// An unfinished upload of `final_name` is the hidden file ".<final_name>.partial" beside it, so it
+// can never be mistaken for a finished backup, whatever the backup's format is called.
+constexpr std::string_view partial_suffix = ".partial";
+
+bool is_partial_name(const std::string& name) {
+  return name.size() > 1 + partial_suffix.size() && name.front() == '.' &&
+         name.compare(name.size() - partial_suffix.size(), partial_suffix.size(), partial_suffix) ==
+             0;
+}
+
+class local_upload final : public storage_upload {
+ public:
+  local_upload(asio::thread_pool& pool, fs::path final_path, fs::path partial, std::string location,
+               int fd, upload_request req)
+      : pool_(pool),
+        final_(std::move(final_path)),
+        partial_(std::move(partial)),
+        location_(std::move(location)),
+        fd_(fd),
+        req_(std::move(req)) {}
+  ~local_upload() override { discard(); }
+
+  std::uint64_t committed() const override { return 0; }
+  std::string resume_state() const override { return ""; }
+  std::string error_detail() const override { return error_; }
+
+  asio::awaitable<error_code> write(asio::const_buffer chunk) override {
+    int fd = fd_;
+    const auto offset = static_cast<off64_t>(written_);
+    auto blocking_call = [fd, chunk, offset] {
+      const int e = write_fully(fd, chunk.data(), chunk.size());
+      // Start writeback of this chunk now, so that the final fsync has little left to flush.
+      if (e == 0 && chunk.size() > 0)
+        ::sync_file_range(fd, offset, static_cast<off64_t>(chunk.size()), SYNC_FILE_RANGE_WRITE);
+      return e;
+    };
+    const int err = co_await run_blocking(pool_, std::move(blocking_call));
+    if (err != 0)
+      co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
+    written_ += chunk.size();
+    co_return error_code{};
+  }
+
+  asio::awaitable<boost::system::result<stored_object>> finish(asio::const_buffer last) override {
+    if (fd_ < 0) co_return set_error("the upload of " + final_.string() + " is already closed");
+    if (auto ec = co_await write(last)) {
+      discard();
+      co_return ec;
+    }
+    int fd = fd_;
+    fs::path partial = partial_, final_path = final_;
+    auto blocking_call = [fd, partial, final_path]() -> std::string {
+      if (::fsync(fd) != 0) return "fsync of " + partial.string() + " failed: " + errno_text(errno);
+      if (::rename(partial.c_str(), final_path.c_str()) != 0)
+        return "rename to " + final_path.string() + " failed: " + errno_text(errno);
+      sync_parent_directory(final_path.string());
+      return "";
+    };
+    auto err = co_await run_blocking(pool_, std::move(blocking_call));
+    if (!err.empty()) {
+      discard();
+      co_return set_error(err);
+    }
+    ::close(fd_);
+    fd_ = -1;
+    stored_object obj;
+    obj.location = location_;
+    obj.name = final_.filename().string();
+    obj.size = written_;
+    obj.sha256 = req_.sha256;
+    obj.created_at = req_.created_at;
+    co_return obj;
+  }
+
+  asio::awaitable<void> abort() override {
+    discard();
+    co_return;
+  }
+
+ private:
+  // Closes and removes the unfinished file (a quick metadata call, done in place).
+  void discard() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+      ::unlink(partial_.c_str());
+    }
+  }
+  error_code set_error(std::string e) {
+    error_ = std::move(e);
+    return errc::storage_error;
+  }
+  asio::thread_pool& pool_;
+  fs::path final_, partial_;
+  std::string location_;
+  int fd_;
+  upload_request req_;
+  std::uint64_t written_ = 0;
+  std::string error_;
+};
+
+class local_download final : public storage_download {
+ public:
+  local_download(asio::thread_pool& pool, int fd, std::uint64_t size)
+      : pool_(pool), fd_(fd), size_(size) {}
+  ~local_download() override { ::close(fd_); }
+  std::uint64_t size() const override { return size_; }
+  asio::awaitable<boost::system::result<std::size_t>> read_some(asio::mutable_buffer buf) override {
+    int fd = fd_;
+    auto blocking_call = [fd, buf]() -> ssize_t {
+      while (true) {
+        auto r = ::read(fd, buf.data(), buf.size());
+        if (r < 0 && errno == EINTR) continue;
+        return r < 0 ? -errno : r;
+      }
+    };
+    auto n = co_await run_blocking(pool_, std::move(blocking_call));
+    if (n < 0) co_return error_code(static_cast<int>(-n), boost::system::system_category());
+    co_return static_cast<std::size_t>(n);
+  }
+
+ private:
+  asio::thread_pool& pool_;
+  int fd_;
+  std::uint64_t size_;
+};
+
+}  // namespace
+
+std::string compact_utc_timestamp(std::chrono::sys_seconds t) {
+  return date::format("%Y%m%dT%H%M%SZ", t);
+}
+
+local_storage::local_storage(asio::thread_pool& blocking_pool, std::string root)
+    : pool_(blocking_pool), root_(std::move(root)) {}
+
+asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> local_storage::begin(
+    const upload_request& request) {
+  const std::string file_name =
+      compact_utc_timestamp(request.created_at) + "-" + request.job_id + "." + request.format;
+  const std::string location = request.folder + "/" + request.app + "/" + file_name;
+  if (!safe_component(request.folder) || !safe_component(request.app) ||
+      !safe_component(request.job_id) || !safe_component(request.format) ||
+      !safe_relative(location)) {
+    last_error_ = "refusing an unsafe storage path for folder \"" + request.folder.substr(0, 80) +
+                  "\", app \"" + request.app.substr(0, 80) + "\"";
+    co_return make_error_code(errc::storage_error);
+  }
+  fs::path final_path = fs::path(root_) / location;
+  fs::path partial = final_path.parent_path() / ("." + file_name + std::string(partial_suffix));
+  auto blocking_call = [final_path, partial]() -> std::pair<int, std::string> {
+    std::error_code ec;
+    fs::create_directories(final_path.parent_path(), ec);
+    if (ec)
+      return {-1, "creating " + final_path.parent_path().string() + " failed: " + ec.message()};
+    int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return {-1, "creating " + partial.string() + " failed: " + errno_text(errno)};
+    return {fd, ""};
+  };
+  auto [fd, err] = co_await run_blocking(pool_, std::move(blocking_call));
+  if (fd < 0) {
+    last_error_ = err;
+    co_return make_error_code(errc::storage_error);
+  }
+  co_return std::unique_ptr<storage_upload>(
+      std::make_unique<local_upload>(pool_, final_path, partial, location, fd, request));
+}
+
+asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> local_storage::open(
+    const std::string& location) {
+  if (!safe_relative(location)) co_return make_error_code(errc::not_found);
+  fs::path path = fs::path(root_) / location;
+  auto blocking_call = [path]() -> std::pair<int, std::uint64_t> {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {-errno, 0};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return {-err, 0};
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return {-ENOENT, 0};  // a directory or device is not a stored backup
+    }
+    return {fd, static_cast<std::uint64_t>(st.st_size)};
+  };
+  auto [fd, size] = co_await run_blocking(pool_, std::move(blocking_call));
+  if (fd < 0) {
+    if (fd == -ENOENT) co_return make_error_code(errc::not_found);
+    last_error_ = "opening " + path.string() + " failed: " + errno_text(-fd);
+    co_return make_error_code(errc::storage_error);
+  }
+  co_return std::unique_ptr<storage_download>(std::make_unique<local_download>(pool_, fd, size));
+}
+
+asio::awaitable<error_code> local_storage::remove(const std::string& location) {
+  if (!safe_relative(location)) {
+    last_error_ = "refusing an unsafe storage path";
+    co_return make_error_code(errc::storage_error);
+  }
+  fs::path path = fs::path(root_) / location;
+  auto blocking_call = [path]() -> int {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno;
+    sync_parent_directory(path.string());
+    return 0;
+  };
+  auto err = co_await run_blocking(pool_, std::move(blocking_call));
+  if (err) {
+    last_error_ = "removing " + path.string() + " failed: " + errno_text(err);
+    co_return make_error_code(errc::storage_error);
+  }
+  co_return error_code{};
+}
+
+asio::awaitable<boost::system::result<std::vector<stored_object>>> local_storage::list(
+    const std::string& folder, const std::string& app) {
+  if (!safe_component(folder) || !safe_component(app)) {
+    last_error_ = "refusing an unsafe storage path";
+    co_return make_error_code(errc::storage_error);
+  }
+  fs::path dir = fs::path(root_) / folder / app;
+  const std::string prefix = folder + "/" + app + "/";
+  auto blocking_call = [dir, prefix]() -> std::pair<std::vector<stored_object>, std::string> {
+    std::vector<stored_object> out;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {
+      if (ec) return {out, "reading " + dir.string() + " failed: " + ec.message()};
+      return {out, ""};
+    }
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      std::error_code fec;
+      if (name.front() == '.' || !it->is_regular_file(fec)) continue;
+      const auto size = it->file_size(fec);
+      if (fec) continue;  // removed meanwhile
+      stored_object o;
+      o.location = prefix + name;
+      o.name = name;
+      o.size = size;
+      out.push_back(std::move(o));
+    }
+    if (ec) return {out, "reading " + dir.string() + " failed: " + ec.message()};
+    return {out, ""};
+  };
+  auto [objects, err] = co_await run_blocking(pool_, std::move(blocking_call));
+  if (!err.empty()) {
+    last_error_ = err;
+    co_return make_error_code(errc::storage_error);
+  }
+  co_return objects;
+}
+
+std::size_t local_storage::remove_partials() {
+  std::size_t removed = 0;
+  std::error_code ec;
+  if (!fs::exists(root_, ec)) return 0;
+  std::vector<fs::path> doomed;
+  for (auto it = fs::recursive_directory_iterator(root_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (is_partial_name(it->path().filename().string()) && it->is_regular_file(fec))
+      doomed.push_back(it->path());
+  }
+  for (const auto& p : doomed) {
+    std::error_code rec;
+    if (fs::remove(p, rec)) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace respaldo

@@ -1,0 +1,339 @@
+#include "respaldo/api/validation.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace json = boost::json;
+using respaldo::app_record;
+
+const char* const guide_body = R"({
+  "name": "mi-app",
+  "url": "http://mi-app:8000",
+  "token": "secreto-compartido",
+  "drive_folder_id": "1AbC2dEfG3",
+  "schedule": "0 3 * * *",
+  "retention": { "daily": 7, "weekly": 4 }
+})";
+
+json::object guide() {
+  return json::parse(guide_body).as_object();
+}
+
+// The guide's body with one member replaced (or removed when `value` is "<drop>").
+json::value with(const std::string& key, const std::string& value_json) {
+  auto o = guide();
+  if (value_json == "<drop>")
+    o.erase(key);
+  else
+    o[key] = json::parse(value_json);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("the guide's registration body is valid", "[app_validation]") {
+  auto app = respaldo::validate_registration(json::parse(guide_body));
+  REQUIRE(app.has_value());
+  CHECK(app->name == "mi-app");
+  CHECK(app->url == "http://mi-app:8000");
+  CHECK(app->token == "secreto-compartido");
+  CHECK(app->drive_folder_id == "1AbC2dEfG3");
+  CHECK(app->schedule == "0 3 * * *");
+  CHECK(app->retention.daily == 7);
+  CHECK(app->retention.weekly == 4);
+  CHECK(app->retention.monthly == 0);
+  CHECK(app->retention.yearly == 0);
+  CHECK(app->retention.last == 0);
+  CHECK(app->timezone.empty());
+  CHECK(app->verify_schedule.empty());
+}
+
+TEST_CASE("valid registrations at the edges of each rule", "[app_validation]") {
+  struct row {
+    const char* key;
+    std::string value;
+  };
+  const std::vector<row> rows = {
+      {"name", R"("a")"},
+      {"name", "\"" + std::string(63, 'a') + "\""},
+      {"name", R"("0")"},
+      {"name", R"("a-b-c-1")"},
+      {"name", R"("9abc")"},
+      {"url", R"("https://mi-app:8443")"},
+      {"url", R"("http://mi-app")"},
+      {"url", R"("http://10.1.2.3:8000/base/path?x=1")"},
+      {"url", R"("http://[::1]:8000")"},
+      {"url", R"("HTTPS://MI-APP")"},
+      {"url", R"("http://mi-app:65535")"},
+      {"url", R"("http://mi-app:1")"},
+      {"url", R"("http://mi-app:")"},
+      {"token", R"("x")"},
+      {"token", "\"" + std::string(4096, 't') + "\""},
+      {"token", R"("ñandú with spaces and \"quotes\"")"},
+      {"drive_folder_id", R"("a")"},
+      {"drive_folder_id", "\"" + std::string(256, 'Z') + "\""},
+      {"drive_folder_id", R"("A-b_9")"},
+      {"schedule", R"("@daily")"},
+      {"schedule", R"("*/15 1-5 1,15 JAN-MAR MON-FRI")"},
+      {"schedule", R"("  0 3 * * *  ")"},
+      {"retention", R"({"daily": 0, "weekly": 1})"},
+      {"retention",
+       R"({"daily": 10000, "weekly": 10000, "monthly": 10000, "yearly": 10000, "last": 10000})"},
+      {"retention", R"({"daily": 0, "weekly": 0, "last": 1})"},
+      {"timezone", R"("Europe/Madrid")"},
+      {"timezone", R"("UTC")"},
+      {"timezone", "null"},
+      {"verify_schedule", R"("0 5 * * 0")"},
+      {"verify_schedule", "null"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.key << " = " << r.value.substr(0, 80));
+    auto app = respaldo::validate_registration(with(r.key, r.value));
+    CHECK(app.has_value());
+  }
+}
+
+TEST_CASE("invalid registrations name the field and say what is expected", "[app_validation]") {
+  struct row {
+    const char* key;
+    std::string value;
+    const char* field;
+    const char* expect;  // words the message must contain
+  };
+  const std::vector<row> rows = {
+      {"name", "\"" + std::string(64, 'a') + "\"", "name", "DNS label"},
+      {"name", R"("Mi-App")", "name", "DNS label"},
+      {"name", R"("-mi-app")", "name", "letter or digit"},
+      {"name", R"("mi-app-")", "name", "DNS label"},
+      {"name", R"("mi_app")", "name", "a-z"},
+      {"name", R"("mi.app")", "name", "DNS label"},
+      {"name", R"("")", "name", "1 to 63"},
+      {"name", R"("ñ")", "name", "DNS label"},
+      {"name", "5", "name", "must be a string"},
+      {"name", "<drop>", "name", "missing required field"},
+      {"url", R"("/relative/path")", "url", "absolute"},
+      {"url", R"("mi-app:8000")", "url", "http or https"},
+      {"url", R"("ftp://mi-app/")", "url", "http or https"},
+      {"url", R"("file:///etc/passwd")", "url", "http or https"},
+      {"url", R"("http:///export")", "url", "host"},
+      {"url", R"("http://")", "url", "host"},
+      {"url", R"("http://user:pw@mi-app:8000")", "url", "credentials"},
+      {"url", R"("http://user@mi-app:8000")", "url", "credentials"},
+      {"url", R"("http://mi-app:8000/#x")", "url", "fragment"},
+      {"url", R"("http://mi-app:8000#")", "url", "fragment"},
+      {"url", R"("http://mi-app:0")", "url", "port"},
+      {"url", R"("http://mi-app:65536")", "url", "port"},
+      {"url", R"("http://mi-app:99999999999")", "url", "port"},
+      {"url", R"("http://mi app")", "url", "absolute"},
+      {"url", R"("")", "url", "absolute"},
+      {"url", "[]", "url", "must be a string"},
+      {"url", "<drop>", "url", "missing required field"},
+      {"token", R"("")", "token", "1 to 4096"},
+      {"token", "\"" + std::string(4097, 't') + "\"", "token", "4097"},
+      {"token", "null", "token", "must be a string"},
+      {"token", "12345", "token", "must be a string"},
+      {"token", "<drop>", "token", "missing required field"},
+      {"drive_folder_id", R"("a/b")", "drive_folder_id", "A-Z, a-z, 0-9"},
+      {"drive_folder_id", R"("a b")", "drive_folder_id", "1 to 256"},
+      {"drive_folder_id", R"("a.b")", "drive_folder_id", "1 to 256"},
+      {"drive_folder_id", "\"" + std::string(257, 'a') + "\"", "drive_folder_id", "256"},
+      {"drive_folder_id", R"("")", "drive_folder_id", "1 to 256"},
+      {"drive_folder_id", "true", "drive_folder_id", "must be a string"},
+      {"schedule", R"("61 3 * * *")", "schedule", "cron expression"},
+      {"schedule", R"("0 3 * *")", "schedule", "5 fields"},
+      {"schedule", R"("")", "schedule", "cron expression"},
+      {"schedule", R"("every day")", "schedule", "cron expression"},
+      {"schedule", R"(["0 3 * * *"])", "schedule", "must be a string"},
+      {"schedule", "<drop>", "schedule", "missing required field"},
+      {"verify_schedule", R"("0 24 * * *")", "verify_schedule", "cron expression"},
+      {"verify_schedule", "7", "verify_schedule", "must be a string"},
+      {"verify_schedule", R"("")", "verify_schedule", "cron expression"},
+      {"timezone", R"("Mars/Olympus")", "timezone", "IANA"},
+      {"timezone", R"("")", "timezone", "IANA"},
+      {"timezone", "1", "timezone", "must be a string"},
+      {"retention", R"({"weekly": 4})", "retention", "daily"},
+      {"retention", R"({"daily": 7})", "retention", "weekly"},
+      {"retention", R"({})", "retention", "daily"},
+      {"retention", R"({"daily": -1, "weekly": 4})", "retention", "0 to 10000"},
+      {"retention", R"({"daily": 7, "weekly": 10001})", "retention", "10000"},
+      {"retention", R"({"daily": 7, "weekly": 18446744073709551615})", "retention", "10000"},
+      {"retention", R"({"daily": 0, "weekly": 0})", "retention", "at least one"},
+      {"retention", R"({"daily": 0, "weekly": 0, "monthly": 0, "yearly": 0, "last": 0})",
+       "retention", "at least one"},
+      {"retention", R"([7, 4])", "retention", "object"},
+      {"retention", "7", "retention", "object"},
+      {"retention", "null", "retention", "object"},
+      {"retention", R"("daily")", "retention", "object"},
+      {"retention", R"({"daily": 7, "weekly": 4, "hourly": 1})", "retention", "hourly"},
+      {"retention", R"({"daily": "7", "weekly": 4})", "retention", "daily"},
+      {"retention", R"({"daily": 1.5, "weekly": 4})", "retention", "daily"},
+      {"retention", R"({"daily": true, "weekly": 4})", "retention", "daily"},
+      {"retention", "<drop>", "retention", "missing required field"},
+      {"colour", R"("blue")", "colour", "unknown field"},
+      {"Name", R"("mi-app")", "Name", "unknown field"},
+      {"token_set", "true", "token_set", "unknown field"},
+      {"id", R"("mi-app")", "id", "unknown field"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.key << " = " << r.value.substr(0, 80));
+    auto app = respaldo::validate_registration(with(r.key, r.value));
+    REQUIRE_FALSE(app.has_value());
+    CHECK(app.error().field == r.field);
+    CHECK(app.error().code == "validation_failed");
+    CHECK_THAT(app.error().message, Catch::Contains(r.field));
+    CHECK_THAT(app.error().message, Catch::Contains(r.expect));
+  }
+}
+
+TEST_CASE("a registration body that is not an object is refused", "[app_validation]") {
+  for (const char* body : {"[]", "null", "\"mi-app\"", "42", "true"}) {
+    INFO(body);
+    auto app = respaldo::validate_registration(json::parse(body));
+    REQUIRE_FALSE(app.has_value());
+    CHECK(app.error().field.empty());
+    CHECK_THAT(app.error().message, Catch::Contains("JSON object"));
+  }
+}
+
+TEST_CASE("app patches merge (RFC 7396) and validate the result", "[app_validation]") {
+  auto registered = respaldo::validate_registration(json::parse(guide_body));
+  REQUIRE(registered.has_value());
+  const app_record original = *registered;
+
+  SECTION("an empty patch changes nothing") {
+    app_record app = original;
+    CHECK_FALSE(respaldo::apply_app_patch(app, json::parse("{}")));
+    CHECK(app.url == original.url);
+    CHECK(app.token == original.token);
+    CHECK(app.retention.daily == 7);
+  }
+  SECTION("members present replace, absent ones stay") {
+    app_record app = original;
+    auto e = respaldo::apply_app_patch(
+        app,
+        json::parse(R"({"url": "https://new:9000", "schedule": "@hourly", "token": "nuevo"})"));
+    REQUIRE_FALSE(e);
+    CHECK(app.name == "mi-app");
+    CHECK(app.url == "https://new:9000");
+    CHECK(app.schedule == "@hourly");
+    CHECK(app.token == "nuevo");
+    CHECK(app.drive_folder_id == original.drive_folder_id);
+    CHECK(app.retention.daily == 7);
+    CHECK(app.retention.weekly == 4);
+  }
+  SECTION("retention merges rule by rule; null removes a rule") {
+    app_record app = original;
+    REQUIRE_FALSE(respaldo::apply_app_patch(app, json::parse(R"({"retention": {"monthly": 12}})")));
+    CHECK(app.retention.daily == 7);
+    CHECK(app.retention.weekly == 4);
+    CHECK(app.retention.monthly == 12);
+    REQUIRE_FALSE(
+        respaldo::apply_app_patch(app, json::parse(R"({"retention": {"weekly": null}})")));
+    CHECK(app.retention.daily == 7);
+    CHECK(app.retention.weekly == 0);
+    CHECK(app.retention.monthly == 12);
+    REQUIRE_FALSE(respaldo::apply_app_patch(app, json::parse(R"({"retention": {"daily": 0}})")));
+    CHECK(app.retention.daily == 0);
+    CHECK(app.retention.monthly == 12);
+  }
+  SECTION("the merged policy is validated as a whole") {
+    app_record app = original;
+    auto e = respaldo::apply_app_patch(
+        app, json::parse(R"({"retention": {"daily": null, "weekly": null}})"));
+    REQUIRE(e);
+    CHECK(e->field == "retention");
+    CHECK_THAT(e->message, Catch::Contains("at least one"));
+    e = respaldo::apply_app_patch(app, json::parse(R"({"retention": {"daily": 20000}})"));
+    REQUIRE(e);
+    CHECK(e->field == "retention");
+    e = respaldo::apply_app_patch(app, json::parse(R"({"retention": {"minutely": 1}})"));
+    REQUIRE(e);
+    CHECK_THAT(e->message, Catch::Contains("minutely"));
+    CHECK(app.retention.daily == 7);
+  }
+  SECTION("optional fields are set and cleared with null") {
+    app_record app = original;
+    REQUIRE_FALSE(respaldo::apply_app_patch(
+        app, json::parse(R"({"timezone": "Europe/Madrid", "verify_schedule": "0 5 * * 0"})")));
+    CHECK(app.timezone == "Europe/Madrid");
+    CHECK(app.verify_schedule == "0 5 * * 0");
+    REQUIRE_FALSE(respaldo::apply_app_patch(
+        app, json::parse(R"({"timezone": null, "verify_schedule": null})")));
+    CHECK(app.timezone.empty());
+    CHECK(app.verify_schedule.empty());
+  }
+  SECTION("name is immutable") {
+    for (const char* body : {R"({"name": "other"})", R"({"name": "mi-app"})", R"({"name": null})",
+                             R"({"name": "other", "url": "http://x"})"}) {
+      INFO(body);
+      app_record app = original;
+      auto e = respaldo::apply_app_patch(app, json::parse(body));
+      REQUIRE(e);
+      CHECK(e->field == "name");
+      CHECK(e->code == "immutable_field");
+      CHECK(app.url == original.url);
+    }
+  }
+  SECTION("required fields cannot be removed") {
+    for (const char* f : {"url", "token", "drive_folder_id", "schedule", "retention"}) {
+      INFO(f);
+      app_record app = original;
+      json::object patch;
+      patch[f] = nullptr;
+      auto e = respaldo::apply_app_patch(app, patch);
+      REQUIRE(e);
+      CHECK(e->field == f);
+      CHECK_THAT(e->message, Catch::Contains("null"));
+    }
+  }
+  SECTION("an invalid member leaves the app unchanged, even after valid ones") {
+    struct row {
+      const char* body;
+      const char* field;
+    };
+    for (const auto& r : std::vector<row>{
+             {R"({"url": "https://ok:1", "schedule": "bad"})", "schedule"},
+             {R"({"schedule": "@daily", "url": "ftp://x/"})", "url"},
+             {R"({"token": ""})", "token"},
+             {R"({"drive_folder_id": "a/b"})", "drive_folder_id"},
+             {R"({"retention": 3})", "retention"},
+             {R"({"timezone": "Nowhere/Town"})", "timezone"},
+             {R"({"verify_schedule": "x"})", "verify_schedule"},
+             {R"({"url": 1})", "url"},
+             {R"({"extra": 1})", "extra"},
+         }) {
+      INFO(r.body);
+      app_record app = original;
+      auto e = respaldo::apply_app_patch(app, json::parse(r.body));
+      REQUIRE(e);
+      CHECK(e->field == r.field);
+      CHECK(e->code == "validation_failed");
+      CHECK(app.url == original.url);
+      CHECK(app.schedule == original.schedule);
+      CHECK(app.token == original.token);
+      CHECK(app.drive_folder_id == original.drive_folder_id);
+      CHECK(app.retention.daily == original.retention.daily);
+    }
+  }
+  SECTION("a patch that is not an object is refused") {
+    app_record app = original;
+    auto e = respaldo::apply_app_patch(app, json::parse("[1]"));
+    REQUIRE(e);
+    CHECK(e->field.empty());
+  }
+}
+
+TEST_CASE("the individual rules are usable on their own", "[app_validation]") {
+  CHECK_FALSE(respaldo::check_app_name("mi-app"));
+  CHECK(respaldo::check_app_name("mi--app") == std::nullopt);  // inner double dash is a valid label
+  CHECK(respaldo::check_app_name("MI"));
+  CHECK_FALSE(respaldo::check_app_url("http://mi-app:8000"));
+  CHECK(respaldo::check_app_url("http://mi-app:8000/#f"));
+  CHECK_FALSE(respaldo::check_drive_folder_id("1AbC2dEfG3"));
+  CHECK(respaldo::check_drive_folder_id("1AbC 2dEfG3"));
+}

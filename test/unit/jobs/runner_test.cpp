@@ -1,0 +1,78 @@
+// Retry backoff of the job runner: capped exponential growth plus bounded jitter.
+#include "respaldo/jobs/runner.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+namespace {
+
+using std::chrono::milliseconds;
+
+respaldo::runner_options options(milliseconds base, milliseconds max) {
+  respaldo::runner_options o;
+  o.retry_base_delay = base;
+  o.retry_max_delay = max;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("retry delays double from the base delay", "[job_runner]") {
+  const auto o = options(milliseconds(100), milliseconds(10'000));
+  CHECK(respaldo::retry_delay(o, 1, 0.0) == milliseconds(100));
+  CHECK(respaldo::retry_delay(o, 2, 0.0) == milliseconds(200));
+  CHECK(respaldo::retry_delay(o, 3, 0.0) == milliseconds(400));
+  CHECK(respaldo::retry_delay(o, 4, 0.0) == milliseconds(800));
+  CHECK(respaldo::retry_delay(o, 7, 0.0) == milliseconds(6400));
+}
+
+TEST_CASE("retry delays are capped", "[job_runner]") {
+  const auto o = options(milliseconds(100), milliseconds(1000));
+  CHECK(respaldo::retry_delay(o, 4, 0.0) == milliseconds(800));
+  CHECK(respaldo::retry_delay(o, 5, 0.0) == milliseconds(1000));
+  CHECK(respaldo::retry_delay(o, 6, 0.0) == milliseconds(1000));
+  CHECK(respaldo::retry_delay(o, 100, 0.0) == milliseconds(1000));
+  CHECK(respaldo::retry_delay(o, std::numeric_limits<int>::max(), 0.0) == milliseconds(1000));
+  // A cap below the base wins too.
+  CHECK(respaldo::retry_delay(options(milliseconds(5000), milliseconds(300)), 1, 0.0) ==
+        milliseconds(300));
+  // The defaults: 5 s doubling up to 5 min.
+  respaldo::runner_options d;
+  CHECK(respaldo::retry_delay(d, 1, 0.0) == milliseconds(5000));
+  CHECK(respaldo::retry_delay(d, 2, 0.0) == milliseconds(10'000));
+  CHECK(respaldo::retry_delay(d, 20, 0.0) == milliseconds(300'000));
+}
+
+TEST_CASE("jitter adds up to a quarter of the delay", "[job_runner]") {
+  const auto o = options(milliseconds(1000), milliseconds(8000));
+  for (int attempt = 1; attempt <= 6; ++attempt) {
+    const auto plain = respaldo::retry_delay(o, attempt, 0.0);
+    INFO("attempt " << attempt << ", plain " << plain.count() << " ms");
+    CHECK(respaldo::retry_delay(o, attempt, 0.5).count() == plain.count() + plain.count() / 8);
+    for (double r : {0.001, 0.25, 0.75, 0.999999}) {
+      const auto d = respaldo::retry_delay(o, attempt, r);
+      CHECK(d >= plain);
+      CHECK(d.count() < plain.count() + plain.count() / 4);
+    }
+    // Out-of-range random values stay within the same bounds.
+    for (double r : {-1.0, 2.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+      const auto d = respaldo::retry_delay(o, attempt, r);
+      CHECK(d >= plain);
+      CHECK(d.count() <= plain.count() + plain.count() / 4);
+    }
+  }
+  // The cap applies before the jitter: at most 125% of the cap.
+  CHECK(respaldo::retry_delay(o, 10, 0.999999) < milliseconds(10'000));
+  CHECK(respaldo::retry_delay(o, 10, 0.999999) >= milliseconds(8000));
+}
+
+TEST_CASE("odd attempt numbers and a zero base", "[job_runner]") {
+  const auto o = options(milliseconds(100), milliseconds(1000));
+  CHECK(respaldo::retry_delay(o, 0, 0.0) == milliseconds(100));
+  CHECK(respaldo::retry_delay(o, -3, 0.0) == milliseconds(100));
+  const auto zero = options(milliseconds(0), milliseconds(1000));
+  CHECK(respaldo::retry_delay(zero, 1, 0.9) == milliseconds(0));
+  CHECK(respaldo::retry_delay(zero, std::numeric_limits<int>::max(), 0.9) == milliseconds(0));
+}
