@@ -15,6 +15,7 @@
 #include "respaldo/cli/cli_client.hpp"
 #include "respaldo/config/bootstrap.hpp"
 #include "respaldo/config/config.hpp"
+#include "respaldo/contract/client.hpp"
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/crypto/crypto.hpp"
@@ -174,9 +175,12 @@ int serve(const std::vector<std::string>& args) {
   ropts.retry_max_delay = cfg.retry_max_delay;
   ropts.chunk_size = cfg.chunk_size;
   ropts.job_deadline = cfg.job_deadline;
-  ropts.exporter.poll_max = cfg.deferred_poll_max;
   ropts.default_timezone = cfg.timezone;
-  job_runner runner(io.get_executor(), **db, *backups, app_client, ropts, log, stats);
+  exporter_options contract_opts;
+  contract_opts.poll_max = cfg.deferred_poll_max;
+  auto contract = make_contract_client(app_client, contract_opts);
+  job_runner runner(io.get_executor(), **db, *backups, *contract, system_wall_clock(), ropts, log,
+                    stats);
 
   scheduler_options schedule_opts;
   schedule_opts.default_timezone = cfg.timezone;
@@ -189,8 +193,7 @@ int serve(const std::vector<std::string>& args) {
   runner.on_finished([&schedules](const job_record& job) { schedules.job_finished(job); });
   prober_options probe_opts;
   probe_opts.interval = cfg.probe_interval;
-  probe_opts.exporter = ropts.exporter;
-  prober probes(io.get_executor(), **db, app_client, probe_opts, log, stats);
+  prober probes(io.get_executor(), **db, *contract, probe_opts, log, stats);
   auto app_changed = [&schedules, &probes](const std::string& app) {
     schedules.app_changed(app);
     probes.app_changed(app);

@@ -451,9 +451,11 @@ def tools_section(cfg, res):
 
 def local_baseline(cfg, app, hasher):
     """curl export | tee FILE | HASHER, then fsync FILE (respaldo fsyncs before publishing)."""
-    out = os.path.join(cfg.work_dir, "baseline-export.bin")
-    hdr = os.path.join(cfg.work_dir, "baseline-headers.txt")
-    digest = os.path.join(cfg.work_dir, "baseline-sha256.txt")
+    # A directory of its own: two runs on one machine must not share the baseline files.
+    tmp = tempfile.mkdtemp(prefix="respaldo-bench-baseline-", dir=cfg.work_dir)
+    out = os.path.join(tmp, "baseline-export.bin")
+    hdr = os.path.join(tmp, "baseline-headers.txt")
+    digest = os.path.join(tmp, "baseline-sha256.txt")
     script = ('set -o pipefail; curl -sS --fail -X POST -H "Authorization: Bearer $T" -D "$H" '
               '"$U/backup/export" | tee "$O" | %s > "$S"' % hasher)
     try:
@@ -467,9 +469,7 @@ def local_baseline(cfg, app, hasher):
                              (got, want, os.path.getsize(out)))
         return Run(stream + flush, cpu + cpu2, stream, sha256=got)
     finally:
-        for p in (out, hdr, digest):
-            if os.path.exists(p):
-                os.unlink(p)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def respaldo_local(cfg, app):

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -48,6 +49,27 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+// An export body read straight from the app's connection.
+class connection_body final : public export_body {
+ public:
+  explicit connection_body(std::unique_ptr<http_connection> c) : conn_(std::move(c)) {}
+  asio::awaitable<boost::system::result<std::size_t>> fill(asio::mutable_buffer b) override {
+    return conn_->read_body_fill(b);
+  }
+  void cancel() override { conn_->cancel(); }
+  std::string failure_detail() const override { return conn_->last_error_detail(); }
+
+ private:
+  std::unique_ptr<http_connection> conn_;
+};
+
+// Sends a request and reads the response head; stopping the job cuts the connection.
+asio::awaitable<boost::system::result<http_client_response_head>> request_until_stopped(
+    http_connection& conn, const http_client_request& req, job_control& control) {
+  stop_scope interrupt(control, [&conn] { conn.cancel(); });
+  co_return co_await conn.request(req);
 }
 
 // Maps a failed network step to a job failure, preferring the cancellation reason.
@@ -236,21 +258,21 @@ asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app
   std::string detail;
   auto conn = co_await client_.acquire(url->origin, &detail);
   if (!conn) co_return network_failure(conn.error(), control, "GET /backup/capabilities", detail);
-  if (control) control->attach(conn->get());
+  http_connection* probing = conn->get();
+  std::optional<stop_scope> interrupt;
+  if (control) interrupt.emplace(*control, [probing] { probing->cancel(); });
   const auto probe_request = bearer_request("GET", url->target, app);
   auto head = co_await (*conn)->request(probe_request);
   if (!head) {
-    if (control) control->detach_connection();
     co_return network_failure(head.error(), control, "GET /backup/capabilities",
                               (*conn)->last_error_detail());
   }
   if (head->status != 200) {
     // The body of a refusal is not needed; the connection is dropped with it.
-    if (control) control->detach_connection();
     co_return status_failure(head->status, "GET /backup/capabilities");
   }
   auto body = co_await (*conn)->read_body_all(options_.json_limit);
-  if (control) control->detach_connection();
+  interrupt.reset();
   if (!body)
     co_return network_failure(body.error(), control, "GET /backup/capabilities",
                               (*conn)->last_error_detail());
@@ -267,11 +289,9 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
   std::string detail;
   auto conn = co_await client_.acquire(url.origin, &detail);
   if (!conn) co_return network_failure(conn.error(), &control, what, detail);
-  control.attach(conn->get());
   auto req = download_request(url, app);
   if (offset > 0) req.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-"});
-  auto head = co_await (*conn)->request(req);
-  control.detach_connection();
+  auto head = co_await request_until_stopped(**conn, req, control);
   if (!head) co_return network_failure(head.error(), &control, what, (*conn)->last_error_detail());
   if (head->status == 303) {
     if (redirects_left <= 0)
@@ -302,7 +322,7 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
                        std::to_string(offset));
   auto stream = read_contract_headers(*head);
   if (!stream) co_return stream;
-  stream->connection = std::move(*conn);
+  stream->body = std::make_unique<connection_body>(std::move(*conn));
   stream->download_url = to_string(url);
   if (offset > 0 && !partial) {
     // The app ignored Range: the caller must read (and hash) from the start.
@@ -321,17 +341,15 @@ asio::awaitable<outcome<export_stream>> exporter::start(
   std::string detail;
   auto conn = co_await client_.acquire(url->origin, &detail);
   if (!conn) co_return network_failure(conn.error(), &control, "POST /backup/export", detail);
-  control.attach(conn->get());
   const auto export_request = bearer_request("POST", url->target, app);
-  auto head = co_await (*conn)->request(export_request);
-  control.detach_connection();
+  auto head = co_await request_until_stopped(**conn, export_request, control);
   if (!head)
     co_return network_failure(head.error(), &control, "POST /backup/export",
                               (*conn)->last_error_detail());
   if (head->status == 200) {
     auto stream = read_contract_headers(*head);
     if (!stream) co_return stream;
-    stream->connection = std::move(*conn);
+    stream->body = std::make_unique<connection_body>(std::move(*conn));
     co_return stream;
   }
   if (head->status != 202) co_return status_failure(head->status, "POST /backup/export");
@@ -370,10 +388,8 @@ asio::awaitable<outcome<export_stream>> exporter::start(
     auto poll_conn = co_await client_.acquire(status_url->origin, &detail);
     if (!poll_conn)
       co_return network_failure(poll_conn.error(), &control, "GET status_url", detail);
-    control.attach(poll_conn->get());
     const auto poll_request = bearer_request("GET", status_url->target, app);
-    auto ph = co_await (*poll_conn)->request(poll_request);
-    control.detach_connection();
+    auto ph = co_await request_until_stopped(**poll_conn, poll_request, control);
     if (!ph)
       co_return network_failure(ph.error(), &control, "GET status_url",
                                 (*poll_conn)->last_error_detail());
@@ -386,10 +402,10 @@ asio::awaitable<outcome<export_stream>> exporter::start(
       wait = std::clamp(wait, std::chrono::milliseconds(100),
                         std::max(options_.poll_max, std::chrono::milliseconds(100)));
       delay = std::min(options_.poll_max, delay * 3 / 2);
+      if (control.stopped()) co_return control.reason();
       timer.expires_after(wait);
-      control.attach(&timer);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      control.detach_timer();
+      co_await timer.async_wait(
+          asio::bind_cancellation_slot(control.slot(), asio::as_tuple(asio::use_awaitable)));
       continue;
     }
     if (ph->status == 303) {
@@ -430,7 +446,7 @@ asio::awaitable<outcome<export_stream>> exporter::start(
     if (ph->status != 200) co_return status_failure(ph->status, "GET status_url");
     auto stream = read_contract_headers(*ph);
     if (!stream) co_return stream;
-    stream->connection = std::move(*poll_conn);
+    stream->body = std::make_unique<connection_body>(std::move(*poll_conn));
     stream->download_url = to_string(*status_url);
     co_return stream;
   }
@@ -443,6 +459,11 @@ asio::awaitable<outcome<export_stream>> exporter::reopen(const app_record& app,
   auto url = parse_http_url(download_url);
   if (!url) co_return fail(errc::app_contract_violation, "bad download URL: " + url.error());
   co_return co_await get_download(app, *url, offset, control, max_redirects);
+}
+
+std::unique_ptr<contract_client> make_contract_client(http_client& client,
+                                                      exporter_options options) {
+  return std::make_unique<exporter>(client, options);
 }
 
 }  // namespace respaldo

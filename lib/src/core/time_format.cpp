@@ -118,4 +118,8 @@ const date::time_zone* find_time_zone(std::string_view name) {
   }
 }
 
+std::string compact_utc_timestamp(sys_seconds t) {
+  return date::format("%Y%m%dT%H%M%SZ", t);
+}
+
 }  // namespace respaldo

@@ -65,12 +65,13 @@ json::object capabilities_json(const app_capabilities& caps) {
 }
 
 struct prober::impl : std::enable_shared_from_this<impl> {
-  impl(asio::any_io_executor e, store& d, http_client& c, prober_options o, logger& l, metrics& m)
-      : ex(std::move(e)), db(d), apps(c, o.exporter), options(o), log(l), stats(m), timer(ex) {}
+  impl(asio::any_io_executor e, store& d, contract_client& c, prober_options o, logger& l,
+       metrics& m)
+      : ex(std::move(e)), db(d), apps(c), options(o), log(l), stats(m), timer(ex) {}
 
   asio::any_io_executor ex;
   store& db;
-  exporter apps;
+  contract_client& apps;
   prober_options options;
   logger& log;
   metrics& stats;
@@ -88,18 +89,15 @@ struct prober::impl : std::enable_shared_from_this<impl> {
     }
     // The probe's deadline: stopping the control cuts the connection it waits on.
     auto control = std::make_shared<job_control>();
-    auto deadline = std::make_shared<asio::steady_timer>(ex, options.timeout);
-    const auto limit_ms = static_cast<std::int64_t>(options.timeout.count());
-    auto watchdog = [control, deadline, limit_ms]() -> asio::awaitable<void> {
-      auto [ec] = co_await deadline->async_wait(asio::as_tuple(asio::use_awaitable));
-      if (!ec)
-        control->stop(failure{
-            make_error_code(errc::app_timeout),
-            "GET /backup/capabilities took longer than " + std::to_string(limit_ms) + " ms"});
-    };
-    asio::co_spawn(ex, std::move(watchdog), asio::detached);
-    auto result = co_await apps.probe(app, control.get());
-    deadline->cancel();
+    outcome<app_capabilities> result = failure{};
+    {
+      const stop_after deadline(
+          ex, options.timeout, control,
+          failure{make_error_code(errc::app_timeout),
+                  "GET /backup/capabilities took longer than " +
+                      std::to_string(static_cast<std::int64_t>(options.timeout.count())) + " ms"});
+      result = co_await apps.probe(app, control.get());
+    }
 
     auto health = health_from_probe(result, now_seconds());
     // Read the record again: it may have changed while the probe was in flight.
@@ -173,7 +171,7 @@ struct prober::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-prober::prober(asio::any_io_executor ex, store& db, http_client& client, prober_options options,
+prober::prober(asio::any_io_executor ex, store& db, contract_client& client, prober_options options,
                logger& log, metrics& stats)
     : impl_(std::make_shared<impl>(std::move(ex), db, client, options, log, stats)) {
   stats.describe("respaldo_app_probes_total", metrics::kind::counter,

@@ -50,7 +50,7 @@ TEST_CASE("well-formed contract headers are read", "[exporter]") {
   CHECK(s->size == 1048576);
   CHECK(s->format == "pgdump");
   CHECK(s->offset == 0);
-  CHECK_FALSE(s->connection);
+  CHECK_FALSE(s->body);
 }
 
 TEST_CASE("contract header variations that are accepted", "[exporter]") {

@@ -65,9 +65,9 @@ struct memory_source {
     if (stall_at && pos >= *stall_at) {
       auto ex = co_await asio::this_coro::executor;
       asio::steady_timer t(ex, std::chrono::hours(1));
-      control->attach(&t);
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      control->detach_timer();
+      if (!control->stopped())
+        co_await t.async_wait(
+            asio::bind_cancellation_slot(control->slot(), asio::as_tuple(asio::use_awaitable)));
       co_return make_error_code(errc::cancelled);
     }
     std::size_t n = std::min({b.size(), data.size() - pos, max_read});

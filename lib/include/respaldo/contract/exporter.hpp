@@ -1,6 +1,6 @@
-// The client side of the app contract (proto/app-contract.openapi.yaml): probes
-// GET /backup/capabilities and opens POST /backup/export, following the deferred protocol
-// (202 -> poll status_url -> 200 download or 303 to it) until the backup stream starts.
+// The app contract over HTTP (proto/app-contract.openapi.yaml): probes GET /backup/capabilities
+// and opens POST /backup/export, following the deferred protocol (202 -> poll status_url -> 200
+// download or 303 to it) until the backup stream starts.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "respaldo/contract/client.hpp"
 #include "respaldo/core/error.hpp"
 #include "respaldo/http/client/client.hpp"
 
@@ -20,30 +21,6 @@ namespace respaldo {
 
 struct app_record;
 class job_control;
-
-struct exporter_options {
-  std::chrono::milliseconds poll_initial{2'000};  // without Retry-After
-  std::chrono::milliseconds poll_max{60'000};
-  std::size_t json_limit = 64 * 1024;
-};
-
-struct app_capabilities {
-  std::string version;
-  std::vector<std::string> types;
-  std::optional<std::uint64_t> est_seconds;
-  std::optional<std::uint64_t> est_size;
-  boost::json::object raw;
-};
-
-// A backup stream positioned at the first body byte (or at `offset` for a re-opened download).
-struct export_stream {
-  std::unique_ptr<http_connection> connection;
-  std::uint64_t size = 0;
-  std::string sha256;  // lowercase hex
-  std::string format;
-  std::uint64_t offset = 0;
-  std::string download_url;  // deferred exports: where the finished export can be read again
-};
 
 // Validates the three contract headers of a download response.
 outcome<export_stream> read_contract_headers(const http_client_response_head& head);
@@ -61,20 +38,20 @@ boost::system::result<parsed_url, std::string> contract_url(const std::string& a
 // A GET of an export download; it carries the app's token only towards the app's own origin.
 http_client_request download_request(const parsed_url& url, const app_record& app);
 
-class exporter {
+// The contract client over HTTP (make_contract_client).
+class exporter final : public contract_client {
  public:
   exporter(http_client& client, exporter_options options);
 
   boost::asio::awaitable<outcome<app_capabilities>> probe(const app_record& app,
-                                                          job_control* control = nullptr);
-  // `on_deferred` is told the app's export id and download URL once known (for the job record).
+                                                          job_control* control) override;
   boost::asio::awaitable<outcome<export_stream>> start(
       const app_record& app, job_control& control,
-      std::function<void(const std::string& note)> on_progress);
-  // Opens a deferred export's download again from `offset` (Range), to resume an upload.
+      std::function<void(const std::string& note)> on_progress) override;
   boost::asio::awaitable<outcome<export_stream>> reopen(const app_record& app,
                                                         const std::string& download_url,
-                                                        std::uint64_t offset, job_control& control);
+                                                        std::uint64_t offset,
+                                                        job_control& control) override;
 
  private:
   boost::asio::awaitable<outcome<export_stream>> get_download(const app_record& app,

@@ -25,6 +25,9 @@ std::string format_rfc3339_utc(sys_seconds t);
 // text always denotes exactly `t`.
 std::string format_rfc3339_local(sys_seconds t, const date::time_zone* tz);
 
+// "20261130T030000Z": the timestamp in backup object names.
+std::string compact_utc_timestamp(sys_seconds t);
+
 // Accepts RFC 3339 date-times: "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)". "t"/"z" in lower case
 // and a space instead of "T" are accepted as RFC 3339 allows; fractional seconds are truncated.
 // Rejected (std::nullopt): anything else, including impossible dates (2025-02-29), leap seconds

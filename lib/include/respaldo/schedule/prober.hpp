@@ -1,5 +1,5 @@
 // App health probes: every --probe-interval, each app's GET /backup/capabilities is called with
-// its token (exporter::probe) and the result is stored as the app's `health`:
+// its token (contract_client::probe) and the result is stored as the app's `health`:
 //   ok            the app answered a valid capabilities document (kept as `capabilities`:
 //                 types, est_seconds, est_size)
 //   unauthorized  the app refused the token (401/403)
@@ -19,13 +19,12 @@
 #include <memory>
 #include <string>
 
-#include "respaldo/contract/exporter.hpp"
+#include "respaldo/contract/client.hpp"
 #include "respaldo/core/error.hpp"
 #include "respaldo/store/store.hpp"
 
 namespace respaldo {
 
-class http_client;
 class logger;
 class metrics;
 
@@ -41,12 +40,11 @@ struct prober_options {
   std::chrono::milliseconds interval{300'000};  // 0: no periodic probes
   std::chrono::milliseconds timeout{30'000};    // one probe, connection included
   unsigned concurrency = 4;
-  exporter_options exporter;
 };
 
 class prober {
  public:
-  prober(boost::asio::any_io_executor ex, store& db, http_client& client, prober_options options,
+  prober(boost::asio::any_io_executor ex, store& db, contract_client& apps, prober_options options,
          logger& log, metrics& stats);
   ~prober();
   prober(const prober&) = delete;

@@ -70,6 +70,8 @@ class storage_download {
   // Returns 0 at the end.
   virtual boost::asio::awaitable<boost::system::result<std::size_t>> read_some(
       boost::asio::mutable_buffer buf) = 0;
+  // Interrupts a read in flight (the job was stopped); the read fails promptly.
+  virtual void cancel() {}
 };
 
 class storage {

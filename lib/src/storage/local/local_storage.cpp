@@ -12,6 +12,7 @@
 #include "respaldo/core/blocking.hpp"
 #include "respaldo/core/error.hpp"
 #include "respaldo/core/file_io.hpp"
+#include "respaldo/core/time_format.hpp"
 
 namespace respaldo {
 namespace {
@@ -168,10 +169,6 @@ class local_download final : public storage_download {
 };
 
 }  // namespace
-
-std::string compact_utc_timestamp(std::chrono::sys_seconds t) {
-  return date::format("%Y%m%dT%H%M%SZ", t);
-}
 
 local_storage::local_storage(asio::thread_pool& blocking_pool, std::string root)
     : pool_(blocking_pool), root_(std::move(root)) {}

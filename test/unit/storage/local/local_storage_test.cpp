@@ -136,12 +136,6 @@ struct file_size_limit {
 
 }  // namespace
 
-TEST_CASE("compact UTC timestamps", "[local_storage]") {
-  CHECK(respaldo::compact_utc_timestamp(
-            std::chrono::sys_seconds(std::chrono::seconds(1796007600))) == "20261130T030000Z");
-  CHECK(respaldo::compact_utc_timestamp(std::chrono::sys_seconds{}) == "19700101T000000Z");
-}
-
 TEST_CASE("an upload becomes visible only when finished", "[local_storage]") {
   fixture f;
   auto up = f.begin(f.request());

@@ -38,7 +38,4 @@ class local_storage final : public storage {
   std::string last_error_;
 };
 
-// "20261130T030000Z"
-std::string compact_utc_timestamp(std::chrono::sys_seconds t);
-
 }  // namespace respaldo

@@ -1,5 +1,5 @@
-// Retry backoff of the job runner: capped exponential growth plus bounded jitter.
-#include "respaldo/jobs/runner.hpp"
+// Retry policy of job attempts: capped exponential growth plus bounded jitter, and verdicts.
+#include "respaldo/plan/retry.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -10,11 +10,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-respaldo::runner_options options(milliseconds base, milliseconds max) {
-  respaldo::runner_options o;
-  o.retry_base_delay = base;
-  o.retry_max_delay = max;
-  return o;
+respaldo::retry_policy options(milliseconds base, milliseconds max) {
+  return respaldo::retry_policy{base, max};
 }
 
 }  // namespace
@@ -39,7 +36,7 @@ TEST_CASE("retry delays are capped", "[job_runner]") {
   CHECK(respaldo::retry_delay(options(milliseconds(5000), milliseconds(300)), 1, 0.0) ==
         milliseconds(300));
   // The defaults: 5 s doubling up to 5 min.
-  respaldo::runner_options d;
+  respaldo::retry_policy d;
   CHECK(respaldo::retry_delay(d, 1, 0.0) == milliseconds(5000));
   CHECK(respaldo::retry_delay(d, 2, 0.0) == milliseconds(10'000));
   CHECK(respaldo::retry_delay(d, 20, 0.0) == milliseconds(300'000));
@@ -75,4 +72,26 @@ TEST_CASE("odd attempt numbers and a zero base", "[job_runner]") {
   const auto zero = options(milliseconds(0), milliseconds(1000));
   CHECK(respaldo::retry_delay(zero, 1, 0.9) == milliseconds(0));
   CHECK(respaldo::retry_delay(zero, std::numeric_limits<int>::max(), 0.9) == milliseconds(0));
+}
+
+TEST_CASE("judge_attempt: success, cancel, shutdown, transient and permanent failures",
+          "[retry_policy]") {
+  using respaldo::attempt_verdict;
+  using respaldo::errc;
+  using respaldo::judge_attempt;
+  using respaldo::make_error_code;
+  CHECK(judge_attempt({}, 1, 3, false) == attempt_verdict::succeeded);
+  CHECK(judge_attempt(make_error_code(errc::cancelled), 1, 3, false) == attempt_verdict::cancelled);
+  // A shutdown requeues without spending the attempt, even on the last one.
+  CHECK(judge_attempt(make_error_code(errc::interrupted), 3, 3, true) == attempt_verdict::requeue);
+  // Outside a shutdown an interruption is an ordinary transient failure.
+  CHECK(judge_attempt(make_error_code(errc::interrupted), 1, 3, false) == attempt_verdict::retry);
+  CHECK(judge_attempt(make_error_code(errc::app_unreachable), 2, 3, false) ==
+        attempt_verdict::retry);
+  CHECK(judge_attempt(make_error_code(errc::app_unreachable), 3, 3, false) ==
+        attempt_verdict::failed);
+  CHECK(judge_attempt(make_error_code(errc::verify_mismatch), 1, 3, false) ==
+        attempt_verdict::failed);
+  CHECK(judge_attempt(make_error_code(errc::app_unauthorized), 1, 3, true) ==
+        attempt_verdict::failed);
 }

@@ -1,0 +1,46 @@
+// What every part of a job run works with: the store, the storage, the app contract, the wall
+// clock and the runner's options. The runner owns one; backup, verify, retention and recovery
+// take it by reference, so each can be driven alone in tests with fakes behind the interfaces.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "respaldo/contract/client.hpp"
+#include "respaldo/core/clock.hpp"
+#include "respaldo/store/store.hpp"
+
+namespace respaldo {
+
+class storage;
+class logger;
+class metrics;
+
+struct runner_options {
+  unsigned max_concurrent_jobs = 4;
+  unsigned max_attempts = 3;
+  std::chrono::milliseconds retry_base_delay{5'000};
+  std::chrono::milliseconds retry_max_delay{300'000};
+  std::size_t chunk_size = 8 * 1024 * 1024;
+  std::chrono::milliseconds job_deadline{6 * 3600'000};
+  std::string default_timezone = "UTC";  // retention buckets of apps without their own
+};
+
+struct job_context {
+  store& db;
+  storage& backups;
+  contract_client& apps;
+  const wall_clock& clock;
+  logger& log;
+  metrics& stats;
+  runner_options options;
+
+  // Persists the job; a failure is logged (the job goes on, its row lags behind).
+  void save(const job_record& job);
+};
+
+// 16 hex digits from the CSPRNG: unguessable job and backup ids.
+std::string new_record_id();
+
+}  // namespace respaldo

@@ -1,0 +1,106 @@
+#include "respaldo/jobs/retention_executor.hpp"
+
+#include <map>
+#include <set>
+
+#include "respaldo/core/log.hpp"
+#include "respaldo/core/metrics.hpp"
+#include "respaldo/core/time_format.hpp"
+#include "respaldo/plan/catalog.hpp"
+#include "respaldo/plan/retention.hpp"
+#include "respaldo/storage/storage.hpp"
+
+namespace respaldo {
+namespace {
+
+namespace asio = boost::asio;
+
+// Storage first, then the catalog; a failed delete stays cataloged as "deleting" and is retried.
+asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doomed) {
+  backup_record b = doomed;
+  auto ec = co_await ctx.backups.remove(b.location);
+  if (ec) {
+    b.status = "deleting";
+    b.delete_attempts += 1;
+    b.last_error = ctx.backups.last_error_detail();
+    (void)ctx.db.update_backup(b);
+    ctx.log.warn("retention delete failed; will retry",
+                 {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
+    co_return;
+  }
+  (void)ctx.db.delete_backup(b.id);
+  ctx.stats.add("respaldo_backups_pruned_total", 1, {{"storage", b.storage}});
+  ctx.log.info("backup pruned", {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
+}
+
+// Objects of this app that no catalog entry names (a crash between publishing and cataloging):
+// reported for an operator to inspect, never deleted automatically.
+void report_unknown_objects(job_context& ctx, const app_record& app,
+                            const std::vector<backup_record>& all,
+                            const std::vector<stored_object>& listed) {
+  std::set<std::string> cataloged;
+  for (const auto& b : all) cataloged.insert(b.location);
+  for (const auto& o : listed) {
+    if (cataloged.count(o.location)) continue;
+    ctx.stats.add("respaldo_storage_unknown_objects_total", 1,
+                  {{"storage", std::string(ctx.backups.kind())}});
+    ctx.log.warn("object in storage is not in the catalog",
+                 {{"app", app.name}, {"location", o.location}, {"name", o.name}});
+  }
+}
+
+// Compares the catalog with what storage lists for the app's folder.
+asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const std::string& fresh) {
+  auto listed = co_await ctx.backups.list(app.drive_folder_id, app.name);
+  if (!listed) {
+    ctx.log.warn("could not list storage to reconcile the catalog",
+                 {{"app", app.name}, {"detail", ctx.backups.last_error_detail()}});
+    co_return;
+  }
+  std::set<std::string> present;
+  for (const auto& o : *listed) present.insert(o.location);
+  auto all = all_backups(ctx.db, app.name);
+  if (!all) co_return;
+  report_unknown_objects(ctx, app, *all, *listed);
+  for (auto b : *all) {
+    if (b.id == fresh || b.status != "available" || b.storage != ctx.backups.kind() ||
+        b.folder != app.drive_folder_id || present.count(b.location))
+      continue;
+    b.status = "missing";
+    (void)ctx.db.update_backup(b);
+    ctx.stats.add("respaldo_backups_missing_total", 1, {{"storage", b.storage}});
+    ctx.log.warn("backup missing from storage",
+                 {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> apply_retention(job_context& ctx, const app_record& app,
+                                      const std::string& fresh) {
+  auto all = all_backups(ctx.db, app.name);
+  if (!all) co_return;
+  // Deletions that failed earlier go first: they are planned already.
+  for (const auto& b : *all)
+    if (b.status == "deleting" && b.storage == ctx.backups.kind()) co_await delete_backup(ctx, b);
+  const std::string zone = app.timezone.empty() ? ctx.options.default_timezone : app.timezone;
+  const auto plan = plan_catalog_retention(*all, app.retention, find_time_zone(zone));
+  std::map<std::string, const backup_record*> by_id;
+  for (const auto& b : *all) by_id[b.id] = &b;
+  for (const auto& d : plan) {
+    if (d.keep) continue;
+    const backup_record& b = *by_id.at(d.id);
+    if (b.id == fresh || b.storage != ctx.backups.kind()) continue;
+    co_await delete_backup(ctx, b);
+  }
+  co_await reconcile(ctx, app, fresh);
+}
+
+asio::awaitable<void> retry_pending_deletes(job_context& ctx) {
+  auto pending = ctx.db.backups_with_status("deleting");
+  if (!pending) co_return;
+  for (auto& b : *pending)
+    if (b.storage == ctx.backups.kind()) co_await delete_backup(ctx, b);
+}
+
+}  // namespace respaldo

@@ -1,0 +1,97 @@
+#include "respaldo/jobs/verify_job.hpp"
+
+#include <vector>
+
+#include "respaldo/crypto/crypto.hpp"
+#include "respaldo/jobs/control.hpp"
+#include "respaldo/storage/storage.hpp"
+
+namespace respaldo {
+namespace {
+
+namespace asio = boost::asio;
+
+failure fail(errc code, std::string message) {
+  return failure{make_error_code(code), std::move(message)};
+}
+
+// The newest backup that may still be read: available, or missing (it may be back).
+outcome<backup_record> verify_target(job_context& ctx, const std::string& app) {
+  auto latest = ctx.db.list_backups(app, 50, std::nullopt);
+  if (!latest) return fail(errc::store_error, "the database could not be read");
+  for (const auto& b : *latest)
+    if (b.status == "available" || b.status == "missing") return b;
+  return fail(errc::verify_missing, "there is no backup of \"" + app + "\" to verify");
+}
+
+struct read_back {
+  std::uint64_t size = 0;
+  std::string sha256;
+};
+
+// Hashes the whole download; progress shows in GET /api/jobs/{id} every 64 MiB.
+asio::awaitable<outcome<read_back>> hash_download(job_context& ctx, job_record& job,
+                                                  job_control& control, storage_download& download,
+                                                  const backup_record& b) {
+  const stop_scope interrupt(control, [&download] { download.cancel(); });
+  std::vector<char> buf(ctx.options.chunk_size);
+  sha256 hash;
+  std::uint64_t total = 0;
+  std::uint64_t last_saved = 0;
+  while (true) {
+    if (control.stopped()) co_return control.reason();
+    auto n = co_await download.read_some(asio::buffer(buf));
+    if (control.stopped()) co_return control.reason();
+    if (!n)
+      co_return fail(errc::storage_error,
+                     "reading backup " + b.id + " failed: " + n.error().message());
+    if (*n == 0) break;
+    hash.update(buf.data(), *n);
+    total += *n;
+    job.bytes_done = total;
+    if (total - last_saved >= 64ull * 1024 * 1024) {
+      ctx.save(job);
+      last_saved = total;
+    }
+  }
+  co_return read_back{total, hash.finish_hex()};
+}
+
+}  // namespace
+
+asio::awaitable<outcome<void>> run_verify_job(job_context& ctx, job_record& job,
+                                              job_control& control) {
+  auto target = verify_target(ctx, job.app);
+  if (!target) co_return target.error();
+  backup_record b = *target;
+  job.bytes_total = b.size;
+  job.backup_id = b.id;
+  ctx.save(job);
+  if (b.storage != ctx.backups.kind())
+    co_return fail(errc::verify_missing, "backup " + b.id + " is in " + b.storage +
+                                             " storage, which this server is not configured for");
+  auto download = co_await ctx.backups.open(b.location);
+  if (!download) {
+    if (download.error() == errc::not_found) {
+      b.status = "missing";
+      (void)ctx.db.update_backup(b);
+      co_return fail(errc::verify_missing,
+                     "backup " + b.id + " (" + b.name + ") is missing from storage");
+    }
+    co_return fail(errc::storage_error,
+                   "opening backup " + b.id + " failed: " + ctx.backups.last_error_detail());
+  }
+  auto read = co_await hash_download(ctx, job, control, **download, b);
+  if (!read) co_return read.error();
+  if (read->size != b.size || read->sha256 != b.sha256)
+    co_return fail(errc::verify_mismatch,
+                   "backup " + b.id + " no longer matches its catalog entry: " +
+                       std::to_string(read->size) + " bytes with SHA-256 " + read->sha256 +
+                       ", expected " + std::to_string(b.size) + " bytes with " + b.sha256);
+  b.verified_at = ctx.clock.now();
+  b.status = "available";
+  (void)ctx.db.update_backup(b);
+  co_return outcome<void>{};
+}
+
+}  // namespace respaldo
