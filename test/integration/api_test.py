@@ -18,18 +18,9 @@ import tempfile
 import time
 import unittest
 
-from harness import BIN, GUIDE_APP, Respaldo
+from harness import ADMIN_TOKEN, BIN, GUIDE_APP, Respaldo, run_cli, serve_args
 
-ADMIN = "test-admin-token-0123456789"
 PROBLEM_KEYS = ("type", "title", "status", "detail", "code")
-
-
-def run_cli(args, env=None, timeout=30):
-    """Runs the binary to completion (never a server that keeps running)."""
-    full_env = dict(os.environ)
-    full_env.pop("RESPALDO_ADMIN_TOKEN", None)
-    full_env.update(env or {})
-    return subprocess.run([BIN] + list(args), env=full_env, capture_output=True, timeout=timeout)
 
 
 def raw_exchange(port, data, timeout=15):
@@ -93,11 +84,11 @@ class ServerCase(unittest.TestCase):
 class RegistrationTest(ServerCase):
     """One server for the registration, validation and protocol tests."""
 
-    secrets = [ADMIN, GUIDE_APP["token"]]
+    secrets = [ADMIN_TOKEN, GUIDE_APP["token"]]
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = Respaldo(admin_token=ADMIN).start()
+        cls.srv = Respaldo(admin_token=ADMIN_TOKEN).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -378,7 +369,7 @@ class RegistrationTest(ServerCase):
 
     # -- auth -------------------------------------------------------------------------------
     def test_authentication(self):
-        for auth in (False, "wrong-token-0123456789", ADMIN + "x", ADMIN[:-1]):
+        for auth in (False, "wrong-token-0123456789", ADMIN_TOKEN + "x", ADMIN_TOKEN[:-1]):
             for method, path in (("GET", "/api/apps"), ("POST", "/api/apps"), ("GET", "/api/apps/mi-app"),
                                  ("DELETE", "/api/apps/mi-app"), ("GET", "/api/jobs"), ("PUT", "/api/apps"),
                                  ("GET", "/api/no-such-thing")):
@@ -386,15 +377,15 @@ class RegistrationTest(ServerCase):
                     r = self.srv.request(method, path, GUIDE_APP if method == "POST" else None, auth=auth)
                     p = self.assertProblem(r, 401, "unauthorized")
                     self.assertTrue(r.header("WWW-Authenticate").startswith("Bearer"), r.headers)
-                    self.assertNotIn(ADMIN, json.dumps(p))
+                    self.assertNotIn(ADMIN_TOKEN, json.dumps(p))
         # Other schemes and malformed headers.
-        for value in ("Basic " + ADMIN, ADMIN, "Bearer", "Bearer ", "Token " + ADMIN):
+        for value in ("Basic " + ADMIN_TOKEN, ADMIN_TOKEN, "Bearer", "Bearer ", "Token " + ADMIN_TOKEN):
             with self.subTest(value=value):
                 r = self.srv.get("/api/apps", auth=False, headers={"Authorization": value})
                 self.assertProblem(r, 401, "unauthorized")
                 self.assertTrue(r.header("WWW-Authenticate").startswith("Bearer"))
         # The scheme is case-insensitive (RFC 9110).
-        r = self.srv.get("/api/apps", auth=False, headers={"Authorization": "bearer " + ADMIN})
+        r = self.srv.get("/api/apps", auth=False, headers={"Authorization": "bearer " + ADMIN_TOKEN})
         self.assertEqual(r.status, 200, r)
         # A refused write changed nothing.
         self.assertEqual(self.srv.get("/api/apps/unauth-probe").status, 404)
@@ -483,7 +474,7 @@ class RegistrationTest(ServerCase):
         self.assertIn("1048576", r.json()["detail"])
         # Refused by its Content-Length alone, before the body is sent.
         head = ("POST /api/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                "Content-Length: %d\r\n\r\n" % (ADMIN, 5 * 1024 * 1024)).encode()
+                "Content-Length: %d\r\n\r\n" % (ADMIN_TOKEN, 5 * 1024 * 1024)).encode()
         answer = raw_exchange(self.srv.port, head)
         self.assertTrue(answer.startswith(b"HTTP/1.1 413 "), answer[:200])
         self.assertIn(b"application/problem+json", answer)
@@ -496,7 +487,7 @@ class RegistrationTest(ServerCase):
 
     def test_chunked_body_over_the_limit_is_413(self):
         chunk = b"a" * 65536
-        parts = [b"POST /api/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN.encode() +
+        parts = [b"POST /api/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode() +
                  b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"]
         for _ in range(20):
             parts.append(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
@@ -542,9 +533,7 @@ class RegistrationTest(ServerCase):
         self.assertEqual(r.header("X-Request-Id"), "err-trace-42")
         r = self.srv.get("/api/apps", auth=False, headers={"X-Request-Id": "unauth-trace-43"})
         self.assertEqual(r.header("X-Request-Id"), "unauth-trace-43")
-        deadline = time.time() + 10
-        while time.time() < deadline and "unauth-trace-43" not in self.srv.log_text():
-            time.sleep(0.05)
+        self.srv.wait_log("unauth-trace-43", timeout=10)
         lines = [l for l in self.srv.log_text().splitlines() if "request_id=err-trace-42" in l and " request " in l]
         self.assertEqual(len(lines), 1, lines)
         self.assertIn("status=404", lines[0])
@@ -574,7 +563,7 @@ class RegistrationTest(ServerCase):
                 r = conn.getresponse()
                 self.assertEqual(r.status, 200)
                 r.read()
-            conn.request("GET", "/api/apps", headers={"Authorization": "Bearer " + ADMIN})
+            conn.request("GET", "/api/apps", headers={"Authorization": "Bearer " + ADMIN_TOKEN})
             r = conn.getresponse()
             self.assertEqual(r.status, 200)
             r.read()
@@ -584,7 +573,7 @@ class RegistrationTest(ServerCase):
 
 class PersistenceAndShutdownTest(ServerCase):
     def test_data_survives_a_restart(self):
-        with Respaldo(admin_token=ADMIN) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN) as srv:
             srv.register()
             srv.register(name="second", retention={"daily": 1, "weekly": 0, "yearly": 2})
             self.assertEqual(srv.request("PATCH", "/api/apps/second", {"schedule": "@weekly"}).status, 200)
@@ -604,11 +593,11 @@ class PersistenceAndShutdownTest(ServerCase):
             self.assertEqual(second["retention"], {"daily": 1, "yearly": 2})
             self.assertIs(second["token_set"], True)
             self.assertEqual(srv.stop(), 0)
-            self.assertNoSecrets(srv, [ADMIN, GUIDE_APP["token"]])
+            self.assertNoSecrets(srv, [ADMIN_TOKEN, GUIDE_APP["token"]])
 
     def test_sigterm_and_sigint_exit_zero(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
-            with self.subTest(sig=sig), Respaldo(admin_token=ADMIN) as srv:
+            with self.subTest(sig=sig), Respaldo(admin_token=ADMIN_TOKEN) as srv:
                 self.assertEqual(srv.get("/healthz").status, 200)
                 started = time.time()
                 self.assertEqual(srv.stop(sig, timeout=20), 0)
@@ -617,7 +606,7 @@ class PersistenceAndShutdownTest(ServerCase):
                 self.assertIn("stopped", srv.log_text())
 
     def test_graceful_shutdown_finishes_in_flight_requests(self):
-        with Respaldo(admin_token=ADMIN) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN) as srv:
             # An idle keep-alive connection: it must not hold the shutdown back.
             idle = srv.connection(timeout=20)
             idle.request("GET", "/healthz")
@@ -631,7 +620,7 @@ class PersistenceAndShutdownTest(ServerCase):
             busy = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
             busy.sendall(("POST /api/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                           "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
-                          % (ADMIN, len(body))).encode())
+                          % (ADMIN_TOKEN, len(body))).encode())
             self.assertIn(b"100 Continue", read_until(busy, b"\r\n\r\n"))
             busy.sendall(body[:10])
 
@@ -665,11 +654,11 @@ class PersistenceAndShutdownTest(ServerCase):
             self.assertEqual(srv.stop(), 0)
 
     def test_shutdown_deadline_bounds_a_stuck_client(self):
-        with Respaldo(admin_token=ADMIN, args=["--shutdown-grace", "1s"]) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN, args=["--shutdown-grace", "1s"]) as srv:
             stuck = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
             stuck.sendall(("POST /api/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                            "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n"
-                           % ADMIN).encode())
+                           % ADMIN_TOKEN).encode())
             self.assertIn(b"100 Continue", read_until(stuck, b"\r\n\r\n"))
             started = time.time()
             self.assertEqual(srv.stop(signal.SIGTERM, timeout=20), 0)
@@ -679,7 +668,7 @@ class PersistenceAndShutdownTest(ServerCase):
 
 class TimeoutTest(ServerCase):
     def test_read_timeout_answers_408_and_idle_connections_close(self):
-        with Respaldo(admin_token=ADMIN, args=["--request-timeout", "1s"]) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN, args=["--request-timeout", "1s"]) as srv:
             cases = [
                 (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", "header"),
                 (b"POST /api/apps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -703,7 +692,7 @@ class SealedTokenTest(ServerCase):
     CANARY = "canary-Zq7vX2pL9kR4wT8y-secreto"
 
     def test_token_is_sealed_at_rest(self):
-        with Respaldo(admin_token=ADMIN) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN) as srv:
             srv.register(name="sealed-app", token=self.CANARY)
             srv.register(name="other-app", token=self.CANARY + "-2")
             # Update paths seal too.
@@ -733,7 +722,7 @@ class SealedTokenTest(ServerCase):
                 self.assertTrue(v)
                 self.assertNotIn("canary", v)
             self.assertNotEqual(sealed["sealed-app"], sealed["other-app"])
-            self.assertNoSecrets(srv, [ADMIN, self.CANARY])
+            self.assertNoSecrets(srv, [ADMIN_TOKEN, self.CANARY])
 
             # With another key the app stays visible but its token is unusable until replaced.
             os.chmod(key, 0o600)
@@ -748,7 +737,7 @@ class SealedTokenTest(ServerCase):
             self.assertEqual(r.status, 200, r)
             self.assertIs(r.json()["token_set"], True)
             self.assertEqual(srv.stop(), 0)
-            self.assertNoSecrets(srv, [ADMIN, self.CANARY, "fresh-token-value"])
+            self.assertNoSecrets(srv, [ADMIN_TOKEN, self.CANARY, "fresh-token-value"])
 
     def test_secret_key_file_flag(self):
         d = tempfile.mkdtemp(prefix="respaldo-key-")
@@ -756,7 +745,7 @@ class SealedTokenTest(ServerCase):
         with open(key, "w") as f:
             f.write("0f" * 32 + "\n")
         os.chmod(key, 0o600)
-        srv = Respaldo(admin_token=ADMIN, args=["--secret-key-file", key])
+        srv = Respaldo(admin_token=ADMIN_TOKEN, args=["--secret-key-file", key])
         try:
             srv.start()
             srv.register(token=self.CANARY)
@@ -768,8 +757,8 @@ class SealedTokenTest(ServerCase):
             self.assertNotIn("0f0f0f0f", srv.log_text())
             # A named key file is never generated: a missing one stops the start.
             os.unlink(key)
-            r = run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", srv.data_dir, "--secret-key-file", key],
-                        env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+            r = run_cli(serve_args(srv.data_dir, "--secret-key-file", key),
+                        env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(key.encode(), r.stderr)
         finally:
@@ -783,7 +772,7 @@ class SealedTokenTest(ServerCase):
             f.write("cd" * 32 + "\n")
         os.chmod(key, 0o644)
         try:
-            r = run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", d], env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+            r = run_cli(serve_args(d), env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(key.encode(), r.stderr)
             self.assertNotIn(b"cdcdcdcd", r.stderr)
@@ -844,15 +833,14 @@ class AdminTokenTest(ServerCase):
         with open(short, "w") as f:
             f.write("tiny\n")
         try:
-            r = run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", d, "--admin-token-file", short])
+            r = run_cli(serve_args(d, "--admin-token-file", short))
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(b"16", r.stderr)
             self.assertNotIn(b"tiny", r.stderr)
-            r = run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", d,
-                         "--admin-token-file", os.path.join(d, "missing")])
+            r = run_cli(serve_args(d, "--admin-token-file", os.path.join(d, "missing")))
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(b"missing", r.stderr)
-            r = run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", d], env={"RESPALDO_ADMIN_TOKEN": "short"})
+            r = run_cli(serve_args(d), env={"RESPALDO_ADMIN_TOKEN": "short"})
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(b"RESPALDO_ADMIN_TOKEN", r.stderr)
         finally:
@@ -861,7 +849,7 @@ class AdminTokenTest(ServerCase):
 
 class StartupErrorTest(ServerCase):
     def serve_once(self, data_dir):
-        return run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir], env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+        return run_cli(serve_args(data_dir), env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
 
     def test_not_a_database(self):
         for content in (b"this is not a database\n" * 200, b"short junk"):
@@ -914,7 +902,7 @@ class StartupErrorTest(ServerCase):
             d = tempfile.mkdtemp(prefix="respaldo-test-")
             try:
                 r = run_cli(["serve", "--listen", "127.0.0.1:%d" % port, "--data-dir", d],
-                            env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+                            env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
                 self.assertEqual(r.returncode, 1, r)
                 self.assertIn(str(port).encode(), r.stderr)
             finally:
@@ -964,7 +952,7 @@ class CommandLineTest(ServerCase):
         try:
             for args, name in cases:
                 with self.subTest(args=args):
-                    r = run_cli(["serve", "--data-dir", d] + args, env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+                    r = run_cli(["serve", "--data-dir", d] + args, env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
                     self.assertEqual(r.returncode, 2, r)
                     self.assertIn(name.encode(), r.stderr)
                     self.assertEqual(r.stdout, b"")
@@ -975,14 +963,14 @@ class CommandLineTest(ServerCase):
 
     def test_environment_variables(self):
         # RESPALDO_LOG_FORMAT works like --log-format.
-        with Respaldo(admin_token=ADMIN, env={"RESPALDO_LOG_FORMAT": "json"}) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN, env={"RESPALDO_LOG_FORMAT": "json"}) as srv:
             lines = [l for l in srv.log_text().splitlines() if l.strip()]
             self.assertTrue(lines)
             for l in lines:
                 json.loads(l)
             self.assertEqual(srv.stop(), 0)
         # The flag wins over the environment.
-        with Respaldo(admin_token=ADMIN, env={"RESPALDO_LOG_FORMAT": "json"}, args=["--log-format", "text"]) as srv:
+        with Respaldo(admin_token=ADMIN_TOKEN, env={"RESPALDO_LOG_FORMAT": "json"}, args=["--log-format", "text"]) as srv:
             self.assertFalse(srv.log_text().lstrip().startswith("{"))
         # A bad value from the environment is refused like a bad flag.
         d = tempfile.mkdtemp(prefix="respaldo-test-")
@@ -991,14 +979,14 @@ class CommandLineTest(ServerCase):
                                      ("RESPALDO_MAX_ATTEMPTS", "lots", "max-attempts"),
                                      ("RESPALDO_LISTEN", "nowhere", "listen")):
                 with self.subTest(var=var):
-                    r = run_cli(["serve", "--data-dir", d], env={var: value, "RESPALDO_ADMIN_TOKEN": ADMIN})
+                    r = run_cli(["serve", "--data-dir", d], env={var: value, "RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
                     self.assertEqual(r.returncode, 2, r)
                     self.assertIn(name.encode(), r.stderr)
             # RESPALDO_DATA_DIR and RESPALDO_LISTEN place the server.
             data = os.path.join(d, "from-env")
             p = subprocess.Popen([BIN, "serve"], env=dict(os.environ, RESPALDO_DATA_DIR=data,
                                                           RESPALDO_LISTEN="127.0.0.1:0",
-                                                          RESPALDO_ADMIN_TOKEN=ADMIN),
+                                                          RESPALDO_ADMIN_TOKEN=ADMIN_TOKEN),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
                 line = b""
@@ -1022,19 +1010,19 @@ class CommandLineTest(ServerCase):
         try:
             with open(conf, "w") as f:
                 f.write("# respaldo settings\nlog-format = json\nmax-attempts = 5\n")
-            with Respaldo(admin_token=ADMIN, args=["--config", conf]) as srv:
+            with Respaldo(admin_token=ADMIN_TOKEN, args=["--config", conf]) as srv:
                 self.assertTrue(srv.log_text().lstrip().startswith("{"), srv.log_text()[:200])
             # The environment wins over the file, the flag over both.
-            with Respaldo(admin_token=ADMIN, args=["--config", conf], env={"RESPALDO_LOG_FORMAT": "text"}) as srv:
+            with Respaldo(admin_token=ADMIN_TOKEN, args=["--config", conf], env={"RESPALDO_LOG_FORMAT": "text"}) as srv:
                 self.assertFalse(srv.log_text().lstrip().startswith("{"))
             with open(conf, "w") as f:
                 f.write("no-such-option = 1\n")
-            r = run_cli(["serve", "--config", conf, "--data-dir", d], env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+            r = run_cli(["serve", "--config", conf, "--data-dir", d], env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
             self.assertEqual(r.returncode, 2, r)
             self.assertIn(b"no-such-option", r.stderr)
             with open(conf, "w") as f:
                 f.write("log-format = yaml\n")
-            r = run_cli(["serve", "--config", conf, "--data-dir", d], env={"RESPALDO_ADMIN_TOKEN": ADMIN})
+            r = run_cli(["serve", "--config", conf, "--data-dir", d], env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
             self.assertEqual(r.returncode, 2, r)
             self.assertIn(b"log-format", r.stderr)
         finally:

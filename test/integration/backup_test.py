@@ -6,7 +6,6 @@ Every failing export mode must end in the right state and error code with nothin
 import hashlib
 import http.client
 import os
-import re
 import resource
 import shutil
 import signal
@@ -17,34 +16,15 @@ import tempfile
 import time
 import unittest
 
-from app_double import AppDouble, content_bytes, content_sha256
-from harness import Respaldo, free_port, peak_rss_kib
-
-TOKEN = "app-token-0123456789"
-FOLDER = "1AbC2dEfG3"
-KEEP_ALL = {"daily": 0, "weekly": 0, "last": 1000}
-SCHEDULE = "0 3 1 1 *"  # far away: no scheduled run interferes
-SMALL = 3 * 2**20 + 123  # not a multiple of the chunk size
-MiB = 2**20
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-FINAL_STATES = ("succeeded", "failed", "cancelled")
-
-
-def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+from app_double import content_bytes, content_sha256
+from harness import (APP_TOKEN, FINAL_STATES, FOLDER, RFC3339, MiB, SMALL, Respaldo,
+                     free_port, new_app_name, peak_rss_kib, register_app, start_app, wait_until)
 
 
 class BackupCase(unittest.TestCase):
     """Helpers over one server (self.server) and in-process app doubles."""
 
     server = None
-    _counter = 0
 
     @classmethod
     def make_server(cls, *args, **kw):
@@ -52,41 +32,20 @@ class BackupCase(unittest.TestCase):
         server.start()
         return server
 
-    def new_app(self, server=None, name=None, retention=None, **settings):
-        server = server or self.server
-        BackupCase._counter += 1
-        name = name or "app-%d" % BackupCase._counter
-        settings.setdefault("size", SMALL)
-        settings.setdefault("seed", BackupCase._counter)
-        app = AppDouble(token=TOKEN, **settings).start()
-        self.addCleanup(app.stop)
-        server.register(name=name, url=app.url, token=TOKEN, retention=retention or KEEP_ALL,
-                        drive_folder_id=FOLDER, schedule=SCHEDULE)
-        return name, app
+    def new_app(self, server=None, retention=None, **settings):
+        return start_app(self, server or self.server, retention=retention, **settings)
 
     def register_url(self, url, server=None):
-        server = server or self.server
-        BackupCase._counter += 1
-        name = "app-%d" % BackupCase._counter
-        server.register(name=name, url=url, token=TOKEN, retention=KEEP_ALL,
-                        drive_folder_id=FOLDER, schedule=SCHEDULE)
-        return name
+        return register_app(server or self.server, new_app_name()[0], url)
 
     def start_backup(self, name, server=None):
-        server = server or self.server
-        r = server.post("/api/apps/%s/backups" % name)
-        self.assertEqual(r.status, 202, r)
-        return r.json()["job_id"]
+        return (server or self.server).start_backup(name)
 
     def job(self, job_id, server=None):
-        r = (server or self.server).get("/api/jobs/" + job_id)
-        self.assertEqual(r.status, 200, r)
-        return r.json()
+        return (server or self.server).job(job_id)
 
     def run_backup(self, name, server=None, timeout=60):
-        server = server or self.server
-        job_id = self.start_backup(name, server)
-        return server.wait_job(job_id, timeout=timeout)
+        return (server or self.server).run_backup(name, timeout=timeout)
 
     def wait_state(self, job_id, predicate, server=None, timeout=30, what="job state"):
         return wait_until(lambda: (lambda j: j if predicate(j) else None)(self.job(job_id, server)),
@@ -108,9 +67,7 @@ class BackupCase(unittest.TestCase):
         return [f for f in self.files(server, name) if f.endswith(".partial")]
 
     def catalog(self, name, server=None):
-        r = (server or self.server).get("/api/apps/%s/backups?limit=500" % name)
-        self.assertEqual(r.status, 200, r)
-        return r.json()["items"]
+        return (server or self.server).catalog(name)
 
     def assert_nothing_published(self, name, server=None):
         server = server or self.server
@@ -196,7 +153,7 @@ class ExportModesTest(BackupCase):
         with open(path, "rb") as f:
             self.assertEqual(f.read(), content_bytes(SMALL, app.config()["seed"]))
         self.assertEqual(self.files(self.server, name), [b["location"]])
-        self.assertEqual(app.stats()["last_authorization"], "Bearer " + TOKEN)
+        self.assertEqual(app.stats()["last_authorization"], "Bearer " + APP_TOKEN)
 
     def test_unknown_app_is_404(self):
         r = self.server.post("/api/apps/no-such-app/backups")
@@ -247,7 +204,7 @@ class ExportModesTest(BackupCase):
         self.assert_succeeded(self.run_backup(name), app)
         s = app.stats()
         self.assertEqual(s["download"], 1)
-        self.assertEqual(s["last_authorization"], "Bearer " + TOKEN)
+        self.assertEqual(s["last_authorization"], "Bearer " + APP_TOKEN)
 
     def test_deferred_failed(self):
         name, app = self.new_app(mode="deferred_failed", deferred_polls=1, retry_after=0)
@@ -759,7 +716,7 @@ class RestartTest(BackupCase):
             self.assertIn("PATCH /api/apps/" + name, job["error"]["message"])
         self.assertEqual(app.stats()["export"], 0)
         self.assertEqual(self.server.get("/readyz", auth=False).status, 200)
-        r = self.server.request("PATCH", "/api/apps/" + name, {"token": TOKEN})
+        r = self.server.request("PATCH", "/api/apps/" + name, {"token": APP_TOKEN})
         self.assertEqual(r.status, 200, r)
         self.assert_succeeded(self.run_backup(name), app)
 

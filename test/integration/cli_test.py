@@ -16,16 +16,11 @@ import threading
 import time
 import unittest
 
-from app_double import AppDouble, content_bytes, content_sha256
-from harness import BIN, GUIDE_APP, Respaldo, free_port, peak_rss_kib
+from app_double import content_bytes, content_sha256
+from harness import (APP_TOKEN, BIN, FOLDER, GUIDE_APP, SMALL, Respaldo, free_port,
+                     peak_rss_kib, start_app)
 
 ADMIN_TOKEN = "cli-admin-token-4f1d9a7c2b"
-APP_TOKEN = "app-token-0123456789"
-FOLDER = "1AbC2dEfG3"
-SCHEDULE = "0 3 1 1 *"  # far away: no scheduled run interferes
-KEEP_ALL = {"daily": 0, "weekly": 0, "last": 1000}
-SMALL = 3 * 2**20 + 123
-FINAL = ("succeeded", "failed", "cancelled")
 
 
 class Run:
@@ -52,7 +47,6 @@ class CliTest(unittest.TestCase):
         cls.token_file = os.path.join(cls.tmp, "admin-token")
         with open(cls.token_file, "w") as f:
             f.write(ADMIN_TOKEN + "\n")
-        cls.counter = 0
 
     @classmethod
     def tearDownClass(cls):
@@ -87,20 +81,10 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run.rc, code, run)
 
     def new_app(self, **settings):
-        CliTest.counter += 1
-        name = "cli-app-%d" % CliTest.counter
-        settings.setdefault("size", SMALL)
-        settings.setdefault("seed", CliTest.counter)
-        app = AppDouble(token=APP_TOKEN, **settings).start()
-        self.addCleanup(app.stop)
-        self.server.register(name=name, url=app.url, token=APP_TOKEN, retention=KEEP_ALL,
-                             drive_folder_id=FOLDER, schedule=SCHEDULE)
-        return name, app
+        return start_app(self, self.server, prefix="cli-app", **settings)
 
     def start_backup(self, name):
-        r = self.server.post("/api/apps/%s/backups" % name)
-        self.assertEqual(r.status, 202, r)
-        return r.json()["job_id"]
+        return self.server.start_backup(name)
 
     def backup_file(self, job):
         return os.path.join(self.server.data_dir, "backups", job["backup"]["location"])

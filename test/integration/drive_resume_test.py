@@ -8,17 +8,12 @@ but the double's byte counters show that the prefix was not sent again.
 """
 
 import hashlib
-import os
-import shutil
 import signal
-import tempfile
-import time
 import unittest
 import uuid
 
 from app_double import AppDouble, content_sha256
-from drive_double import DriveDouble
-from harness import Respaldo
+from harness import DRIVE_ARGS, DriveSetup, Respaldo, drive_args, poll_until
 
 APP_TOKEN = "secreto-compartido-resume"
 CHUNK = 256 * 1024
@@ -29,45 +24,32 @@ STALL_AFTER = 24 * CHUNK + 100  # the first download stops here
 SETTLED = (STALL_AFTER // CHUNK) * CHUNK
 EXPECTED_SHA = content_sha256(SIZE, SEED)
 
-ARGS = ["--chunk-size", "256KiB", "--retry-base-delay", "100ms", "--retry-max-delay", "1s",
-        "--max-attempts", "3", "--read-timeout", "60s", "--probe-interval", "0",
-        "--shutdown-grace", "5s"]
+ARGS = DRIVE_ARGS + ["--max-attempts", "3", "--read-timeout", "60s", "--shutdown-grace", "5s"]
 
 
 class DriveResumeTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="respaldo-resume-test-")
-        self.drive = DriveDouble(data_dir=os.path.join(self.tmp, "drive")).start()
-        self.sa = self.drive.make_service_account(os.path.join(self.tmp, "sa"))
-        self.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED, mode="deferred",
-                             deferred_polls=0, retry_after=0, download_fault="stall",
-                             download_fault_count=1, stall_after=STALL_AFTER,
-                             stall_seconds=3600).start()
+        self.setup = DriveSetup("respaldo-resume-test-", APP_TOKEN, size=SIZE, seed=SEED,
+                                mode="deferred", deferred_polls=0, retry_after=0,
+                                download_fault="stall", download_fault_count=1,
+                                stall_after=STALL_AFTER, stall_seconds=3600)
+        self.drive, self.app = self.setup.drive, self.setup.app
         self.folder = "1R" + uuid.uuid4().hex[:16]
         self.drive.add_folder(self.folder)
-        self.server = Respaldo(args=ARGS + ["--storage", "drive", "--drive-credentials",
-                                            self.sa["json"], "--drive-api-url", self.drive.base_url])
+        self.server = Respaldo(args=drive_args(self.drive, self.setup.sa["json"], base=ARGS))
 
     def tearDown(self):
         self.server.cleanup()
-        self.app.stop()
-        self.drive.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.setup.stop()
 
     def start_stalled_upload(self):
         self.server.start()
         self.server.register(name="resumable", url=self.app.url, token=APP_TOKEN,
                              drive_folder_id=self.folder)
-        r = self.server.post("/api/apps/resumable/backups")
-        self.assertEqual(r.status, 202, r)
-        job_id = r.json()["job_id"]
+        job_id = self.server.start_backup("resumable")
         # Wait until the stalled download has been forwarded as far as it goes: every whole chunk
         # before the stall persisted. Chunks still in flight would move the count after a sample.
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.drive.stats()["bytes_persisted"] >= SETTLED:
-                break
-            time.sleep(0.05)
+        poll_until(lambda: self.drive.stats()["bytes_persisted"] >= SETTLED, timeout=60)
         self.assertEqual(self.drive.stats()["bytes_persisted"], SETTLED,
                          self.server.log_text()[-3000:])
         job = self.server.get("/api/jobs/" + job_id).json()
@@ -133,7 +115,8 @@ class DriveResumeTest(unittest.TestCase):
         # The new export has the same bytes, so storage may continue its session; either way the
         # result must be one verified file.
         self.app.stop()
-        self.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED, port=self.app.port).start()
+        self.app = self.setup.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED,
+                                              port=self.app.port).start()
         self.server.start()
         job = self.server.wait_job(job_id, timeout=90)
         self.assertEqual(job["state"], "succeeded", job)

@@ -4,37 +4,25 @@ catalog as "deleting" and is retried after the next backup; a file that disappea
 is flagged "missing", never dropped from the catalog."""
 
 import http.client
-import os
-import shutil
-import tempfile
 import unittest
 import uuid
 
-from app_double import AppDouble
-from drive_double import DriveDouble
-from harness import Respaldo
+from harness import DriveSetup, Respaldo, drive_args
 
 APP_TOKEN = "secreto-compartido-retention"
-ARGS = ["--chunk-size", "256KiB", "--retry-base-delay", "100ms", "--retry-max-delay", "1s",
-        "--probe-interval", "0"]
 
 
 class DriveRetentionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="respaldo-drive-retention-")
-        cls.drive = DriveDouble(data_dir=os.path.join(cls.tmp, "drive")).start()
-        sa = cls.drive.make_service_account(os.path.join(cls.tmp, "sa"))
-        cls.app = AppDouble(token=APP_TOKEN, size=600 * 1024, seed=3).start()
-        cls.server = Respaldo(args=ARGS + ["--storage", "drive", "--drive-credentials", sa["json"],
-                                           "--drive-api-url", cls.drive.base_url]).start()
+        cls.setup = DriveSetup("respaldo-drive-retention-", APP_TOKEN, size=600 * 1024, seed=3)
+        cls.drive, cls.app = cls.setup.drive, cls.setup.app
+        cls.server = Respaldo(args=drive_args(cls.drive, cls.setup.sa["json"])).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.server.cleanup()
-        cls.app.stop()
-        cls.drive.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.setup.stop()
 
     def setUp(self):
         self.drive.clear_faults()
@@ -46,16 +34,12 @@ class DriveRetentionTest(unittest.TestCase):
                              retention={"daily": 0, "weekly": 0, "last": 2})
 
     def backup(self):
-        r = self.server.post("/api/apps/%s/backups" % self.name)
-        self.assertEqual(r.status, 202, r)
-        job = self.server.wait_job(r.json()["job_id"])
+        job = self.server.run_backup(self.name)
         self.assertEqual(job["state"], "succeeded", job)
         return job["backup"]
 
     def catalog(self):
-        r = self.server.get("/api/apps/%s/backups?limit=100" % self.name)
-        self.assertEqual(r.status, 200, r)
-        return r.json()["items"]
+        return self.server.catalog(self.name, limit=100)
 
     def folder_ids(self):
         return sorted(f["id"] for f in self.drive.files(self.folder))

@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -20,28 +19,21 @@ import uuid
 
 from app_double import AppDouble, content_sha256
 from drive_double import DriveDouble, make_test_pki
-from harness import BIN, Respaldo
+from harness import (ADMIN_TOKEN, DRIVE_ARGS, FINAL_STATES, DriveSetup, Respaldo, poll_until,
+                     run_cli, serve_args)
+from harness import drive_args as harness_drive_args
 
 APP_TOKEN = "secreto-compartido-0123"
 SIZE = 3 * 2**20 + 12345  # 13 chunks of 256 KiB, the last one short
 SEED = 11
 EXPECTED_SHA = content_sha256(SIZE, SEED)
-FINAL = ("succeeded", "failed", "cancelled")
 
-# Small chunks and short retry delays keep every case fast.
-COMMON_ARGS = ["--chunk-size", "256KiB", "--retry-base-delay", "100ms", "--retry-max-delay", "1s",
-               "--max-attempts", "3", "--connect-timeout", "5s", "--read-timeout", "15s",
-               "--probe-interval", "0", "--shutdown-grace", "2s"]
+COMMON_ARGS = DRIVE_ARGS + ["--max-attempts", "3", "--connect-timeout", "5s", "--read-timeout", "15s",
+                            "--shutdown-grace", "2s"]
 
 
 def drive_args(drive, credentials, extra=()):
-    extra = list(extra)
-    common = []
-    for i in range(0, len(COMMON_ARGS), 2):  # a flag given in `extra` replaces the common one
-        if COMMON_ARGS[i] not in extra:
-            common += COMMON_ARGS[i:i + 2]
-    return common + ["--storage", "drive", "--drive-credentials", credentials,
-                     "--drive-api-url", drive.base_url] + extra
+    return harness_drive_args(drive, credentials, extra, base=COMMON_ARGS)
 
 
 class DriveCase(unittest.TestCase):
@@ -51,19 +43,16 @@ class DriveCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="respaldo-drive-test-")
-        cls.drive = DriveDouble(data_dir=os.path.join(cls.tmp, "drive"), **cls.drive_kwargs).start()
-        cls.sa = cls.drive.make_service_account(os.path.join(cls.tmp, "sa"))
-        cls.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
+        cls.setup = DriveSetup("respaldo-drive-test-", APP_TOKEN, drive_kwargs=cls.drive_kwargs,
+                               size=SIZE, seed=SEED)
+        cls.tmp, cls.drive, cls.sa, cls.app = cls.setup.tmp, cls.setup.drive, cls.setup.sa, cls.setup.app
         cls.servers = []
 
     @classmethod
     def tearDownClass(cls):
         for r in cls.servers:
             r.cleanup()
-        cls.app.stop()
-        cls.drive.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.setup.stop()
 
     def setUp(self):
         self.drive.clear_faults()
@@ -89,10 +78,8 @@ class DriveCase(unittest.TestCase):
         return name, folder
 
     def backup(self, server, name, timeout=60):
-        r = server.post("/api/apps/%s/backups" % name)
-        self.assertEqual(r.status, 202, r)
-        job = server.wait_job(r.json()["job_id"], timeout=timeout)
-        self.assertIn(job["state"], FINAL)
+        job = server.run_backup(name, timeout=timeout)
+        self.assertIn(job["state"], FINAL_STATES)
         return job
 
     def assert_verified(self, server, job, name, folder):
@@ -200,9 +187,7 @@ class ServiceAccountTest(DriveCase):
         self.assertFalse(complete)
 
         # A verify job reads it back through the same download path.
-        r = self.r.post("/api/apps/%s/verify" % name)
-        self.assertEqual(r.status, 202, r)
-        verify = self.r.wait_job(r.json()["job_id"])
+        verify = self.r.wait_job(self.r.start_verify(name))
         self.assertEqual(verify["state"], "succeeded", verify)
 
     def test_503_on_a_chunk_is_queried_and_resumed(self):
@@ -267,14 +252,9 @@ class ServiceAccountTest(DriveCase):
     def test_session_expired_mid_upload_retries_the_job(self):
         name, folder = self.new_app(self.r)
         self.app.set(mode="trickle", trickle_bytes_per_sec=2 * 2**20)
-        r = self.r.post("/api/apps/%s/backups" % name)
-        job_id = r.json()["job_id"]
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            j = self.r.get("/api/jobs/" + job_id).json()
-            if j["bytes_done"] >= 2**20 or j["state"] in FINAL:
-                break
-            time.sleep(0.02)
+        job_id = self.r.start_backup(name)
+        under_way = lambda j: j["bytes_done"] >= 2**20 or j["state"] in FINAL_STATES  # noqa: E731
+        poll_until(lambda: under_way(self.r.job(job_id)), interval=0.02)
         fired = self.drive.faults.fired["expire_session"]
         self.drive.set_fault("expire_session")
         self.app.set(mode="normal")
@@ -391,14 +371,8 @@ class ServiceAccountTest(DriveCase):
     def test_cancel_mid_upload_leaves_nothing(self):
         name, folder = self.new_app(self.r)
         self.app.set(mode="trickle", trickle_bytes_per_sec=1 * 2**20)
-        r = self.r.post("/api/apps/%s/backups" % name)
-        job_id = r.json()["job_id"]
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            j = self.r.get("/api/jobs/" + job_id).json()
-            if j["bytes_done"] >= 600_000:
-                break
-            time.sleep(0.02)
+        job_id = self.r.start_backup(name)
+        poll_until(lambda: self.r.job(job_id)["bytes_done"] >= 600_000, interval=0.02)
         self.assertEqual(self.r.post("/api/jobs/%s/cancel" % job_id).status, 202)
         job = self.r.wait_job(job_id, timeout=60)
         self.assertEqual(job["state"], "cancelled", job)
@@ -452,14 +426,15 @@ class CredentialsTest(DriveCase):
         self.assertIn(self.sa["client_email"], message)
         self.assert_clean(message)
 
+    def serve_once(self, args):
+        data_dir = tempfile.mkdtemp(prefix="respaldo-drive-start-", dir=self.tmp)
+        return run_cli(serve_args(data_dir, *args), env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
+
     def run_start_failure(self, creds_text):
         path = os.path.join(self.tmp, "bad-%s.json" % uuid.uuid4().hex[:6])
         with open(path, "w") as f:
             f.write(creds_text)
-        data_dir = tempfile.mkdtemp(prefix="respaldo-drive-start-", dir=self.tmp)
-        env = dict(os.environ, RESPALDO_ADMIN_TOKEN="test-admin-token-0123456789")
-        p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir] +
-                           drive_args(self.drive, path), env=env, capture_output=True, timeout=30)
+        p = self.serve_once(drive_args(self.drive, path))
         return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace"), path
 
     def test_malformed_credentials_stop_start_up(self):
@@ -480,11 +455,7 @@ class CredentialsTest(DriveCase):
         code, out, _ = self.run_start_failure("{not json")
         self.assertEqual(code, 2, out)
         self.assertIn("not valid JSON", out)
-        data_dir = tempfile.mkdtemp(prefix="respaldo-drive-start-", dir=self.tmp)
-        env = dict(os.environ, RESPALDO_ADMIN_TOKEN="test-admin-token-0123456789")
-        p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir] +
-                           drive_args(self.drive, os.path.join(self.tmp, "missing.json")),
-                           env=env, capture_output=True, timeout=30)
+        p = self.serve_once(drive_args(self.drive, os.path.join(self.tmp, "missing.json")))
         self.assertEqual(p.returncode, 2)
         self.assertIn("cannot read the file", p.stderr.decode())
 
@@ -517,8 +488,7 @@ class TlsTest(unittest.TestCase):
             r.start()
             name = "tls-" + uuid.uuid4().hex[:8]
             r.register(name=name, url=self.app.url, token=APP_TOKEN, drive_folder_id=folder)
-            job_id = r.post("/api/apps/%s/backups" % name).json()["job_id"]
-            job = r.wait_job(job_id, timeout=90)
+            job = r.run_backup(name, timeout=90)
             files = d.files(folder)
             r.cleanup()
             return job, files
@@ -553,28 +523,22 @@ class OwnDriveCase(unittest.TestCase):
     folder = "1OwnFolder"
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="respaldo-drive-own-")
-        self.drive = DriveDouble(data_dir=os.path.join(self.tmp, "drive")).start()
-        self.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=SEED).start()
-        self.sa = self.drive.make_service_account(os.path.join(self.tmp, "sa"))
+        self.setup = DriveSetup("respaldo-drive-own-", APP_TOKEN, size=SIZE, seed=SEED)
+        self.tmp, self.drive, self.sa, self.app = self.setup.tmp, self.setup.drive, self.setup.sa, self.setup.app
         self.drive.add_folder(self.folder)
         self.server = None
 
     def tearDown(self):
         if self.server:
             self.server.cleanup()
-        self.app.stop()
-        self.drive.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.setup.stop()
 
     def start_backup(self, name, extra):
         """Starts respaldo with `extra` flags, registers `name` and starts a backup of it."""
         self.server = Respaldo(args=drive_args(self.drive, self.sa["json"], extra)).start()
         self.server.register(name=name, url=self.app.url, token=APP_TOKEN,
                              drive_folder_id=self.folder)
-        r = self.server.post("/api/apps/%s/backups" % name)
-        self.assertEqual(r.status, 202, r)
-        return r.json()["job_id"]
+        return self.server.start_backup(name)
 
 
 class UnreachableTokenEndpointTest(OwnDriveCase):
@@ -601,9 +565,7 @@ class CancelDuringDriveRetryTest(OwnDriveCase):
         self.drive.set_fault("fail_chunk", count=1000)
         job_id = self.start_backup("cancelled", ["--retry-base-delay", "1s",
                                                  "--retry-max-delay", "30s"])
-        deadline = time.time() + 30
-        while time.time() < deadline and "drive upload paused" not in self.server.log_text():
-            time.sleep(0.05)
+        self.server.wait_log("drive upload paused")
         self.assertIn("drive upload paused", self.server.log_text())
         time.sleep(1.5)  # well into the backoff sequence
         started = time.time()

@@ -1,7 +1,10 @@
-"""Runs the real respaldo binary for black-box tests: a temporary data dir, a free loopback port,
-HTTP helpers and log capture. Standard library only."""
+"""The one fixture module of the black-box tests: runs the real respaldo binary (a temporary data
+dir, a free loopback port, HTTP helpers, log capture), holds the constants the tests share and the
+steps they all take (register an app double, start a backup, wait for a job, run a subcommand, set
+up a Drive double). Standard library and the doubles only."""
 
 import http.client
+import itertools
 import json
 import os
 import re
@@ -11,6 +14,9 @@ import subprocess
 import tempfile
 import threading
 import time
+
+from app_double import AppDouble
+from drive_double import DriveDouble
 
 BIN = os.environ.get("RESPALDO_BIN", "respaldo")
 SOURCE_DIR = os.environ.get("RESPALDO_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -23,6 +29,20 @@ GUIDE_APP = {
     "schedule": "0 3 * * *",
     "retention": {"daily": 7, "weekly": 4},
 }
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+APP_TOKEN = "app-token-0123456789"
+FOLDER = GUIDE_APP["drive_folder_id"]
+SCHEDULE = "0 3 1 1 *"  # far away: no scheduled run interferes
+KEEP_ALL = {"daily": 0, "weekly": 0, "last": 1000}
+MiB = 2**20
+SMALL = 3 * MiB + 123  # not a multiple of the chunk size
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+# Small chunks and short retry delays keep every Drive case fast.
+DRIVE_ARGS = ["--chunk-size", "256KiB", "--retry-base-delay", "100ms", "--retry-max-delay", "1s",
+              "--probe-interval", "0"]
 
 
 class Response:
@@ -44,7 +64,7 @@ class Response:
 class Respaldo:
     """One `respaldo serve` process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir=None, args=(), env=None, admin_token="test-admin-token-0123456789",
+    def __init__(self, data_dir=None, args=(), env=None, admin_token=ADMIN_TOKEN,
                  preexec_fn=None):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="respaldo-test-")
@@ -179,7 +199,41 @@ class Respaldo:
             raise AssertionError("registration failed: %r" % r)
         return app
 
-    def wait_job(self, job_id, states=("succeeded", "failed", "cancelled"), timeout=60):
+    def job(self, job_id):
+        r = self.get("/api/jobs/" + job_id)
+        if r.status != 200:
+            raise AssertionError("job %s: %r" % (job_id, r))
+        return r.json()
+
+    def start_backup(self, name):
+        """Starts a manual backup of `name`, returns the job id."""
+        return self._start_job("/api/apps/%s/backups" % name)
+
+    def start_verify(self, name):
+        """Starts a restore verification of `name`, returns the job id."""
+        return self._start_job("/api/apps/%s/verify" % name)
+
+    def _start_job(self, path):
+        r = self.post(path)
+        if r.status != 202:
+            raise AssertionError("POST %s: %r" % (path, r))
+        return r.json()["job_id"]
+
+    def run_backup(self, name, timeout=60):
+        """Starts a backup of `name` and returns the job once it has finished."""
+        return self.wait_job(self.start_backup(name), timeout=timeout)
+
+    def catalog(self, name, limit=500):
+        r = self.get("/api/apps/%s/backups?limit=%d" % (name, limit))
+        if r.status != 200:
+            raise AssertionError("catalog of %s: %r" % (name, r))
+        return r.json()["items"]
+
+    def wait_log(self, text, timeout=30):
+        """Waits until `text` shows in the log; the caller asserts on what it then expects."""
+        return poll_until(lambda: text in self.log_text(), timeout=timeout)
+
+    def wait_job(self, job_id, states=FINAL_STATES, timeout=60):
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
@@ -190,6 +244,96 @@ class Respaldo:
                     return last
             time.sleep(0.05)
         raise AssertionError("job %s did not reach %s in %ss; last: %s\nlog:\n%s" % (job_id, states, timeout, last, self.log_text()[-4000:]))
+
+
+def poll_until(predicate, timeout=30.0, interval=0.05):
+    """Calls predicate() until it returns something truthy or `timeout` seconds pass; returns its
+    last value either way (for loops whose caller asserts on the outcome)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
+    """Like poll_until, but fails when the predicate never held."""
+    value = poll_until(predicate, timeout, interval)
+    if not value:
+        raise AssertionError("timed out after %.0fs waiting for %s; last value: %r" % (timeout, what, value))
+    return value
+
+
+def run_cli(args, env=None, timeout=30, **kw):
+    """Runs the binary to completion (never a server that keeps running), without the admin token
+    of the test's own environment."""
+    full_env = dict(os.environ)
+    full_env.pop("RESPALDO_ADMIN_TOKEN", None)
+    full_env.update(env or {})
+    return subprocess.run([BIN] + list(args), env=full_env, capture_output=True, timeout=timeout, **kw)
+
+
+def serve_args(data_dir, *args):
+    """A `serve` command line on a free loopback port, for runs that must fail at start-up."""
+    return ["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir] + list(args)
+
+
+_app_numbers = itertools.count(1)
+
+
+def new_app_name(prefix="app"):
+    """A name no other app of this test process has; its number doubles as a content seed."""
+    n = next(_app_numbers)
+    return "%s-%d" % (prefix, n), n
+
+
+def register_app(server, name, url, token=APP_TOKEN, retention=None):
+    """Registers `url` with a schedule that never fires during a test and a retention that keeps
+    every backup."""
+    server.register(name=name, url=url, token=token, retention=retention or KEEP_ALL,
+                    drive_folder_id=FOLDER, schedule=SCHEDULE)
+    return name
+
+
+def start_app(test, server, prefix="app", token=APP_TOKEN, retention=None, **settings):
+    """Starts an app double (stopped at the test's cleanup) and registers it under a new name;
+    each app gets its own content seed unless `settings` name one."""
+    name, n = new_app_name(prefix)
+    settings.setdefault("size", SMALL)
+    settings.setdefault("seed", n)
+    app = AppDouble(token=token, **settings).start()
+    test.addCleanup(app.stop)
+    register_app(server, name, app.url, token, retention)
+    return name, app
+
+
+def drive_args(drive, credentials, extra=(), base=DRIVE_ARGS):
+    """respaldo's flags for Drive storage against `drive`; a flag given in `extra` replaces the
+    same flag of `base`."""
+    extra = list(extra)
+    common = []
+    for i in range(0, len(base), 2):
+        if base[i] not in extra:
+            common += base[i:i + 2]
+    return common + ["--storage", "drive", "--drive-credentials", credentials,
+                     "--drive-api-url", drive.base_url] + extra
+
+
+class DriveSetup:
+    """A temporary directory holding a Drive double with a service account, and an app double:
+    what every Drive test starts from. stop() takes all of it down."""
+
+    def __init__(self, prefix, app_token, drive_kwargs=None, **app_settings):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.drive = DriveDouble(data_dir=os.path.join(self.tmp, "drive"), **(drive_kwargs or {})).start()
+        self.sa = self.drive.make_service_account(os.path.join(self.tmp, "sa"))
+        self.app = AppDouble(token=app_token, **app_settings).start()
+
+    def stop(self):
+        self.app.stop()
+        self.drive.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def free_port():

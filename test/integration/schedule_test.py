@@ -5,14 +5,11 @@ next_run_at into the past instead of waiting for a cron minute)."""
 import datetime
 import os
 import sqlite3
-import subprocess
 import time
 import unittest
 
 from app_double import AppDouble
-from harness import BIN, Respaldo
-
-TOKEN = "app-token-0123456789"
+from harness import APP_TOKEN, Respaldo, run_cli, wait_until
 
 
 def parse_time(text):
@@ -21,18 +18,6 @@ def parse_time(text):
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-def wait_for(what, predicate, timeout=30, interval=0.1):
-    """Polls predicate() until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for %s; last value: %r" % (what, last))
 
 
 def jobs_of(r, app):
@@ -60,22 +45,14 @@ def set_app_times(data_dir, app, **columns):
         con.close()
 
 
-def start_backup(r, app):
-    res = r.post("/api/apps/%s/backups" % app)
-    assert res.status == 202, res
-    return res.json()["job_id"]
-
-
 def backup_now(r, app):
-    job = r.wait_job(start_backup(r, app))
+    job = r.run_backup(app)
     assert job["state"] == "succeeded", job
     return job
 
 
 def verify_now(r, app):
-    res = r.post("/api/apps/%s/verify" % app)
-    assert res.status == 202, res
-    return r.wait_job(res.json()["job_id"])
+    return r.wait_job(r.start_verify(app))
 
 
 def next_new_year(now):
@@ -84,13 +61,13 @@ def next_new_year(now):
 
 class ScheduleTest(unittest.TestCase):
     def setUp(self):
-        self.app = AppDouble(token=TOKEN, size=200_000, seed=3).start()
+        self.app = AppDouble(token=APP_TOKEN, size=200_000, seed=3).start()
         self.addCleanup(self.app.stop)
         self.r = Respaldo(args=["--probe-interval", "0"]).start()
         self.addCleanup(self.r.cleanup)
 
     def register(self, name, **extra):
-        fields = dict(name=name, url=self.app.url, token=TOKEN, schedule="0 0 1 1 *",
+        fields = dict(name=name, url=self.app.url, token=APP_TOKEN, schedule="0 0 1 1 *",
                       retention={"daily": 0, "weekly": 0, "last": 10})
         fields.update(extra)
         return self.r.register(**fields)
@@ -130,7 +107,7 @@ class ScheduleTest(unittest.TestCase):
             done = [j for j in js if j["state"] in ("succeeded", "failed", "cancelled")]
             return js if len(done) >= 2 else None
 
-        wait_for("the catch-up backup and verification", scheduled_done, timeout=60)
+        wait_until(scheduled_done, timeout=60, what="the catch-up backup and verification")
         time.sleep(2)  # room for a wrong second run to show up
         all_jobs = jobs_of(self.r, "cu")
         scheduled = [j for j in all_jobs if j["trigger"] == "schedule"]
@@ -159,9 +136,9 @@ class ScheduleTest(unittest.TestCase):
     def test_due_run_skipped_while_the_previous_job_is_active(self):
         self.register("ov")
         self.app.set(mode="stall", stall_after=65536, stall_seconds=3600)
-        manual = start_backup(self.r, "ov")
+        manual = self.r.start_backup("ov")
         self.r.wait_job(manual, states=("running",))
-        wait_for("the upload to start", lambda: self.r.get("/api/jobs/" + manual).json()["phase"] == "uploading")
+        wait_until(lambda: self.r.job(manual)["phase"] == "uploading", what="the upload to start")
         # Stopping interrupts the job; it is queued again for the next start.
         self.r.stop()
         set_app_times(self.r.data_dir, "ov", next_run_at=int(time.time()) - 600)
@@ -170,7 +147,7 @@ class ScheduleTest(unittest.TestCase):
         def skip_record():
             return [j for j in jobs_of(self.r, "ov") if (j["error"] or {}).get("code") == "schedule_overlap"]
 
-        skipped = wait_for("the skipped run to be recorded", skip_record)
+        skipped = wait_until(skip_record, what="the skipped run to be recorded")
         time.sleep(1)
         self.assertEqual(len(skip_record()), 1)
         rec = skipped[0]
@@ -194,8 +171,8 @@ class ScheduleTest(unittest.TestCase):
 
 class RetentionTest(unittest.TestCase):
     def test_retention_deletes_stored_files_and_catalog_entries(self):
-        with AppDouble(token=TOKEN, size=100_000) as app, Respaldo(args=["--probe-interval", "0"]) as r:
-            r.register(name="rt", url=app.url, token=TOKEN, schedule="0 0 1 1 *",
+        with AppDouble(token=APP_TOKEN, size=100_000) as app, Respaldo(args=["--probe-interval", "0"]) as r:
+            r.register(name="rt", url=app.url, token=APP_TOKEN, schedule="0 0 1 1 *",
                        retention={"daily": 1, "weekly": 0, "last": 2})
             made = []
             for i in range(4):
@@ -242,8 +219,8 @@ class RetentionTest(unittest.TestCase):
         while day <= datetime.date(2025, 6, 18):
             lines.append(day.isoformat() + "T02:00:00Z")
             day += datetime.timedelta(days=1)
-        out = subprocess.run([BIN, "retention", "plan", "--policy", '{"daily": 7, "weekly": 4}'],
-                             input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30)
+        out = run_cli(["retention", "plan", "--policy", '{"daily": 7, "weekly": 4}'],
+                      input="\n".join(lines) + "\n", text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
         got = out.stdout.splitlines()
         self.assertEqual(len(got), len(lines))
@@ -259,9 +236,8 @@ class RetentionTest(unittest.TestCase):
                 self.assertEqual(len(g.split()), 2, g)
 
     def test_cron_next_cli_prints_local_times_with_offsets(self):
-        out = subprocess.run([BIN, "cron", "next", "30 2 * * *", "--tz", "America/New_York",
-                              "--after", "2026-03-07T00:00:00Z", "-n", "3"],
-                             capture_output=True, text=True, timeout=30)
+        out = run_cli(["cron", "next", "30 2 * * *", "--tz", "America/New_York",
+                       "--after", "2026-03-07T00:00:00Z", "-n", "3"], text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout.split(), ["2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00",
                                               "2026-03-09T02:30:00-04:00"])
@@ -292,34 +268,34 @@ class ProbeTest(unittest.TestCase):
         def status_is(name, status):
             return lambda: health(name) if health(name)["status"] == status else None
 
-        h = wait_for("healthy ok", status_is("healthy", "ok"))
+        h = wait_until(status_is("healthy", "ok"), what="healthy ok")
         self.assertEqual(h["capabilities"], {"types": ["db"], "est_seconds": 123, "est_size": 50_000})
         self.assertIsNotNone(h["checked_at"])
         self.assertIsNone(h["detail"])
-        d = wait_for("down unreachable", status_is("down", "unreachable"))
+        d = wait_until(status_is("down", "unreachable"), what="down unreachable")
         self.assertIn("/backup/capabilities", d["detail"])
         self.assertIsNone(d["capabilities"])
-        w = wait_for("wrong unauthorized", status_is("wrong", "unauthorized"))
+        w = wait_until(status_is("wrong", "unauthorized"), what="wrong unauthorized")
         self.assertIn("401", w["detail"])
-        i = wait_for("invalid invalid", status_is("invalid", "invalid"))
+        i = wait_until(status_is("invalid", "invalid"), what="invalid invalid")
         self.assertTrue(i["detail"])
 
         # Probes repeat every interval.
         first = parse_time(h["checked_at"])
-        wait_for("a later probe", lambda: parse_time(health("healthy")["checked_at"]) > first, timeout=20)
+        wait_until(lambda: parse_time(health("healthy")["checked_at"]) > first, timeout=20, what="a later probe")
         self.assertGreaterEqual(healthy.stats()["capabilities"], 2)
 
         # The app that was down comes back; the healthy one goes down and keeps its capabilities.
         down.start()
-        wait_for("down recovers", status_is("down", "ok"))
+        wait_until(status_is("down", "ok"), what="down recovers")
         healthy.stop()
-        gone = wait_for("healthy goes down", status_is("healthy", "unreachable"))
+        gone = wait_until(status_is("healthy", "unreachable"), what="healthy goes down")
         self.assertEqual(gone["capabilities"], {"types": ["db"], "est_seconds": 123, "est_size": 50_000})
 
         # A corrected token is probed at once.
         res = r.request("PATCH", "/api/apps/wrong", {"token": "tok-wrong-3"})
         self.assertEqual(res.status, 200, res)
-        wait_for("wrong recovers", status_is("wrong", "ok"))
+        wait_until(status_is("wrong", "ok"), what="wrong recovers")
 
         metrics = r.get("/metrics", auth=False).body.decode()
         self.assertIn('respaldo_app_probes_total{status="ok"}', metrics)
@@ -330,8 +306,8 @@ class ProbeTest(unittest.TestCase):
             self.assertNotIn(secret, log)
 
     def test_probe_interval_zero_disables_probes(self):
-        with AppDouble(token=TOKEN) as app, Respaldo(args=["--probe-interval", "0"]) as r:
-            r.register(name="quiet", url=app.url, token=TOKEN, schedule="0 0 1 1 *", retention={"daily": 7, "weekly": 4})
+        with AppDouble(token=APP_TOKEN) as app, Respaldo(args=["--probe-interval", "0"]) as r:
+            r.register(name="quiet", url=app.url, token=APP_TOKEN, schedule="0 0 1 1 *", retention={"daily": 7, "weekly": 4})
             time.sleep(1.5)
             self.assertEqual(app_state(r, "quiet")["health"]["status"], "unknown")
             self.assertEqual(app.stats()["capabilities"], 0)
@@ -339,8 +315,8 @@ class ProbeTest(unittest.TestCase):
 
 class VerifyTest(unittest.TestCase):
     def test_verify_good_corrupted_and_missing(self):
-        with AppDouble(token=TOKEN, size=300_000, seed=5) as app, Respaldo(args=["--probe-interval", "0"]) as r:
-            r.register(name="vf", url=app.url, token=TOKEN, schedule="0 0 1 1 *", retention={"daily": 0, "weekly": 0, "last": 10})
+        with AppDouble(token=APP_TOKEN, size=300_000, seed=5) as app, Respaldo(args=["--probe-interval", "0"]) as r:
+            r.register(name="vf", url=app.url, token=APP_TOKEN, schedule="0 0 1 1 *", retention={"daily": 0, "weekly": 0, "last": 10})
             res = r.post("/api/apps/vf/verify")
             self.assertEqual(res.status, 409, res)  # nothing to verify yet
             backup = backup_now(r, "vf")["backup"]

@@ -18,9 +18,7 @@ class ShutdownTest(unittest.TestCase):
         self.app = AppDouble(token=APP_TOKEN, size=SIZE, seed=9).start()
         self.server = Respaldo(args=["--shutdown-grace", "60s", "--probe-interval", "0"]).start()
         self.server.register(name="busy", url=self.app.url, token=APP_TOKEN)
-        r = self.server.post("/api/apps/busy/backups")
-        self.assertEqual(r.status, 202, r)
-        job = self.server.wait_job(r.json()["job_id"])
+        job = self.server.run_backup("busy")
         self.assertEqual(job["state"], "succeeded", job)
         self.backup_id = job["backup"]["id"]
 

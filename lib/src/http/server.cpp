@@ -88,7 +88,7 @@ class stream_sink final : public body_sink {
 
 struct http_server::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor e, request_handler h, http_server_options o, logger& l)
-      : ex(std::move(e)), acceptor(ex), handler(std::move(h)), options(o), log(l) {}
+      : ex(std::move(e)), acceptor(ex), handler(std::move(h)), options(o), log(l), drained(ex) {}
 
   asio::any_io_executor ex;
   tcp::acceptor acceptor;
@@ -97,6 +97,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   logger& log;
   std::list<connection> connections;
   bool stopping = false;
+  asio::steady_timer drained;  // cancelled when the last connection closes (shutdown waits on it)
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
@@ -260,6 +261,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.close();
     connections.erase(conn);
+    if (connections.empty()) drained.cancel();
   }
 
   // After refusing a request whose bytes may still be arriving (a body over the limit, an
@@ -465,13 +467,12 @@ asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds grace) {
   self->acceptor.close(ignored);
   for (auto& c : self->connections)
     if (!c.busy) c.stream->cancel();
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  asio::steady_timer tick(self->ex);
-  while (!self->connections.empty() && std::chrono::steady_clock::now() < deadline) {
-    tick.expires_after(std::chrono::milliseconds(20));
-    co_await tick.async_wait(as_tuple_awaitable);
-    for (auto& c : self->connections)
-      if (!c.busy) c.stream->cancel();
+  // A busy connection closes after its response (stopping); the last one to close wakes us. An
+  // expiry means the grace is over.
+  self->drained.expires_after(grace);
+  while (!self->connections.empty()) {
+    auto [ec] = co_await self->drained.async_wait(as_tuple_awaitable);
+    if (!ec) break;
   }
   for (auto& c : self->connections) c.stream->cancel();
 }

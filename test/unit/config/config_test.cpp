@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_files.hpp"
+
 namespace {
 
 using respaldo::parse_serve_config;
@@ -54,19 +56,7 @@ struct clean_env {
   env_var j{"RESPALDO_TIMEZONE", nullptr};
 };
 
-struct temp_file {
-  std::string path;
-  explicit temp_file(const std::string& content) {
-    std::string templ =
-        (std::filesystem::temp_directory_path() / "respaldo-config-XXXXXX").string();
-    int fd = ::mkstemp(templ.data());
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    path = templ;
-    std::ofstream(path) << content;
-  }
-  ~temp_file() { std::filesystem::remove(path); }
-};
+using respaldo::test::temp_file;
 
 }  // namespace
 

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_files.hpp"
+
 namespace {
 
 using respaldo::secret_box;
@@ -29,21 +31,7 @@ struct pkey_free {
 };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 
-// A temporary directory removed at scope exit.
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string templ =
-        (std::filesystem::temp_directory_path() / "respaldo-crypto-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using respaldo::test::temp_dir;
 
 void write_file(const std::string& path, std::string_view content, mode_t mode) {
   {

@@ -25,6 +25,7 @@
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/http/client/client.hpp"
 #include "support/async_test.hpp"
+#include "support/temp_files.hpp"
 
 namespace {
 
@@ -120,18 +121,7 @@ std::string text(const json::value& v) {
   return v.is_string() ? std::string(v.get_string()) : "";
 }
 
-struct temp_file {
-  std::string path;
-  explicit temp_file(const std::string& content) {
-    std::string templ = (std::filesystem::temp_directory_path() / "respaldo-cred-XXXXXX").string();
-    int fd = ::mkstemp(templ.data());
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    path = templ;
-    std::ofstream(path) << content;
-  }
-  ~temp_file() { std::filesystem::remove(path); }
-};
+using respaldo::test::temp_file;
 
 // ---- a token endpoint on loopback -----------------------------------------------------------
 

@@ -19,6 +19,7 @@
 
 #include "respaldo/core/error.hpp"
 #include "support/async_test.hpp"
+#include "support/temp_files.hpp"
 
 namespace {
 
@@ -33,22 +34,7 @@ using respaldo::stored_object;
 using respaldo::upload_request;
 using respaldo::test::run_with_deadline;
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "respaldo-local-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    for (auto it = fs::recursive_directory_iterator(path, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-};
+using respaldo::test::temp_dir;
 
 struct fixture {
   temp_dir dir;

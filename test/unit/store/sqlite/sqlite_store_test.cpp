@@ -16,6 +16,7 @@
 #include "respaldo/core/log.hpp"
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/store/store.hpp"
+#include "support/temp_files.hpp"
 
 namespace {
 
@@ -23,19 +24,7 @@ namespace fs = std::filesystem;
 using namespace respaldo;
 using namespace std::chrono_literals;
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string templ = (fs::temp_directory_path() / "respaldo-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using respaldo::test::temp_dir;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
