@@ -15,6 +15,7 @@
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/store/store.hpp"
 #include "support/async_test.hpp"
+#include "support/manual_clock.hpp"
 
 using namespace respaldo;
 using namespace std::chrono_literals;
@@ -60,16 +61,7 @@ TEST_CASE("make_schedule_entry resolves the zone and the jitter", "[scheduler]")
 
 namespace {
 
-class manual_clock final : public wall_clock {
- public:
-  explicit manual_clock(sys_seconds t) : t_(t) {}
-  sys_seconds now() const override { return t_; }
-  void set(sys_seconds t) { t_ = t; }
-  void advance(std::chrono::seconds d) { t_ += d; }
-
- private:
-  sys_seconds t_;
-};
+using test::manual_clock;
 
 struct fixture {
   std::filesystem::path dir;

@@ -2,11 +2,11 @@
 // body can fail at an offset or stall until the job is stopped, like a silent socket.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -39,8 +39,7 @@ class memory_body final : public export_body {
       co_return make_error_code(errc::http_protocol_error);
     if (script_.stall_at && pos_ >= *script_.stall_at) {
       stalled_ = true;
-      boost::asio::steady_timer t(co_await boost::asio::this_coro::executor,
-                                  std::chrono::hours(1));
+      boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
       timer_ = &t;
       if (!cancelled_) co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       timer_ = nullptr;
@@ -58,8 +57,7 @@ class memory_body final : public export_body {
     if (timer_) timer_->cancel();
   }
   std::string failure_detail() const override {
-    return script_.fail_at ? "connection closed after " + std::to_string(pos_) + " body bytes"
-                           : "";
+    return script_.fail_at ? "connection closed after " + std::to_string(pos_) + " body bytes" : "";
   }
   bool stalled() const { return stalled_; }
 

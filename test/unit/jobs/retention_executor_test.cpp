@@ -1,0 +1,101 @@
+// Retention after a backup: what the plan drops is deleted from storage, then the catalog; a
+// failed delete stays cataloged as "deleting"; objects gone from storage are flagged missing.
+#include "respaldo/jobs/retention_executor.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "jobs/runner_fixture.hpp"
+
+using namespace respaldo;
+using namespace std::chrono_literals;
+using respaldo::test::runner_fixture;
+
+namespace {
+
+std::vector<std::string> backup_three(runner_fixture& f) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto job = f.run_job("mi-app", "backup");
+    REQUIRE(job.state == job_state::succeeded);
+    ids.push_back(job.backup_id);
+    f.clock.advance(3600s);
+  }
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("retention: keep-last deletes the oldest from storage and the catalog",
+          "[retention_executor]") {
+  runner_fixture f;
+  f.add_app("mi-app", {.last = 2});
+  f.runner.start();
+  auto ids = backup_three(f);
+  auto left = f.catalog("mi-app");
+  REQUIRE(left.size() == 2);
+  CHECK(left[0].id == ids[2]);
+  CHECK(left[1].id == ids[1]);
+  CHECK(f.backups.objects.size() == 2);
+  CHECK(f.stats.render().find("respaldo_backups_pruned_total{storage=\"local\"} 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("retention: a failed delete stays cataloged as deleting and is retried",
+          "[retention_executor]") {
+  runner_fixture f;
+  f.add_app("mi-app", {.last = 1});
+  f.runner.start();
+  auto first = f.run_job("mi-app", "backup");
+  const auto doomed = f.backup(first.backup_id);
+  f.backups.fail_remove.insert(doomed.location);
+  f.clock.advance(3600s);
+  auto second = f.run_job("mi-app", "backup");
+  CHECK(second.state == job_state::succeeded);  // retention does not fail the backup
+  auto b = f.backup(doomed.id);
+  CHECK(b.status == "deleting");
+  CHECK(b.delete_attempts == 1);
+  CHECK(b.last_error == "the fake storage refused");
+  CHECK(f.backups.objects.count(doomed.location) == 1);
+
+  // The next run deletes it first.
+  f.backups.fail_remove.clear();
+  f.clock.advance(3600s);
+  auto third = f.run_job("mi-app", "backup");
+  CHECK(third.state == job_state::succeeded);
+  CHECK_FALSE(f.db->get_backup(doomed.id).value());
+  CHECK(f.backups.objects.count(doomed.location) == 0);
+}
+
+TEST_CASE("retention: an entry whose object vanished is flagged missing, not dropped",
+          "[retention_executor]") {
+  runner_fixture f;
+  f.add_app("mi-app");
+  f.runner.start();
+  auto first = f.run_job("mi-app", "backup");
+  const auto gone = f.backup(first.backup_id);
+  f.backups.objects.erase(gone.location);
+  f.backups.objects["mi-app/stray.tar"] = {"x", "mi-app", "folder", "stray.tar"};
+  f.clock.advance(3600s);
+  auto second = f.run_job("mi-app", "backup");
+  CHECK(second.state == job_state::succeeded);
+  CHECK(f.backup(gone.id).status == "missing");
+  CHECK(f.backup(second.backup_id).status == "available");
+  // The stray object is reported, never deleted.
+  CHECK(f.backups.objects.count("mi-app/stray.tar") == 1);
+  CHECK(f.log_text.str().find("object in storage is not in the catalog") != std::string::npos);
+}
+
+TEST_CASE("retention: a storage listing failure leaves the catalog as it is",
+          "[retention_executor]") {
+  runner_fixture f;
+  f.add_app("mi-app");
+  f.runner.start();
+  auto first = f.run_job("mi-app", "backup");
+  f.backups.objects.clear();
+  f.backups.fail_list = true;
+  auto second = f.run_job("mi-app", "backup");
+  CHECK(second.state == job_state::succeeded);
+  CHECK(f.backup(first.backup_id).status == "available");
+  CHECK(f.log_text.str().find("could not list storage to reconcile the catalog") !=
+        std::string::npos);
+}

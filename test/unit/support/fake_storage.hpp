@@ -1,0 +1,151 @@
+// A storage backend in memory: objects by location, uploads that publish only at finish(),
+// scripted failures of begin/remove/list, and downloads that can stall until cancelled.
+#pragma once
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "respaldo/core/error.hpp"
+#include "respaldo/storage/storage.hpp"
+
+namespace respaldo::test {
+
+class fake_storage final : public storage {
+ public:
+  struct object {
+    std::string bytes;
+    std::string app;
+    std::string folder;
+    std::string name;
+  };
+  std::map<std::string, object> objects;  // by location
+  int aborted = 0;
+  int begun = 0;
+  bool fail_begin = false;
+  std::set<std::string> fail_remove;  // locations whose removal fails
+  bool fail_list = false;
+  bool stall_downloads = false;
+  bool download_stalled = false;  // a download reached the stall
+  std::string error = "the fake storage refused";
+
+  std::string_view kind() const override { return "local"; }
+  std::size_t chunk_granularity() const override { return 0; }
+
+  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+      const upload_request& request) override {
+    ++begun;
+    if (fail_begin) co_return make_error_code(errc::storage_error);
+    co_return std::unique_ptr<storage_upload>(std::make_unique<upload>(*this, request));
+  }
+
+  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
+      const std::string& location) override {
+    auto it = objects.find(location);
+    if (it == objects.end()) co_return make_error_code(errc::not_found);
+    co_return std::unique_ptr<storage_download>(
+        std::make_unique<download>(*this, it->second.bytes));
+  }
+
+  boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) override {
+    if (fail_remove.count(location)) co_return make_error_code(errc::storage_error);
+    objects.erase(location);
+    co_return boost::system::error_code{};
+  }
+
+  boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
+      const std::string& folder, const std::string& app) override {
+    if (fail_list) co_return make_error_code(errc::storage_error);
+    std::vector<stored_object> out;
+    for (const auto& [location, o] : objects)
+      if (o.app == app && o.folder == folder) {
+        stored_object s;
+        s.location = location;
+        s.name = o.name;
+        s.size = o.bytes.size();
+        out.push_back(std::move(s));
+      }
+    co_return out;
+  }
+
+  std::string last_error_detail() const override { return error; }
+
+ private:
+  class upload final : public storage_upload {
+   public:
+    upload(fake_storage& s, upload_request r) : store_(s), request_(std::move(r)) {}
+    std::uint64_t committed() const override { return 0; }
+    std::string resume_state() const override { return ""; }
+    boost::asio::awaitable<boost::system::error_code> write(
+        boost::asio::const_buffer chunk) override {
+      bytes_.append(static_cast<const char*>(chunk.data()), chunk.size());
+      co_return boost::system::error_code{};
+    }
+    boost::asio::awaitable<boost::system::result<stored_object>> finish(
+        boost::asio::const_buffer last) override {
+      bytes_.append(static_cast<const char*>(last.data()), last.size());
+      const std::string location = request_.app + "/" + request_.name;
+      store_.objects[location] = {bytes_, request_.app, request_.folder, request_.name};
+      stored_object o;
+      o.location = location;
+      o.name = request_.name;
+      o.size = bytes_.size();
+      co_return o;
+    }
+    boost::asio::awaitable<void> abort() override {
+      ++store_.aborted;
+      co_return;
+    }
+    std::string error_detail() const override { return store_.error; }
+
+   private:
+    fake_storage& store_;
+    upload_request request_;
+    std::string bytes_;
+  };
+
+  class download final : public storage_download {
+   public:
+    download(fake_storage& s, std::string bytes) : store_(s), bytes_(std::move(bytes)) {}
+    std::uint64_t size() const override { return bytes_.size(); }
+    boost::asio::awaitable<boost::system::result<std::size_t>> read_some(
+        boost::asio::mutable_buffer b) override {
+      if (store_.stall_downloads && pos_ > 0) {
+        store_.download_stalled = true;
+        boost::asio::steady_timer t(co_await boost::asio::this_coro::executor,
+                                    std::chrono::hours(1));
+        timer_ = &t;
+        if (!cancelled_) co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        timer_ = nullptr;
+        co_return make_error_code(errc::cancelled);
+      }
+      // One byte at a time when stalling: the stall comes after the first read.
+      std::size_t n = std::min(b.size(), bytes_.size() - pos_);
+      if (store_.stall_downloads) n = std::min<std::size_t>(n, 1);
+      std::memcpy(b.data(), bytes_.data() + pos_, n);
+      pos_ += n;
+      co_return n;
+    }
+    void cancel() override {
+      cancelled_ = true;
+      if (timer_) timer_->cancel();
+    }
+
+   private:
+    fake_storage& store_;
+    std::string bytes_;
+    std::size_t pos_ = 0;
+    bool cancelled_ = false;
+    boost::asio::steady_timer* timer_ = nullptr;
+  };
+};
+
+}  // namespace respaldo::test
