@@ -18,6 +18,7 @@
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/http/client/client.hpp"
 #include "respaldo/http/server.hpp"
 #include "respaldo/jobs/runner.hpp"
@@ -28,7 +29,7 @@
 #include "respaldo/storage/drive/drive_auth.hpp"
 #include "respaldo/storage/drive/drive_storage.hpp"
 #include "respaldo/storage/local/local_storage.hpp"
-#include "respaldo/store/store.hpp"
+#include "respaldo/store/sqlite/sqlite_store.hpp"
 
 namespace {
 
@@ -85,13 +86,13 @@ int serve(const std::vector<std::string>& args) {
     return 1;
   }
   const std::string db_path = (std::filesystem::path(cfg.data_dir) / "respaldo.db").string();
-  std::string db_error;
-  auto db = store::open(db_path, *box, log, &db_error);
+  auto db = make_sqlite_store(db_path, log);
   if (!db) {
     log.error("cannot open the database",
-              {{"code", std::string(code_name(db.error()))}, {"error", db_error}});
+              {{"code", std::string(code_name(db.error().code))}, {"error", db.error().message}});
     return 1;
   }
+  token_seal tokens(*box, log);
 
   asio::io_context io{1};
   asio::thread_pool blocking(2);
@@ -176,7 +177,7 @@ int serve(const std::vector<std::string>& args) {
   ropts.job_deadline = cfg.job_deadline;
   ropts.exporter.poll_max = cfg.deferred_poll_max;
   ropts.default_timezone = cfg.timezone;
-  job_runner runner(io.get_executor(), **db, *backups, app_client, ropts, log, stats);
+  job_runner runner(io.get_executor(), **db, tokens, *backups, app_client, ropts, log, stats);
 
   scheduler_options schedule_opts;
   schedule_opts.default_timezone = cfg.timezone;
@@ -190,13 +191,13 @@ int serve(const std::vector<std::string>& args) {
   prober_options probe_opts;
   probe_opts.interval = cfg.probe_interval;
   probe_opts.exporter = ropts.exporter;
-  prober probes(io.get_executor(), **db, app_client, probe_opts, log, stats);
+  prober probes(io.get_executor(), **db, tokens, app_client, probe_opts, log, stats);
   auto app_changed = [&schedules, &probes](const std::string& app) {
     schedules.app_changed(app);
     probes.app_changed(app);
   };
 
-  api_services services{**db,         log,     stats,   token->token,
+  api_services services{**db,         tokens,  log,     stats,      token->token,
                         cfg.timezone, &runner, backups, app_changed};
   api rest(services);
 

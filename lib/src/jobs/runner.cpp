@@ -16,6 +16,7 @@
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/control.hpp"
 #include "respaldo/jobs/pipeline.hpp"
 #include "respaldo/plan/catalog.hpp"
@@ -88,10 +89,11 @@ std::chrono::milliseconds retry_delay(const runner_options& o, int attempt, doub
 }
 
 struct job_runner::impl : std::enable_shared_from_this<impl> {
-  impl(asio::any_io_executor e, store& d, storage& s, http_client& c, runner_options o, logger& l,
-       metrics& m)
+  impl(asio::any_io_executor e, store& d, token_seal& t, storage& s, http_client& c,
+       runner_options o, logger& l, metrics& m)
       : ex(std::move(e)),
         db(d),
+        tokens(t),
         backups(s),
         apps(c, o.exporter),
         options(o),
@@ -101,6 +103,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
 
   asio::any_io_executor ex;
   store& db;
+  token_seal& tokens;
   storage& backups;
   exporter apps;
   runner_options options;
@@ -116,8 +119,9 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   void notify() { wake.cancel(); }
 
   void save(const job_record& job) {
-    if (auto ec = db.update_job(job))
-      log.error("could not persist job", {{"job", job.id}, {"error", std::string(code_name(ec))}});
+    if (auto done = db.update_job(job); !done)
+      log.error("could not persist job",
+                {{"job", job.id}, {"error", std::string(code_name(done.error().code))}});
   }
 
   void recover() {
@@ -135,7 +139,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         job.finished_at = now_seconds();
       } else if (job.attempt < job.max_attempts) {
         job.state = job_state::queued;
-        job.phase.clear();  // a finished job keeps its last phase; a waiting one has none
+        job.phase = job_phase::none;  // a finished job keeps its last phase; a waiting one has none
         job.next_attempt_at = now_seconds();
         log.warn("interrupted job queued again", {{"job", job.id}, {"app", job.app}});
       } else {
@@ -198,11 +202,13 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.error_code.clear();
     job.error_message.clear();
     job.bytes_done = 0;
-    job.phase = job.kind == "verify" ? "verifying" : "probing";
+    job.phase = job.kind == job_kind::verify ? job_phase::verifying : job_phase::probing;
     save(job);
-    stats.add("respaldo_jobs_started_total", 1, {{"kind", job.kind}});
-    log.info("job started",
-             {{"job", job.id}, {"app", job.app}, {"kind", job.kind}, {"attempt", job.attempt}});
+    stats.add("respaldo_jobs_started_total", 1, {{"kind", std::string(to_string(job.kind))}});
+    log.info("job started", {{"job", job.id},
+                             {"app", job.app},
+                             {"kind", std::string(to_string(job.kind))},
+                             {"attempt", job.attempt}});
 
     // Shared with the watchdog: it may start only after this coroutine has already finished
     // (a job that fails without ever suspending), and must neither wait on a destroyed timer nor
@@ -227,7 +233,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     outcome<void> result;
     if (control->stopped())
       result = control->reason();  // cancelled before it could start
-    else if (job.kind == "verify")
+    else if (job.kind == job_kind::verify)
       result = co_await run_verify(job, *control);
     else
       result = co_await run_backup(job, *control);
@@ -249,7 +255,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (result) {
       job.state = job_state::succeeded;
       job.finished_at = now_seconds();
-      stats.add("respaldo_jobs_finished_total", 1, {{"kind", job.kind}, {"state", "succeeded"}});
+      stats.add("respaldo_jobs_finished_total", 1,
+                {{"kind", std::string(to_string(job.kind))}, {"state", "succeeded"}});
       log.info("job succeeded", {{"job", job.id}, {"app", job.app}, {"bytes", job.bytes_done}});
     } else {
       const auto& f = result.error();
@@ -261,12 +268,12 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       } else if (f.code == errc::interrupted && stopping) {
         // Shut down mid-job: it runs again at the next start, without spending an attempt.
         job.state = job_state::queued;
-        job.phase.clear();
+        job.phase = job_phase::none;
         job.attempt -= 1;
         job.next_attempt_at = now_seconds();
       } else if (is_transient(f.code) && job.attempt < job.max_attempts) {
         job.state = job_state::queued;
-        job.phase.clear();
+        job.phase = job_phase::none;
         std::uniform_real_distribution<double> unit(0.0, 1.0);
         auto delay = retry_delay(options, job.attempt, unit(rng));
         job.next_attempt_at = std::chrono::ceil<std::chrono::seconds>(clock::now() + delay);
@@ -281,7 +288,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       }
       if (is_final(job.state)) {
         stats.add("respaldo_jobs_finished_total", 1,
-                  {{"kind", job.kind}, {"state", std::string(to_string(job.state))}});
+                  {{"kind", std::string(to_string(job.kind))},
+                   {"state", std::string(to_string(job.state))}});
         log.warn("job ended", {{"job", job.id},
                                {"app", job.app},
                                {"state", std::string(to_string(job.state))},
@@ -301,6 +309,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (!found) co_return fail(errc::store_error, "the database could not be read");
     if (!*found) co_return fail(errc::not_found, "the app \"" + job.app + "\" was deleted");
     app_record app = **found;
+    app.token = tokens.open(app.name, app.sealed_token).value_or("");
     if (app.token.empty())
       co_return fail(errc::app_unauthorized,
                      "the app's token cannot be unsealed (was the secret key replaced?); set it "
@@ -320,7 +329,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     outcome<export_stream> stream = fail(errc::app_export_failed, "no export started");
     bool reread = false;
     if (!prior.download_url.empty()) {
-      job.phase = "exporting";
+      job.phase = job_phase::exporting;
       save(job);
       stream = co_await apps.reopen(app, prior.download_url, 0, control);
       reread = stream.has_value() && stream->offset == 0;
@@ -334,7 +343,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
                   {"detail", stream ? std::string("no byte 0") : stream.error().message}});
     }
     if (!reread) {
-      job.phase = "exporting";
+      job.phase = job_phase::exporting;
       save(job);
       // std::function objects named here: no temporaries inside the co_await expressions below.
       const std::function<void(const std::string&)> note_progress =
@@ -345,7 +354,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     }
     if (!stream) co_return stream.error();
     job.bytes_total = stream->size;
-    job.phase = "uploading";
+    job.phase = job_phase::uploading;
     save(job);
 
     upload_request req;
@@ -390,7 +399,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       }
     };
     const std::function<void()> finalizing = [&] {
-      job.phase = "finalizing";
+      job.phase = job_phase::finalizing;
       save(job);
     };
     const pipeline_expectation expected{stream->size, stream->sha256};
@@ -426,11 +435,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     b.sha256 = piped->sha256;
     b.md5 = piped->object.md5;
     b.format = stream->format;
-    b.storage = std::string(backups.kind());
+    b.storage = parse_storage_kind(backups.kind()).value_or(storage_kind::local);
     b.location = piped->object.location;
     b.name = piped->object.name.empty() ? req.name : piped->object.name;
     b.folder = app.drive_folder_id;
-    if (auto ec = db.insert_backup(b)) {
+    if (auto done = db.insert_backup(b); !done) {
       // Stored but not cataloged: remove it so storage holds nothing the catalog does not know.
       (void)co_await backups.remove(b.location);
       co_return fail(errc::store_error, "the backup was stored but could not be cataloged");
@@ -439,9 +448,10 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.bytes_done = b.size;
     job.resume.clear();
     // last_run_at / last_success_at are the scheduler's, written from the on_finished hook.
-    stats.add("respaldo_backup_bytes_total", static_cast<double>(b.size), {{"storage", b.storage}});
+    stats.add("respaldo_backup_bytes_total", static_cast<double>(b.size),
+              {{"storage", std::string(to_string(b.storage))}});
 
-    job.phase = "pruning";
+    job.phase = job_phase::pruning;
     save(job);
     co_await prune(app, b.id);
     co_return outcome<void>{};
@@ -455,7 +465,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (!all) co_return;
     // Deletions that failed earlier go first: they are planned already.
     for (const auto& b : *all)
-      if (b.status == "deleting" && b.storage == backups.kind()) co_await delete_backup(b);
+      if (b.status == backup_status::deleting && to_string(b.storage) == backups.kind())
+        co_await delete_backup(b);
     const std::string zone = app.timezone.empty() ? options.default_timezone : app.timezone;
     const auto plan = plan_catalog_retention(*all, app.retention, find_time_zone(zone));
     std::map<std::string, const backup_record*> by_id;
@@ -463,7 +474,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     for (const auto& d : plan) {
       if (d.keep) continue;
       const backup_record& b = *by_id.at(d.id);
-      if (b.id == fresh || b.storage != backups.kind()) continue;
+      if (b.id == fresh || to_string(b.storage) != backups.kind()) continue;
       co_await delete_backup(b);
     }
     co_await reconcile(app, fresh);
@@ -494,12 +505,14 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
                {{"app", app.name}, {"location", o.location}, {"name", o.name}});
     }
     for (auto b : *all) {
-      if (b.id == fresh || b.status != "available" || b.storage != backups.kind() ||
-          b.folder != app.drive_folder_id || present.count(b.location))
+      if (b.id == fresh || b.status != backup_status::available ||
+          to_string(b.storage) != backups.kind() || b.folder != app.drive_folder_id ||
+          present.count(b.location))
         continue;
-      b.status = "missing";
+      b.status = backup_status::missing;
       (void)db.update_backup(b);
-      stats.add("respaldo_backups_missing_total", 1, {{"storage", b.storage}});
+      stats.add("respaldo_backups_missing_total", 1,
+                {{"storage", std::string(to_string(b.storage))}});
       log.warn("backup missing from storage", {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
     }
   }
@@ -509,7 +522,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     backup_record b = doomed;
     auto ec = co_await backups.remove(b.location);
     if (ec) {
-      b.status = "deleting";
+      b.status = backup_status::deleting;
       b.delete_attempts += 1;
       b.last_error = backups.last_error_detail();
       (void)db.update_backup(b);
@@ -518,15 +531,15 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
     (void)db.delete_backup(b.id);
-    stats.add("respaldo_backups_pruned_total", 1, {{"storage", b.storage}});
+    stats.add("respaldo_backups_pruned_total", 1, {{"storage", std::string(to_string(b.storage))}});
     log.info("backup pruned", {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
   }
 
   asio::awaitable<void> retry_pending_deletes() {
-    auto pending = db.backups_with_status("deleting");
+    auto pending = db.backups_with_status(backup_status::deleting);
     if (!pending) co_return;
     for (auto& b : *pending)
-      if (b.storage == backups.kind()) co_await delete_backup(b);
+      if (to_string(b.storage) == backups.kind()) co_await delete_backup(b);
   }
 
   // ---- restore verification ------------------------------------------------------------------
@@ -536,7 +549,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (!latest) co_return fail(errc::store_error, "the database could not be read");
     const backup_record* target = nullptr;
     for (const auto& b : *latest)
-      if (b.status == "available" || b.status == "missing") {
+      if (b.status == backup_status::available || b.status == backup_status::missing) {
         target = &b;
         break;
       }
@@ -546,13 +559,14 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.bytes_total = b.size;
     job.backup_id = b.id;
     save(job);
-    if (b.storage != backups.kind())
-      co_return fail(errc::verify_missing, "backup " + b.id + " is in " + b.storage +
+    if (to_string(b.storage) != backups.kind())
+      co_return fail(errc::verify_missing, "backup " + b.id + " is in " +
+                                               std::string(to_string(b.storage)) +
                                                " storage, which this server is not configured for");
     auto download = co_await backups.open(b.location);
     if (!download) {
       if (download.error() == errc::not_found) {
-        b.status = "missing";
+        b.status = backup_status::missing;
         (void)db.update_backup(b);
         co_return fail(errc::verify_missing,
                        "backup " + b.id + " (" + b.name + ") is missing from storage");
@@ -587,15 +601,16 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
                          std::to_string(total) + " bytes with SHA-256 " + digest + ", expected " +
                          std::to_string(b.size) + " bytes with " + b.sha256);
     b.verified_at = now_seconds();
-    b.status = "available";
+    b.status = backup_status::available;
     (void)db.update_backup(b);
     co_return outcome<void>{};
   }
 };
 
-job_runner::job_runner(asio::any_io_executor ex, store& db, storage& backups, http_client& client,
-                       runner_options options, logger& log, metrics& stats)
-    : impl_(std::make_shared<impl>(std::move(ex), db, backups, client, options, log, stats)) {
+job_runner::job_runner(asio::any_io_executor ex, store& db, token_seal& tokens, storage& backups,
+                       http_client& client, runner_options options, logger& log, metrics& stats)
+    : impl_(
+          std::make_shared<impl>(std::move(ex), db, tokens, backups, client, options, log, stats)) {
   stats.describe("respaldo_jobs_started_total", metrics::kind::counter, "Job attempts started.");
   stats.describe("respaldo_jobs_finished_total", metrics::kind::counter,
                  "Jobs that reached a final state.");
@@ -648,13 +663,12 @@ outcome<job_record> job_runner::enqueue(const app_record& app, std::string_view 
   job_record job;
   job.id = new_id();
   job.app = app.name;
-  job.kind = std::string(kind);
-  job.trigger = std::string(trigger);
+  job.kind = parse_job_kind(kind).value_or(job_kind::backup);
+  job.trigger = parse_job_trigger(trigger).value_or(job_trigger::manual);
   job.state = job_state::queued;
   job.max_attempts = static_cast<int>(impl_->options.max_attempts);
   job.created_at = now_seconds();
-  if (auto ec = impl_->db.insert_job(job))
-    return fail(errc::store_error, "the job could not be saved");
+  if (!impl_->db.insert_job(job)) return fail(errc::store_error, "the job could not be saved");
   impl_->notify();
   return job;
 }

@@ -192,16 +192,11 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
     return true;
   }
 
-  // Writes an app record back, unless its token could not be unsealed: the store would seal the
-  // empty in-memory token over the real one (the key file may only be misplaced).
+  // Writes an app record back; its sealed token goes back as read (the scheduler never opens it).
   void save_app(const app_record& a) {
-    if (a.token.empty()) {
-      log.warn("app state not saved: its token cannot be unsealed", {{"app", a.name}});
-      return;
-    }
-    if (auto ec = db.update_app(a); ec && ec != errc::not_found)
+    if (auto done = db.update_app(a); !done && done.error().code != errc::not_found)
       log.error("could not save the schedule state",
-                {{"app", a.name}, {"error", std::string(code_name(ec))}});
+                {{"app", a.name}, {"error", std::string(code_name(done.error().code))}});
   }
 
   void record_overlap(const app_record& app, schedule_kind kind, const due_run& run,
@@ -209,22 +204,22 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
     job_record skipped;
     skipped.id = new_job_id();
     skipped.app = app.name;
-    skipped.kind = std::string(to_string(kind));
-    skipped.trigger = "schedule";
+    skipped.kind = kind == schedule_kind::verify ? job_kind::verify : job_kind::backup;
+    skipped.trigger = job_trigger::schedule;
     skipped.state = job_state::cancelled;
     skipped.created_at = now;
     skipped.finished_at = now;
     skipped.max_attempts = active.max_attempts;
     skipped.error_code = "schedule_overlap";
-    skipped.error_message = "skipped: the scheduled " + skipped.kind + " due at " +
+    skipped.error_message = "skipped: the scheduled " + std::string(to_string(kind)) + " due at " +
                             format_rfc3339_utc(run.due_at) + " did not start because job " +
                             active.id + " was still " + std::string(to_string(active.state));
-    if (auto ec = db.insert_job(skipped))
+    if (auto done = db.insert_job(skipped); !done)
       log.error("could not record a skipped run",
-                {{"app", app.name}, {"error", std::string(code_name(ec))}});
+                {{"app", app.name}, {"error", std::string(code_name(done.error().code))}});
     log.warn("scheduled run skipped: the previous job is still active",
              {{"app", app.name},
-              {"kind", skipped.kind},
+              {"kind", to_string(kind)},
               {"active_job", active.id},
               {"active_state", std::string(to_string(active.state))},
               {"due_at", format_rfc3339_utc(run.due_at)},
@@ -242,7 +237,8 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
       return;
     }
     if (!*app) return;  // deleted meanwhile; app_changed removes the entry
-    auto active = db.active_job(r.app, kind);
+    auto active =
+        db.active_job(r.app, r.kind == schedule_kind::verify ? job_kind::verify : job_kind::backup);
     if (!active) {
       log.error("scheduled run lost: the database could not be read",
                 {{"app", r.app}, {"kind", kind}});
@@ -306,7 +302,7 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
   }
 
   void job_finished(const job_record& job) {
-    if (job.kind == "backup" && (job.started_at || job.state == job_state::succeeded)) {
+    if (job.kind == job_kind::backup && (job.started_at || job.state == job_state::succeeded)) {
       auto fresh = db.get_app(job.app);
       if (fresh && *fresh) {
         app_record a = **fresh;

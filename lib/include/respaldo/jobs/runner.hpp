@@ -19,6 +19,7 @@
 namespace respaldo {
 
 class storage;
+class token_seal;
 class http_client;
 class logger;
 class metrics;
@@ -40,8 +41,9 @@ std::chrono::milliseconds retry_delay(const runner_options& o, int attempt, doub
 
 class job_runner {
  public:
-  job_runner(boost::asio::any_io_executor ex, store& db, storage& backups, http_client& client,
-             runner_options options, logger& log, metrics& stats);
+  // `tokens` opens each app's token before the app is called.
+  job_runner(boost::asio::any_io_executor ex, store& db, token_seal& tokens, storage& backups,
+             http_client& client, runner_options options, logger& log, metrics& stats);
   ~job_runner();
 
   // Resolves jobs left `running` by a previous process, then starts dispatching.

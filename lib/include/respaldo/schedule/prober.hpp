@@ -28,6 +28,7 @@ namespace respaldo {
 class http_client;
 class logger;
 class metrics;
+class token_seal;
 
 // The health a probe outcome stands for, checked at `now`. On failure the capabilities are left
 // empty (the caller keeps the previous ones).
@@ -46,8 +47,9 @@ struct prober_options {
 
 class prober {
  public:
-  prober(boost::asio::any_io_executor ex, store& db, http_client& client, prober_options options,
-         logger& log, metrics& stats);
+  // `tokens` opens each app's token before the probe.
+  prober(boost::asio::any_io_executor ex, store& db, token_seal& tokens, http_client& client,
+         prober_options options, logger& log, metrics& stats);
   ~prober();
   prober(const prober&) = delete;
   prober& operator=(const prober&) = delete;
