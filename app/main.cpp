@@ -19,6 +19,7 @@
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/http/client/client.hpp"
 #include "respaldo/http/server.hpp"
 #include "respaldo/jobs/runner.hpp"
@@ -29,7 +30,7 @@
 #include "respaldo/storage/drive/drive_auth.hpp"
 #include "respaldo/storage/drive/drive_storage.hpp"
 #include "respaldo/storage/local/local_storage.hpp"
-#include "respaldo/store/store.hpp"
+#include "respaldo/store/sqlite/sqlite_store.hpp"
 
 namespace {
 
@@ -86,13 +87,13 @@ int serve(const std::vector<std::string>& args) {
     return 1;
   }
   const std::string db_path = (std::filesystem::path(cfg.data_dir) / "respaldo.db").string();
-  std::string db_error;
-  auto db = store::open(db_path, *box, log, &db_error);
+  auto db = make_sqlite_store(db_path, log);
   if (!db) {
     log.error("cannot open the database",
-              {{"code", std::string(code_name(db.error()))}, {"error", db_error}});
+              {{"code", std::string(code_name(db.error().code))}, {"error", db.error().message}});
     return 1;
   }
+  token_seal tokens(*box, log);
 
   asio::io_context io{1};
   asio::thread_pool blocking(2);
@@ -179,13 +180,13 @@ int serve(const std::vector<std::string>& args) {
   exporter_options contract_opts;
   contract_opts.poll_max = cfg.deferred_poll_max;
   auto contract = make_contract_client(app_client, contract_opts);
-  job_runner runner(io.get_executor(), **db, *backups, *contract, system_wall_clock(), ropts, log,
-                    stats);
+  job_runner runner(io.get_executor(), **db, tokens, *backups, *contract, system_wall_clock(),
+                    ropts, log, stats);
 
   scheduler_options schedule_opts;
   schedule_opts.default_timezone = cfg.timezone;
   schedule_opts.jitter = std::chrono::duration_cast<std::chrono::seconds>(cfg.schedule_jitter);
-  auto enqueue = [&runner](const app_record& app, std::string_view kind, std::string_view trigger) {
+  auto enqueue = [&runner](const app_record& app, job_kind kind, job_trigger trigger) {
     return runner.enqueue(app, kind, trigger);
   };
   scheduler schedules(io.get_executor(), **db, enqueue, system_wall_clock(), schedule_opts, log,
@@ -193,13 +194,13 @@ int serve(const std::vector<std::string>& args) {
   runner.on_finished([&schedules](const job_record& job) { schedules.job_finished(job); });
   prober_options probe_opts;
   probe_opts.interval = cfg.probe_interval;
-  prober probes(io.get_executor(), **db, *contract, probe_opts, log, stats);
+  prober probes(io.get_executor(), **db, tokens, *contract, probe_opts, log, stats);
   auto app_changed = [&schedules, &probes](const std::string& app) {
     schedules.app_changed(app);
     probes.app_changed(app);
   };
 
-  api_services services{**db,         log,     stats,   token->token,
+  api_services services{**db,         tokens,  log,     stats,      token->token,
                         cfg.timezone, &runner, backups, app_changed};
   api rest(services);
 

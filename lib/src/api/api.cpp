@@ -10,6 +10,7 @@
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/http/problem.hpp"
 #include "respaldo/jobs/runner.hpp"
 #include "respaldo/plan/catalog.hpp"
@@ -76,10 +77,10 @@ json::object backup_json(const backup_record& b, bool orphaned) {
   o["sha256"] = b.sha256;
   o["md5"] = b.md5.empty() ? json::value(nullptr) : json::value(b.md5);
   o["format"] = b.format;
-  o["storage"] = b.storage;
+  o["storage"] = to_string(b.storage);
   o["location"] = b.location;
   o["name"] = b.name;
-  o["status"] = b.status;
+  o["status"] = to_string(b.status);
   o["orphaned"] = orphaned;
   o["verified_at"] = time_or_null(b.verified_at);
   return o;
@@ -163,7 +164,7 @@ struct api::impl {
     o["id"] = a.name;
     o["name"] = a.name;
     o["url"] = a.url;
-    o["token_set"] = !a.token.empty();
+    o["token_set"] = svc.tokens.open(a.name, a.sealed_token).has_value();
     o["drive_folder_id"] = a.drive_folder_id;
     o["schedule"] = a.schedule;
     o["timezone"] = a.timezone.empty() ? svc.default_timezone : a.timezone;
@@ -176,7 +177,7 @@ struct api::impl {
     o["last_run_at"] = time_or_null(a.last_run_at);
     o["last_success_at"] = time_or_null(a.last_success_at);
     json::object health;
-    health["status"] = a.health.status;
+    health["status"] = to_string(a.health.status);
     health["checked_at"] = time_or_null(a.health.checked_at);
     health["detail"] =
         a.health.detail.empty() ? json::value(nullptr) : json::value(a.health.detail);
@@ -186,14 +187,29 @@ struct api::impl {
     return o;
   }
 
+  // One job as the API shows it; a single job looks its backup up, a listing joins it in.
   json::object job_json(const job_record& j) {
+    job_view v{j, std::nullopt, false};
+    if (!j.backup_id.empty()) {
+      if (auto b = svc.db.get_backup(j.backup_id); b && *b) {
+        auto exists = svc.db.app_exists((*b)->app);
+        v.backup = std::move(**b);
+        v.backup_orphaned = exists && !*exists;
+      }
+    }
+    return job_json(v);
+  }
+
+  json::object job_json(const job_view& v) {
+    const job_record& j = v.job;
     json::object o;
     o["id"] = j.id;
     o["app"] = j.app;
-    o["kind"] = j.kind;
-    o["trigger"] = j.trigger;
+    o["kind"] = to_string(j.kind);
+    o["trigger"] = to_string(j.trigger);
     o["state"] = to_string(j.state);
-    o["phase"] = j.phase.empty() ? json::value(nullptr) : json::value(j.phase);
+    o["phase"] =
+        j.phase == job_phase::none ? json::value(nullptr) : json::value(to_string(j.phase));
     o["bytes_done"] = j.bytes_done;
     o["bytes_total"] = j.bytes_total ? json::value(*j.bytes_total) : json::value(nullptr);
     o["attempt"] = j.attempt;
@@ -210,13 +226,7 @@ struct api::impl {
     } else {
       o["error"] = nullptr;
     }
-    o["backup"] = nullptr;
-    if (!j.backup_id.empty()) {
-      if (auto b = svc.db.get_backup(j.backup_id); b && *b) {
-        auto exists = svc.db.app_exists((*b)->app);
-        o["backup"] = backup_json(**b, exists && !*exists);
-      }
-    }
+    o["backup"] = v.backup ? json::value(backup_json(*v.backup, v.backup_orphaned)) : nullptr;
     json::array warnings;
     for (const auto& w : j.warnings) warnings.emplace_back(w);
     o["warnings"] = std::move(warnings);
@@ -265,8 +275,9 @@ struct api::impl {
     auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     app->created_at = now;
     app->updated_at = now;
-    if (auto ec = svc.db.insert_app(*app)) {
-      if (ec == errc::conflict)
+    app->sealed_token = svc.tokens.seal(app->name, app->token);
+    if (auto done = svc.db.insert_app(*app); !done) {
+      if (done.error().code == errc::conflict)
         co_return problem(409, "app_exists",
                           "an app named \"" + app->name +
                               "\" is already registered; PATCH /api/apps/" + app->name +
@@ -329,8 +340,9 @@ struct api::impl {
     if (updated.schedule != (*app)->schedule || updated.timezone != (*app)->timezone)
       updated.next_run_at.reset();  // recomputed by the scheduler
     if (updated.verify_schedule != (*app)->verify_schedule) updated.next_verify_at.reset();
-    if (auto ec = svc.db.update_app(updated)) {
-      if (ec == errc::not_found) co_return app_not_found(id);
+    if (!updated.token.empty()) updated.sealed_token = svc.tokens.seal(id, updated.token);
+    if (auto done = svc.db.update_app(updated); !done) {
+      if (done.error().code == errc::not_found) co_return app_not_found(id);
       co_return store_failure();
     }
     svc.log.info("app updated", {{"app", id}, {"request_id", req.request_id}});
@@ -341,8 +353,8 @@ struct api::impl {
 
   asio::awaitable<http_response> delete_app(http_request& req) {
     const auto& id = req.param("id");
-    if (auto ec = svc.db.delete_app(id)) {
-      if (ec == errc::not_found) co_return app_not_found(id);
+    if (auto done = svc.db.delete_app(id); !done) {
+      if (done.error().code == errc::not_found) co_return app_not_found(id);
       co_return store_failure();
     }
     // Jobs still queued for it can no longer run.
@@ -367,7 +379,7 @@ struct api::impl {
     auto app = svc.db.get_app(id);
     if (!app) co_return store_failure();
     if (!*app) co_return app_not_found(id);
-    auto active = svc.db.active_job(id, std::string(kind));
+    auto active = svc.db.active_job(id, parse_job_kind(kind).value_or(job_kind::backup));
     if (!active) co_return store_failure();
     if (*active) {
       const auto& j = **active;
@@ -381,11 +393,12 @@ struct api::impl {
       auto all = all_backups(svc.db, id);
       if (!all) co_return store_failure();
       const bool any = std::any_of(all->begin(), all->end(), [](const backup_record& b) {
-        return b.status == "available" || b.status == "missing";
+        return b.status == backup_status::available || b.status == backup_status::missing;
       });
       if (!any) co_return problem(409, "no_backup", "\"" + id + "\" has no backup to verify yet");
     }
-    auto job = svc.jobs->enqueue(**app, kind, "manual");
+    auto job = svc.jobs->enqueue(**app, kind == "verify" ? job_kind::verify : job_kind::backup,
+                                 job_trigger::manual);
     if (!job) co_return store_failure();
     svc.log.info("job queued",
                  {{"app", id}, {"job", job->id}, {"kind", kind}, {"request_id", req.request_id}});
@@ -420,20 +433,20 @@ struct api::impl {
                           {{"field", "state"}});
     }
     if (auto k = req.query_param("kind"); k && !k->empty()) {
-      if (*k != "backup" && *k != "verify")
+      f.kind = parse_job_kind(*k);
+      if (!f.kind)
         co_return problem(400, "invalid_parameter", "kind must be backup or verify",
                           {{"field", "kind"}});
-      f.kind = std::string(*k);
     }
     const auto limit = f.limit;
     f.limit = limit + 1;
-    auto jobs = svc.db.list_jobs(f);
+    auto jobs = svc.db.list_job_views(f);
     if (!jobs) co_return store_failure();
     json::array items;
     json::value next = nullptr;
     for (std::size_t i = 0; i < jobs->size(); ++i) {
       if (i == limit) {
-        next = json::value(encode_cursor(std::to_string((*jobs)[i - 1].seq)));
+        next = json::value(encode_cursor(std::to_string((*jobs)[i - 1].job.seq)));
         break;
       }
       items.push_back(job_json((*jobs)[i]));
@@ -528,9 +541,9 @@ struct api::impl {
     if (!found) co_return store_failure();
     if (!*found) co_return problem(404, "backup_not_found", "no backup with id \"" + id + "\"");
     backup_record b = **found;
-    if (!svc.backups || b.storage != svc.backups->kind())
+    if (!svc.backups || to_string(b.storage) != svc.backups->kind())
       co_return problem(409, "storage_not_configured",
-                        "backup " + id + " is kept in " + b.storage +
+                        "backup " + id + " is kept in " + std::string(to_string(b.storage)) +
                             " storage, which this server is not configured for");
     auto download = co_await svc.backups->open(b.location);
     if (!download) {

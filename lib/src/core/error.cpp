@@ -3,6 +3,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
+#include <ostream>
 #include <string>
 
 namespace respaldo {
@@ -132,6 +133,10 @@ bool is_transient(const boost::system::error_code& ec) noexcept {
          ec == boost::asio::error::connection_reset || ec == boost::asio::error::timed_out ||
          ec == boost::asio::error::eof || ec == boost::asio::error::broken_pipe ||
          ec == boost::asio::error::host_not_found_try_again;
+}
+
+std::ostream& operator<<(std::ostream& os, const failure& f) {
+  return os << code_name(f.code) << ": " << f.message;
 }
 
 }  // namespace respaldo

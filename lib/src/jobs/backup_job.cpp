@@ -6,6 +6,7 @@
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/control.hpp"
 #include "respaldo/jobs/pipeline.hpp"
 #include "respaldo/jobs/retention_executor.hpp"
@@ -58,7 +59,7 @@ std::string format_resume(const resume_record& r) {
 asio::awaitable<outcome<export_stream>> open_export(job_context& ctx, job_record& job,
                                                     const app_record& app, job_control& control,
                                                     const resume_record& prior) {
-  job.phase = "exporting";
+  job.phase = job_phase::exporting;
   ctx.save(job);
   if (!prior.download_url.empty()) {
     auto stream = co_await ctx.apps.reopen(app, prior.download_url, 0, control);
@@ -129,7 +130,7 @@ asio::awaitable<outcome<pipeline_result>> pipe_export(job_context& ctx, job_reco
     saver(received, advanced && !job.resume.empty());
   };
   const std::function<void()> finalizing = [&] {
-    job.phase = "finalizing";
+    job.phase = job_phase::finalizing;
     ctx.save(job);
   };
   const pipeline_expectation expected{stream.size, stream.sha256};
@@ -189,11 +190,11 @@ asio::awaitable<outcome<backup_record>> catalog_backup(job_context& ctx, const j
   b.sha256 = piped.sha256;
   b.md5 = piped.object.md5;
   b.format = req.format;
-  b.storage = std::string(ctx.backups.kind());
+  b.storage = parse_storage_kind(ctx.backups.kind()).value_or(storage_kind::local);
   b.location = piped.object.location;
   b.name = piped.object.name.empty() ? req.name : piped.object.name;
   b.folder = app.drive_folder_id;
-  if (auto ec = ctx.db.insert_backup(b)) {
+  if (!ctx.db.insert_backup(b)) {
     (void)co_await ctx.backups.remove(b.location);
     co_return fail(errc::store_error, "the backup was stored but could not be cataloged");
   }
@@ -204,12 +205,14 @@ outcome<app_record> backup_target(job_context& ctx, const job_record& job) {
   auto found = ctx.db.get_app(job.app);
   if (!found) return fail(errc::store_error, "the database could not be read");
   if (!*found) return fail(errc::not_found, "the app \"" + job.app + "\" was deleted");
-  if ((*found)->token.empty())
+  app_record app = **found;
+  app.token = ctx.tokens.open(app.name, app.sealed_token).value_or("");
+  if (app.token.empty())
     return fail(errc::app_unauthorized,
                 "the app's token cannot be unsealed (was the secret key replaced?); set it "
                 "again with PATCH /api/apps/" +
-                    (*found)->name);
-  return **found;
+                    app.name);
+  return app;
 }
 
 }  // namespace
@@ -228,7 +231,7 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
   auto stream = co_await open_export(ctx, job, app, control, prior);
   if (!stream) co_return stream.error();
   job.bytes_total = stream->size;
-  job.phase = "uploading";
+  job.phase = job_phase::uploading;
   ctx.save(job);
 
   const upload_request req = make_upload_request(ctx, job, app, *stream, prior);
@@ -245,9 +248,9 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
   job.resume.clear();
   // last_run_at / last_success_at are the scheduler's, written from the on_finished hook.
   ctx.stats.add("respaldo_backup_bytes_total", static_cast<double>(b->size),
-                {{"storage", b->storage}});
+                {{"storage", std::string(to_string(b->storage))}});
 
-  job.phase = "pruning";
+  job.phase = job_phase::pruning;
   ctx.save(job);
   co_await apply_retention(ctx, app, b->id);
   co_return outcome<void>{};

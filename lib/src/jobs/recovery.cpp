@@ -20,7 +20,7 @@ std::vector<job_record> recover_interrupted_jobs(job_context& ctx) {
       job.finished_at = ctx.clock.now();
     } else if (job.attempt < job.max_attempts) {
       job.state = job_state::queued;
-      job.phase.clear();  // a finished job keeps its last phase; a waiting one has none
+      job.phase = job_phase::none;  // a finished job keeps its last phase; a waiting one has none
       job.next_attempt_at = ctx.clock.now();
       ctx.log.warn("interrupted job queued again", {{"job", job.id}, {"app", job.app}});
     } else {

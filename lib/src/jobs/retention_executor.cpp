@@ -20,7 +20,7 @@ asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doome
   backup_record b = doomed;
   auto ec = co_await ctx.backups.remove(b.location);
   if (ec) {
-    b.status = "deleting";
+    b.status = backup_status::deleting;
     b.delete_attempts += 1;
     b.last_error = ctx.backups.last_error_detail();
     (void)ctx.db.update_backup(b);
@@ -29,7 +29,8 @@ asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doome
     co_return;
   }
   (void)ctx.db.delete_backup(b.id);
-  ctx.stats.add("respaldo_backups_pruned_total", 1, {{"storage", b.storage}});
+  ctx.stats.add("respaldo_backups_pruned_total", 1,
+                {{"storage", std::string(to_string(b.storage))}});
   ctx.log.info("backup pruned", {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
 }
 
@@ -63,12 +64,13 @@ asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const s
   if (!all) co_return;
   report_unknown_objects(ctx, app, *all, *listed);
   for (auto b : *all) {
-    if (b.id == fresh || b.status != "available" || b.storage != ctx.backups.kind() ||
+    if (b.id == fresh || b.status != backup_status::available || !ctx.stored_here(b) ||
         b.folder != app.drive_folder_id || present.count(b.location))
       continue;
-    b.status = "missing";
+    b.status = backup_status::missing;
     (void)ctx.db.update_backup(b);
-    ctx.stats.add("respaldo_backups_missing_total", 1, {{"storage", b.storage}});
+    ctx.stats.add("respaldo_backups_missing_total", 1,
+                  {{"storage", std::string(to_string(b.storage))}});
     ctx.log.warn("backup missing from storage",
                  {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
   }
@@ -82,7 +84,7 @@ asio::awaitable<void> apply_retention(job_context& ctx, const app_record& app,
   if (!all) co_return;
   // Deletions that failed earlier go first: they are planned already.
   for (const auto& b : *all)
-    if (b.status == "deleting" && b.storage == ctx.backups.kind()) co_await delete_backup(ctx, b);
+    if (b.status == backup_status::deleting && ctx.stored_here(b)) co_await delete_backup(ctx, b);
   const std::string zone = app.timezone.empty() ? ctx.options.default_timezone : app.timezone;
   const auto plan = plan_catalog_retention(*all, app.retention, find_time_zone(zone));
   std::map<std::string, const backup_record*> by_id;
@@ -90,17 +92,17 @@ asio::awaitable<void> apply_retention(job_context& ctx, const app_record& app,
   for (const auto& d : plan) {
     if (d.keep) continue;
     const backup_record& b = *by_id.at(d.id);
-    if (b.id == fresh || b.storage != ctx.backups.kind()) continue;
+    if (b.id == fresh || !ctx.stored_here(b)) continue;
     co_await delete_backup(ctx, b);
   }
   co_await reconcile(ctx, app, fresh);
 }
 
 asio::awaitable<void> retry_pending_deletes(job_context& ctx) {
-  auto pending = ctx.db.backups_with_status("deleting");
+  auto pending = ctx.db.backups_with_status(backup_status::deleting);
   if (!pending) co_return;
   for (auto& b : *pending)
-    if (b.storage == ctx.backups.kind()) co_await delete_backup(ctx, b);
+    if (ctx.stored_here(b)) co_await delete_backup(ctx, b);
 }
 
 }  // namespace respaldo

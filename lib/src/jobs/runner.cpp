@@ -19,6 +19,7 @@
 #include "respaldo/jobs/retention_executor.hpp"
 #include "respaldo/jobs/verify_job.hpp"
 #include "respaldo/plan/retry.hpp"
+#include "respaldo/storage/storage.hpp"
 
 namespace respaldo {
 namespace {
@@ -40,14 +41,19 @@ void begin_attempt(job_record& job, sys_seconds now) {
   job.error_code.clear();
   job.error_message.clear();
   job.bytes_done = 0;
-  job.phase = job.kind == "verify" ? "verifying" : "probing";
+  job.phase = job.kind == job_kind::verify ? job_phase::verifying : job_phase::probing;
 }
 
 }  // namespace
 
 void job_context::save(const job_record& job) {
-  if (auto ec = db.update_job(job))
-    log.error("could not persist job", {{"job", job.id}, {"error", std::string(code_name(ec))}});
+  if (auto done = db.update_job(job); !done)
+    log.error("could not persist job",
+              {{"job", job.id}, {"error", std::string(code_name(done.error().code))}});
+}
+
+bool job_context::stored_here(const backup_record& b) const {
+  return to_string(b.storage) == backups.kind();
 }
 
 std::string new_record_id() {
@@ -116,9 +122,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     auto self = shared_from_this();
     begin_attempt(job, ctx.clock.now());
     ctx.save(job);
-    ctx.stats.add("respaldo_jobs_started_total", 1, {{"kind", job.kind}});
-    ctx.log.info("job started",
-                 {{"job", job.id}, {"app", job.app}, {"kind", job.kind}, {"attempt", job.attempt}});
+    ctx.stats.add("respaldo_jobs_started_total", 1, {{"kind", std::string(to_string(job.kind))}});
+    ctx.log.info("job started", {{"job", job.id},
+                                 {"app", job.app},
+                                 {"kind", std::string(to_string(job.kind))},
+                                 {"attempt", job.attempt}});
     outcome<void> result;
     {
       const auto limit = ctx.options.job_deadline;
@@ -128,7 +136,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
                                                 std::to_string(limit.count() / 1000) + "s)"));
       if (control->stopped())
         result = control->reason();  // cancelled before it could start
-      else if (job.kind == "verify")
+      else if (job.kind == job_kind::verify)
         result = co_await run_verify_job(ctx, job, *control);
       else
         result = co_await run_backup_job(ctx, job, *control);
@@ -143,7 +151,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   // A transient failure with attempts left: queued again after the policy's delay.
   void schedule_retry(job_record& job, const failure& f) {
     job.state = job_state::queued;
-    job.phase.clear();
+    job.phase = job_phase::none;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     const retry_policy policy{ctx.options.retry_base_delay, ctx.options.retry_max_delay};
     auto delay = retry_delay(policy, job.attempt, unit(rng));
@@ -163,7 +171,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       case attempt_verdict::requeue:
         // Shut down mid-job: it runs again at the next start, without spending an attempt.
         job.state = job_state::queued;
-        job.phase.clear();
+        job.phase = job_phase::none;
         job.attempt -= 1;
         job.next_attempt_at = ctx.clock.now();
         return;
@@ -179,8 +187,9 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         break;
     }
     job.finished_at = ctx.clock.now();
-    ctx.stats.add("respaldo_jobs_finished_total", 1,
-                  {{"kind", job.kind}, {"state", std::string(to_string(job.state))}});
+    ctx.stats.add(
+        "respaldo_jobs_finished_total", 1,
+        {{"kind", std::string(to_string(job.kind))}, {"state", std::string(to_string(job.state))}});
     ctx.log.warn("job ended", {{"job", job.id},
                                {"app", job.app},
                                {"state", std::string(to_string(job.state))},
@@ -198,7 +207,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       job.state = job_state::succeeded;
       job.finished_at = ctx.clock.now();
       ctx.stats.add("respaldo_jobs_finished_total", 1,
-                    {{"kind", job.kind}, {"state", "succeeded"}});
+                    {{"kind", std::string(to_string(job.kind))}, {"state", "succeeded"}});
       ctx.log.info("job succeeded", {{"job", job.id}, {"app", job.app}, {"bytes", job.bytes_done}});
     } else {
       record_failure(job, result.error());
@@ -208,10 +217,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-job_runner::job_runner(asio::any_io_executor ex, store& db, storage& backups, contract_client& apps,
-                       const wall_clock& clock, runner_options options, logger& log, metrics& stats)
-    : impl_(std::make_shared<impl>(std::move(ex),
-                                   job_context{db, backups, apps, clock, log, stats, options})) {
+job_runner::job_runner(asio::any_io_executor ex, store& db, token_seal& tokens, storage& backups,
+                       contract_client& apps, const wall_clock& clock, runner_options options,
+                       logger& log, metrics& stats)
+    : impl_(std::make_shared<impl>(
+          std::move(ex), job_context{db, tokens, backups, apps, clock, log, stats, options})) {
   stats.describe("respaldo_jobs_started_total", metrics::kind::counter, "Job attempts started.");
   stats.describe("respaldo_jobs_finished_total", metrics::kind::counter,
                  "Jobs that reached a final state.");
@@ -259,18 +269,16 @@ asio::awaitable<void> job_runner::shutdown(std::chrono::milliseconds grace) {
   }
 }
 
-outcome<job_record> job_runner::enqueue(const app_record& app, std::string_view kind,
-                                        std::string_view trigger) {
+outcome<job_record> job_runner::enqueue(const app_record& app, job_kind kind, job_trigger trigger) {
   job_record job;
   job.id = new_record_id();
   job.app = app.name;
-  job.kind = std::string(kind);
-  job.trigger = std::string(trigger);
+  job.kind = kind;
+  job.trigger = trigger;
   job.state = job_state::queued;
   job.max_attempts = static_cast<int>(impl_->ctx.options.max_attempts);
   job.created_at = impl_->ctx.clock.now();
-  if (auto ec = impl_->ctx.db.insert_job(job))
-    return fail(errc::store_error, "the job could not be saved");
+  if (!impl_->ctx.db.insert_job(job)) return fail(errc::store_error, "the job could not be saved");
   impl_->notify();
   return job;
 }

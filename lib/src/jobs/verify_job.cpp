@@ -20,7 +20,7 @@ outcome<backup_record> verify_target(job_context& ctx, const std::string& app) {
   auto latest = ctx.db.list_backups(app, 50, std::nullopt);
   if (!latest) return fail(errc::store_error, "the database could not be read");
   for (const auto& b : *latest)
-    if (b.status == "available" || b.status == "missing") return b;
+    if (b.status == backup_status::available || b.status == backup_status::missing) return b;
   return fail(errc::verify_missing, "there is no backup of \"" + app + "\" to verify");
 }
 
@@ -67,13 +67,14 @@ asio::awaitable<outcome<void>> run_verify_job(job_context& ctx, job_record& job,
   job.bytes_total = b.size;
   job.backup_id = b.id;
   ctx.save(job);
-  if (b.storage != ctx.backups.kind())
-    co_return fail(errc::verify_missing, "backup " + b.id + " is in " + b.storage +
+  if (!ctx.stored_here(b))
+    co_return fail(errc::verify_missing, "backup " + b.id + " is in " +
+                                             std::string(to_string(b.storage)) +
                                              " storage, which this server is not configured for");
   auto download = co_await ctx.backups.open(b.location);
   if (!download) {
     if (download.error() == errc::not_found) {
-      b.status = "missing";
+      b.status = backup_status::missing;
       (void)ctx.db.update_backup(b);
       co_return fail(errc::verify_missing,
                      "backup " + b.id + " (" + b.name + ") is missing from storage");
@@ -89,7 +90,7 @@ asio::awaitable<outcome<void>> run_verify_job(job_context& ctx, job_record& job,
                        std::to_string(read->size) + " bytes with SHA-256 " + read->sha256 +
                        ", expected " + std::to_string(b.size) + " bytes with " + b.sha256);
   b.verified_at = ctx.clock.now();
-  b.status = "available";
+  b.status = backup_status::available;
   (void)ctx.db.update_backup(b);
   co_return outcome<void>{};
 }

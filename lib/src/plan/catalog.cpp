@@ -10,7 +10,7 @@ boost::system::result<std::vector<backup_record>> all_backups(store& db, const s
   std::optional<std::int64_t> before;
   while (true) {
     auto page = db.list_backups(app, 1000, before);
-    if (!page) return page.error();
+    if (!page) return page.error().code;
     if (page->empty()) break;
     before = page->back().seq;
     for (auto& b : *page) all.push_back(std::move(b));
@@ -31,16 +31,16 @@ std::vector<retention_decision> plan_catalog_retention(const std::vector<backup_
   std::vector<retention_candidate> candidates;
   std::map<std::string, const backup_record*> by_key;
   for (const auto& b : backups) {
-    if (b.status == "deleting") continue;
-    candidates.push_back(
-        {order_key(b.seq), b.created_at, b.status == "available", b.status != "missing"});
+    if (b.status == backup_status::deleting) continue;
+    candidates.push_back({order_key(b.seq), b.created_at, b.status == backup_status::available,
+                          b.status != backup_status::missing});
     by_key[candidates.back().id] = &b;
   }
   auto plan = plan_retention(candidates, policy, tz);
   for (auto& d : plan) {
     const backup_record& b = *by_key.at(d.id);
     d.id = b.id;
-    if (b.status == "missing") d.reasons = {"missing-from-storage"};
+    if (b.status == backup_status::missing) d.reasons = {"missing-from-storage"};
   }
   return plan;
 }

@@ -17,10 +17,6 @@ const std::optional<sys_seconds>& next_of(const schedule_entry& e, schedule_kind
 }
 }  // namespace
 
-std::string_view to_string(schedule_kind k) {
-  return k == schedule_kind::backup ? "backup" : "verify";
-}
-
 std::chrono::seconds jitter_offset(std::string_view app, std::chrono::seconds jitter) {
   if (jitter.count() < 1) return std::chrono::seconds(0);
   std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64: stable across runs and builds

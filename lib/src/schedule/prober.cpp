@@ -11,6 +11,7 @@
 
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/control.hpp"
 
 namespace respaldo {
@@ -39,17 +40,17 @@ app_health health_from_probe(const outcome<app_capabilities>& probe, sys_seconds
   app_health h;
   h.checked_at = now;
   if (probe) {
-    h.status = "ok";
+    h.status = health_status::ok;
     h.capabilities = capabilities_json(*probe);
     return h;
   }
   const auto& code = probe.error().code;
   if (code == errc::app_unauthorized)
-    h.status = "unauthorized";
+    h.status = health_status::unauthorized;
   else if (code == errc::app_contract_violation)
-    h.status = "invalid";
+    h.status = health_status::invalid;
   else
-    h.status = "unreachable";
+    h.status = health_status::unreachable;
   h.detail = probe.error().message;
   return h;
 }
@@ -65,12 +66,13 @@ json::object capabilities_json(const app_capabilities& caps) {
 }
 
 struct prober::impl : std::enable_shared_from_this<impl> {
-  impl(asio::any_io_executor e, store& d, contract_client& c, prober_options o, logger& l,
-       metrics& m)
-      : ex(std::move(e)), db(d), apps(c), options(o), log(l), stats(m), timer(ex) {}
+  impl(asio::any_io_executor e, store& d, token_seal& t, contract_client& c, prober_options o,
+       logger& l, metrics& m)
+      : ex(std::move(e)), db(d), tokens(t), apps(c), options(o), log(l), stats(m), timer(ex) {}
 
   asio::any_io_executor ex;
   store& db;
+  token_seal& tokens;
   contract_client& apps;
   prober_options options;
   logger& log;
@@ -82,7 +84,8 @@ struct prober::impl : std::enable_shared_from_this<impl> {
     auto self = shared_from_this();
     auto found = db.get_app(name);
     if (!found || !*found) co_return;
-    const app_record app = **found;
+    app_record app = **found;
+    app.token = tokens.open(name, app.sealed_token).value_or("");
     if (app.token.empty()) {
       log.warn("app not probed: its token cannot be unsealed", {{"app", name}});
       co_return;
@@ -104,21 +107,21 @@ struct prober::impl : std::enable_shared_from_this<impl> {
     auto fresh = db.get_app(name);
     if (!fresh || !*fresh) co_return;
     app_record a = **fresh;
-    if (a.token.empty()) co_return;
-    const std::string previous = a.health.status;
+    if (!tokens.open(name, a.sealed_token)) co_return;
+    const std::string previous(to_string(a.health.status));
     if (!health.capabilities) health.capabilities = a.health.capabilities;
     a.health = std::move(health);
-    if (auto ec = db.update_app(a); ec && ec != errc::not_found)
+    if (auto done = db.update_app(a); !done && done.error().code != errc::not_found)
       log.error("could not save an app's health",
-                {{"app", name}, {"error", std::string(code_name(ec))}});
-    stats.add("respaldo_app_probes_total", 1, {{"status", a.health.status}});
-    if (a.health.status != previous) {
-      if (a.health.status == "ok")
-        log.info("app health changed",
-                 {{"app", name}, {"status", a.health.status}, {"previous", previous}});
+                {{"app", name}, {"error", std::string(code_name(done.error().code))}});
+    const std::string status(to_string(a.health.status));
+    stats.add("respaldo_app_probes_total", 1, {{"status", status}});
+    if (status != previous) {
+      if (a.health.status == health_status::ok)
+        log.info("app health changed", {{"app", name}, {"status", status}, {"previous", previous}});
       else
         log.warn("app health changed", {{"app", name},
-                                        {"status", a.health.status},
+                                        {"status", status},
                                         {"previous", previous},
                                         {"detail", a.health.detail}});
     }
@@ -171,9 +174,9 @@ struct prober::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-prober::prober(asio::any_io_executor ex, store& db, contract_client& client, prober_options options,
-               logger& log, metrics& stats)
-    : impl_(std::make_shared<impl>(std::move(ex), db, client, options, log, stats)) {
+prober::prober(asio::any_io_executor ex, store& db, token_seal& tokens, contract_client& apps,
+               prober_options options, logger& log, metrics& stats)
+    : impl_(std::make_shared<impl>(std::move(ex), db, tokens, apps, options, log, stats)) {
   stats.describe("respaldo_app_probes_total", metrics::kind::counter,
                  "Health probes of the apps' GET /backup/capabilities, by resulting status.");
 }

@@ -13,6 +13,7 @@
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/jobs/job_context.hpp"
 
 namespace respaldo {
 namespace {
@@ -24,13 +25,6 @@ std::optional<sys_seconds>& next_of(schedule_entry& e, schedule_kind k) {
 }
 std::optional<sys_seconds>& next_of(app_record& a, schedule_kind k) {
   return k == schedule_kind::backup ? a.next_run_at : a.next_verify_at;
-}
-
-std::string new_job_id() {
-  // Same shape as the runner's ids: 16 hex digits from the CSPRNG.
-  auto raw = random_token(8);
-  auto bytes = base64url_decode(raw).value_or(raw);
-  return to_hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 }  // namespace
@@ -118,39 +112,34 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
     return true;
   }
 
-  // Writes an app record back, unless its token could not be unsealed: the store would seal the
-  // empty in-memory token over the real one (the key file may only be misplaced).
+  // Writes an app record back; its sealed token goes back as read (the scheduler never opens it).
   void save_app(const app_record& a) {
-    if (a.token.empty()) {
-      log.warn("app state not saved: its token cannot be unsealed", {{"app", a.name}});
-      return;
-    }
-    if (auto ec = db.update_app(a); ec && ec != errc::not_found)
+    if (auto done = db.update_app(a); !done && done.error().code != errc::not_found)
       log.error("could not save the schedule state",
-                {{"app", a.name}, {"error", std::string(code_name(ec))}});
+                {{"app", a.name}, {"error", std::string(code_name(done.error().code))}});
   }
 
   void record_overlap(const app_record& app, schedule_kind kind, const due_run& run,
                       const job_record& active, sys_seconds now) {
     job_record skipped;
-    skipped.id = new_job_id();
+    skipped.id = new_record_id();
     skipped.app = app.name;
-    skipped.kind = std::string(to_string(kind));
-    skipped.trigger = "schedule";
+    skipped.kind = kind;
+    skipped.trigger = job_trigger::schedule;
     skipped.state = job_state::cancelled;
     skipped.created_at = now;
     skipped.finished_at = now;
     skipped.max_attempts = active.max_attempts;
     skipped.error_code = "schedule_overlap";
-    skipped.error_message = "skipped: the scheduled " + skipped.kind + " due at " +
+    skipped.error_message = "skipped: the scheduled " + std::string(to_string(kind)) + " due at " +
                             format_rfc3339_utc(run.due_at) + " did not start because job " +
                             active.id + " was still " + std::string(to_string(active.state));
-    if (auto ec = db.insert_job(skipped))
+    if (auto done = db.insert_job(skipped); !done)
       log.error("could not record a skipped run",
-                {{"app", app.name}, {"error", std::string(code_name(ec))}});
+                {{"app", app.name}, {"error", std::string(code_name(done.error().code))}});
     log.warn("scheduled run skipped: the previous job is still active",
              {{"app", app.name},
-              {"kind", skipped.kind},
+              {"kind", to_string(kind)},
               {"active_job", active.id},
               {"active_state", std::string(to_string(active.state))},
               {"due_at", format_rfc3339_utc(run.due_at)},
@@ -168,7 +157,7 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
       return;
     }
     if (!*app) return;  // deleted meanwhile; app_changed removes the entry
-    auto active = db.active_job(r.app, kind);
+    auto active = db.active_job(r.app, r.kind);
     if (!active) {
       log.error("scheduled run lost: the database could not be read",
                 {{"app", r.app}, {"kind", kind}});
@@ -191,7 +180,7 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
       case run_decision::start:
         break;
     }
-    auto job = enqueue(**app, kind, "schedule");
+    auto job = enqueue(**app, r.kind, job_trigger::schedule);
     if (!job) {
       log.error("scheduled run lost: the job could not be queued",
                 {{"app", r.app}, {"kind", kind}, {"detail", job.error().message}});
@@ -232,7 +221,7 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
   }
 
   void job_finished(const job_record& job) {
-    if (job.kind == "backup" && (job.started_at || job.state == job_state::succeeded)) {
+    if (job.kind == job_kind::backup && (job.started_at || job.state == job_state::succeeded)) {
       auto fresh = db.get_app(job.app);
       if (fresh && *fresh) {
         app_record a = **fresh;

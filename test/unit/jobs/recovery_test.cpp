@@ -15,12 +15,12 @@ job_record left_running(runner_fixture& f, int attempt, bool cancel_requested) {
   j.id = "job-" + std::to_string(attempt) + (cancel_requested ? "c" : "");
   j.app = "mi-app";
   j.state = job_state::running;
-  j.phase = "uploading";
+  j.phase = job_phase::uploading;
   j.attempt = attempt;
   j.max_attempts = 3;
   j.cancel_requested = cancel_requested;
   j.created_at = f.clock.now();
-  REQUIRE_FALSE(f.db->insert_job(j));
+  REQUIRE(f.db->insert_job(j));
   return j;
 }
 
@@ -32,14 +32,14 @@ TEST_CASE("recovery: interrupted jobs are queued again, failed or cancelled", "[
   const auto again = left_running(f, 1, false);
   const auto last = left_running(f, 3, false);
   const auto cancelled = left_running(f, 2, true);
-  job_context ctx{*f.db, f.backups, f.apps, f.clock, f.log, f.stats, {}};
+  job_context ctx{*f.db, f.tokens, f.backups, f.apps, f.clock, f.log, f.stats, {}};
 
   auto finished = recover_interrupted_jobs(ctx);
   REQUIRE(finished.size() == 2);
 
   auto j = f.job(again.id);
   CHECK(j.state == job_state::queued);
-  CHECK(j.phase.empty());
+  CHECK(j.phase == job_phase::none);
   CHECK(j.next_attempt_at == f.clock.now());
   CHECK(j.error_code == "interrupted");
   REQUIRE(j.warnings.size() == 1);
@@ -48,7 +48,7 @@ TEST_CASE("recovery: interrupted jobs are queued again, failed or cancelled", "[
   j = f.job(last.id);
   CHECK(j.state == job_state::failed);
   CHECK(j.finished_at == f.clock.now());
-  CHECK(j.phase == "uploading");  // where it was when the process stopped
+  CHECK(j.phase == job_phase::uploading);  // where it was when the process stopped
 
   j = f.job(cancelled.id);
   CHECK(j.state == job_state::cancelled);

@@ -15,7 +15,7 @@ namespace {
 std::vector<std::string> backup_three(runner_fixture& f) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    auto job = f.run_job("mi-app", "backup");
+    auto job = f.run_job("mi-app", job_kind::backup);
     REQUIRE(job.state == job_state::succeeded);
     ids.push_back(job.backup_id);
     f.clock.advance(3600s);
@@ -45,14 +45,14 @@ TEST_CASE("retention: a failed delete stays cataloged as deleting and is retried
   runner_fixture f;
   f.add_app("mi-app", {.last = 1});
   f.runner.start();
-  auto first = f.run_job("mi-app", "backup");
+  auto first = f.run_job("mi-app", job_kind::backup);
   const auto doomed = f.backup(first.backup_id);
   f.backups.fail_remove.insert(doomed.location);
   f.clock.advance(3600s);
-  auto second = f.run_job("mi-app", "backup");
+  auto second = f.run_job("mi-app", job_kind::backup);
   CHECK(second.state == job_state::succeeded);  // retention does not fail the backup
   auto b = f.backup(doomed.id);
-  CHECK(b.status == "deleting");
+  CHECK(b.status == backup_status::deleting);
   CHECK(b.delete_attempts == 1);
   CHECK(b.last_error == "the fake storage refused");
   CHECK(f.backups.objects.count(doomed.location) == 1);
@@ -60,7 +60,7 @@ TEST_CASE("retention: a failed delete stays cataloged as deleting and is retried
   // The next run deletes it first.
   f.backups.fail_remove.clear();
   f.clock.advance(3600s);
-  auto third = f.run_job("mi-app", "backup");
+  auto third = f.run_job("mi-app", job_kind::backup);
   CHECK(third.state == job_state::succeeded);
   CHECK_FALSE(f.db->get_backup(doomed.id).value());
   CHECK(f.backups.objects.count(doomed.location) == 0);
@@ -71,15 +71,15 @@ TEST_CASE("retention: an entry whose object vanished is flagged missing, not dro
   runner_fixture f;
   f.add_app("mi-app");
   f.runner.start();
-  auto first = f.run_job("mi-app", "backup");
+  auto first = f.run_job("mi-app", job_kind::backup);
   const auto gone = f.backup(first.backup_id);
   f.backups.objects.erase(gone.location);
   f.backups.objects["mi-app/stray.tar"] = {"x", "mi-app", "folder", "stray.tar"};
   f.clock.advance(3600s);
-  auto second = f.run_job("mi-app", "backup");
+  auto second = f.run_job("mi-app", job_kind::backup);
   CHECK(second.state == job_state::succeeded);
-  CHECK(f.backup(gone.id).status == "missing");
-  CHECK(f.backup(second.backup_id).status == "available");
+  CHECK(f.backup(gone.id).status == backup_status::missing);
+  CHECK(f.backup(second.backup_id).status == backup_status::available);
   // The stray object is reported, never deleted.
   CHECK(f.backups.objects.count("mi-app/stray.tar") == 1);
   CHECK(f.log_text.str().find("object in storage is not in the catalog") != std::string::npos);
@@ -90,12 +90,12 @@ TEST_CASE("retention: a storage listing failure leaves the catalog as it is",
   runner_fixture f;
   f.add_app("mi-app");
   f.runner.start();
-  auto first = f.run_job("mi-app", "backup");
+  auto first = f.run_job("mi-app", job_kind::backup);
   f.backups.objects.clear();
   f.backups.fail_list = true;
-  auto second = f.run_job("mi-app", "backup");
+  auto second = f.run_job("mi-app", job_kind::backup);
   CHECK(second.state == job_state::succeeded);
-  CHECK(f.backup(first.backup_id).status == "available");
+  CHECK(f.backup(first.backup_id).status == backup_status::available);
   CHECK(f.log_text.str().find("could not list storage to reconcile the catalog") !=
         std::string::npos);
 }

@@ -11,8 +11,10 @@
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/runner.hpp"
 #include "respaldo/plan/catalog.hpp"
+#include "respaldo/store/sqlite/sqlite_store.hpp"
 #include "support/async_test.hpp"
 #include "support/fake_contract.hpp"
 #include "support/fake_storage.hpp"
@@ -21,12 +23,9 @@
 
 namespace respaldo::test {
 
-inline std::unique_ptr<store> open_test_store(const temp_dir& dir, const secret_box& box,
-                                              logger& log) {
-  std::string detail;
-  auto s = store::open(dir.file("respaldo.db"), box, log, &detail);
-  INFO(detail);
-  REQUIRE(s.has_value());
+inline std::unique_ptr<store> open_test_store(const temp_dir& dir, logger& log) {
+  auto s = make_sqlite_store(dir.file("respaldo.db"), log);
+  if (!s) FAIL(s.error().message);
   return std::move(*s);
 }
 
@@ -44,7 +43,8 @@ struct runner_fixture {
   secret_box box = secret_box::generate();
   std::ostringstream log_text;
   logger log{log_format::text, &log_text, log_level::debug};
-  std::unique_ptr<store> db = open_test_store(dir, box, log);
+  std::unique_ptr<store> db = open_test_store(dir, log);
+  token_seal tokens{box, log};
   metrics stats;
   boost::asio::io_context io;
   manual_clock clock{*parse_rfc3339("2026-12-01T03:00:00Z")};
@@ -53,18 +53,18 @@ struct runner_fixture {
   job_runner runner;
 
   explicit runner_fixture(std::chrono::milliseconds deadline = std::chrono::hours(1))
-      : runner(io.get_executor(), *db, backups, apps, clock, fast_runner_options(deadline), log,
-               stats) {}
+      : runner(io.get_executor(), *db, tokens, backups, apps, clock, fast_runner_options(deadline),
+               log, stats) {}
 
   void add_app(const std::string& name, retention_policy keep = {.last = 100}) {
     app_record a;
     a.name = name;
     a.url = "http://" + name + ".invalid:8080";
-    a.token = "app-token";
+    a.sealed_token = tokens.seal(name, "app-token");
     a.drive_folder_id = "folder";
     a.retention = keep;
     a.created_at = a.updated_at = clock.now();
-    REQUIRE_FALSE(db->insert_app(a));
+    REQUIRE(db->insert_app(a));
   }
   std::optional<app_record> app(const std::string& name) {
     auto a = db->get_app(name);
@@ -99,15 +99,15 @@ struct runner_fixture {
     }
   }
   // Queues a job and runs until it is final.
-  job_record run_job(const std::string& app_name, std::string_view kind) {
-    auto queued = runner.enqueue(*app(app_name), kind, "manual");
+  job_record run_job(const std::string& app_name, job_kind kind) {
+    auto queued = runner.enqueue(*app(app_name), kind, job_trigger::manual);
     REQUIRE(queued);
     run_until([&] { return is_final(job(queued->id).state); });
     return job(queued->id);
   }
   // Queues a job and runs until its first attempt has ended (final or queued for a retry).
-  job_record run_until_attempted(const std::string& app_name, std::string_view kind) {
-    auto queued = runner.enqueue(*app(app_name), kind, "manual");
+  job_record run_until_attempted(const std::string& app_name, job_kind kind) {
+    auto queued = runner.enqueue(*app(app_name), kind, job_trigger::manual);
     REQUIRE(queued);
     run_until([&] {
       auto j = job(queued->id);

@@ -18,10 +18,10 @@ TEST_CASE("runner: a backup is stored, cataloged and its job succeeds", "[job_ru
   int hooks = 0;
   f.runner.on_finished([&](const job_record& j) { hooks += j.state == job_state::succeeded; });
   f.runner.start();
-  auto job = f.run_job("mi-app", "backup");
+  auto job = f.run_job("mi-app", job_kind::backup);
   CHECK(job.state == job_state::succeeded);
   CHECK(job.attempt == 1);
-  CHECK(job.phase == "pruning");
+  CHECK(job.phase == job_phase::pruning);
   CHECK(job.started_at == f.clock.now());
   CHECK(job.finished_at == f.clock.now());
   CHECK(hooks == 1);
@@ -30,7 +30,7 @@ TEST_CASE("runner: a backup is stored, cataloged and its job succeeds", "[job_ru
   CHECK(b.size == f.apps.apps["mi-app"].data.size());
   CHECK(b.sha256 == sha256_hex(f.apps.apps["mi-app"].data));
   CHECK(b.job_id == job.id);
-  CHECK(b.status == "available");
+  CHECK(b.status == backup_status::available);
   REQUIRE(f.backups.objects.count(b.location) == 1);
   CHECK(f.backups.objects[b.location].bytes == f.apps.apps["mi-app"].data);
   CHECK(f.backups.aborted == 0);
@@ -41,7 +41,7 @@ TEST_CASE("runner: a checksum mismatch aborts the upload and catalogs nothing", 
   f.add_app("mi-app");
   f.apps.apps["mi-app"].declared_sha256 = std::string(64, 'a');
   f.runner.start();
-  auto job = f.run_job("mi-app", "backup");
+  auto job = f.run_job("mi-app", job_kind::backup);
   CHECK(job.state == job_state::failed);
   CHECK(job.error_code == "checksum_mismatch");
   CHECK(job.backup_id.empty());
@@ -56,11 +56,11 @@ TEST_CASE("runner: a transient failure is retried after the backoff", "[job_runn
   f.apps.apps["mi-app"].probe_failure =
       failure{make_error_code(errc::app_unreachable), "connection refused"};
   f.runner.start();
-  auto job = f.run_until_attempted("mi-app", "backup");
+  auto job = f.run_until_attempted("mi-app", job_kind::backup);
   CHECK(job.state == job_state::queued);
   CHECK(job.attempt == 1);
   CHECK(job.error_code == "app_unreachable");
-  CHECK(job.phase.empty());
+  CHECK(job.phase == job_phase::none);
   REQUIRE(job.next_attempt_at);
   // base 2 s, plus up to 25% jitter, rounded up to whole seconds
   CHECK(*job.next_attempt_at >= f.clock.now() + 2s);
@@ -75,7 +75,7 @@ TEST_CASE("runner: permanent failures end the job at once", "[job_runner]") {
     f.apps.apps["mi-app"].probe_failure =
         failure{make_error_code(errc::app_unauthorized), "401 from GET /backup/capabilities"};
     f.runner.start();
-    auto job = f.run_job("mi-app", "backup");
+    auto job = f.run_job("mi-app", job_kind::backup);
     CHECK(job.state == job_state::failed);
     CHECK(job.error_code == "app_unauthorized");
     CHECK(job.error_message == "401 from GET /backup/capabilities");
@@ -84,7 +84,7 @@ TEST_CASE("runner: permanent failures end the job at once", "[job_runner]") {
   SECTION("storage refuses the upload") {
     f.backups.fail_begin = true;
     f.runner.start();
-    auto job = f.run_job("mi-app", "backup");
+    auto job = f.run_job("mi-app", job_kind::backup);
     CHECK(job.state == job_state::failed);
     CHECK(job.error_code == "storage_error");
     CHECK(job.error_message == "starting the upload failed: the fake storage refused");
@@ -98,7 +98,7 @@ TEST_CASE("runner: a broken export stream is retried with what broke", "[job_run
   f.apps.apps["mi-app"].data = std::string(10000, 'x');
   f.apps.apps["mi-app"].fail_at = 4096;
   f.runner.start();
-  auto job = f.run_until_attempted("mi-app", "backup");
+  auto job = f.run_until_attempted("mi-app", job_kind::backup);
   CHECK(job.state == job_state::queued);
   CHECK(job.error_code == "app_export_failed");
   CHECK(job.error_message.find("the export stream broke after 4096 bytes") != std::string::npos);
@@ -113,10 +113,10 @@ TEST_CASE("runner: cancelling a running backup interrupts its stream", "[job_run
   f.apps.apps["mi-app"].data = std::string(10000, 'x');
   f.apps.apps["mi-app"].stall_at = 100;
   f.runner.start();
-  auto queued = f.runner.enqueue(*f.app("mi-app"), "backup", "manual");
+  auto queued = f.runner.enqueue(*f.app("mi-app"), job_kind::backup, job_trigger::manual);
   REQUIRE(queued);
   f.run_until([&] { return f.job(queued->id).bytes_done > 0 || f.runner.running_jobs() > 0; });
-  f.run_until([&] { return f.job(queued->id).phase == "uploading"; });
+  f.run_until([&] { return f.job(queued->id).phase == job_phase::uploading; });
   auto cancelled = f.runner.cancel(queued->id);
   REQUIRE(cancelled);
   CHECK(cancelled->cancel_requested);
@@ -137,7 +137,7 @@ TEST_CASE("runner: the job deadline stops a stalled export", "[job_runner]") {
   f.add_app("mi-app");
   f.apps.apps["mi-app"].stall_at = 3;
   f.runner.start();
-  auto job = f.run_job("mi-app", "backup");
+  auto job = f.run_job("mi-app", job_kind::backup);
   CHECK(job.state == job_state::failed);
   CHECK(job.error_code == "job_deadline_exceeded");
   CHECK(job.error_message == "the job ran longer than --job-deadline (0s)");
@@ -150,9 +150,9 @@ TEST_CASE("runner: shutdown interrupts a job, which keeps its attempt for the ne
   f.add_app("mi-app");
   f.apps.apps["mi-app"].stall_at = 3;
   f.runner.start();
-  auto queued = f.runner.enqueue(*f.app("mi-app"), "backup", "manual");
+  auto queued = f.runner.enqueue(*f.app("mi-app"), job_kind::backup, job_trigger::manual);
   REQUIRE(queued);
-  f.run_until([&] { return f.job(queued->id).phase == "uploading"; });
+  f.run_until([&] { return f.job(queued->id).phase == job_phase::uploading; });
   const auto before = std::chrono::steady_clock::now();
   test::run_with_deadline(f.io, f.runner.shutdown(std::chrono::seconds(30)));
   // Woken by the job's completion, not by the grace period.

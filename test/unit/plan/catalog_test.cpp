@@ -14,6 +14,7 @@
 
 #include "respaldo/core/log.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/store/sqlite/sqlite_store.hpp"
 #include "respaldo/store/store.hpp"
 #include "support/temp_files.hpp"
 
@@ -27,7 +28,7 @@ using reasons = std::vector<std::string>;
 constexpr std::int64_t base_time = 1'750'212'000;
 
 backup_record entry(const std::string& id, std::int64_t seq, std::int64_t seconds,
-                    const std::string& status = "available") {
+                    backup_status status = backup_status::available) {
   backup_record b;
   b.id = id;
   b.seq = seq;
@@ -78,8 +79,10 @@ TEST_CASE("catalog plan keeps the newest per policy, with backup ids and timesta
 
 TEST_CASE("catalog plan leaves out entries already being deleted", "[catalog]") {
   const std::vector<backup_record> catalog = {
-      entry("bk-new", 4, base_time + 300), entry("bk-gone", 3, base_time + 200, "deleting"),
-      entry("bk-old", 2, base_time + 100), entry("bk-gone2", 1, base_time, "deleting")};
+      entry("bk-new", 4, base_time + 300),
+      entry("bk-gone", 3, base_time + 200, backup_status::deleting),
+      entry("bk-old", 2, base_time + 100),
+      entry("bk-gone2", 1, base_time, backup_status::deleting)};
   const auto plan = plan_catalog_retention(catalog, last(1), nullptr);
   REQUIRE(plan.size() == 2);
   CHECK(plan[0].id == "bk-new");
@@ -91,15 +94,16 @@ TEST_CASE("catalog plan leaves out entries already being deleted", "[catalog]") 
 }
 
 TEST_CASE("catalog plan only of entries being deleted is empty", "[catalog]") {
-  const std::vector<backup_record> catalog = {entry("x", 2, base_time, "deleting"),
-                                              entry("y", 1, base_time - 60, "deleting")};
+  const std::vector<backup_record> catalog = {
+      entry("x", 2, base_time, backup_status::deleting),
+      entry("y", 1, base_time - 60, backup_status::deleting)};
   CHECK(plan_catalog_retention(catalog, last(1), nullptr).empty());
 }
 
 TEST_CASE("catalog plan never deletes a missing entry and counts it for no bucket", "[catalog]") {
-  const std::vector<backup_record> catalog = {entry("bk-3", 3, base_time + 200),
-                                              entry("bk-missing", 2, base_time + 100, "missing"),
-                                              entry("bk-1", 1, base_time)};
+  const std::vector<backup_record> catalog = {
+      entry("bk-3", 3, base_time + 200),
+      entry("bk-missing", 2, base_time + 100, backup_status::missing), entry("bk-1", 1, base_time)};
   SECTION("older than the newest available one") {
     const auto plan = plan_catalog_retention(catalog, last(2), nullptr);
     REQUIRE(plan.size() == 3);
@@ -118,9 +122,9 @@ TEST_CASE("catalog plan never deletes a missing entry and counts it for no bucke
     CHECK_FALSE(decision(plan, "bk-1").keep);
   }
   SECTION("newest of all") {
-    const std::vector<backup_record> newest_missing = {entry("bk-m", 3, base_time + 200, "missing"),
-                                                       entry("bk-2", 2, base_time + 100),
-                                                       entry("bk-1", 1, base_time)};
+    const std::vector<backup_record> newest_missing = {
+        entry("bk-m", 3, base_time + 200, backup_status::missing),
+        entry("bk-2", 2, base_time + 100), entry("bk-1", 1, base_time)};
     const auto plan = plan_catalog_retention(newest_missing, last(1), nullptr);
     CHECK(decision(plan, "bk-m").keep);
     CHECK(decision(plan, "bk-m").reasons == reasons{"missing-from-storage"});
@@ -128,8 +132,9 @@ TEST_CASE("catalog plan never deletes a missing entry and counts it for no bucke
     CHECK_FALSE(decision(plan, "bk-1").keep);
   }
   SECTION("when every entry is missing nothing is deleted") {
-    const std::vector<backup_record> all_missing = {entry("m2", 2, base_time, "missing"),
-                                                    entry("m1", 1, base_time - 60, "missing")};
+    const std::vector<backup_record> all_missing = {
+        entry("m2", 2, base_time, backup_status::missing),
+        entry("m1", 1, base_time - 60, backup_status::missing)};
     const auto plan = plan_catalog_retention(all_missing, last(1), nullptr);
     REQUIRE(plan.size() == 2);
     for (const auto& d : plan) {
@@ -180,10 +185,7 @@ TEST_CASE("all_backups reads every page of one app, newest first", "[catalog]") 
   test::temp_dir dir("respaldo-catalog");
   std::ostringstream log_text;
   logger log{log_format::text, &log_text, log_level::warn};
-  const auto box = secret_box::generate();
-  std::string detail;
-  auto opened = store::open(dir.file("respaldo.db"), box, log, &detail);
-  INFO(detail);
+  auto opened = make_sqlite_store(dir.file("respaldo.db"), log);
   REQUIRE(opened.has_value());
   auto& db = **opened;
 
@@ -197,11 +199,11 @@ TEST_CASE("all_backups reads every page of one app, newest first", "[catalog]") 
     constexpr int count = 2001;
     for (int i = 0; i < count; ++i) {
       auto b = entry("bk-" + std::to_string(i), 0, base_time + i);
-      b.storage = "local";
-      REQUIRE_FALSE(db.insert_backup(b));
+      b.storage = storage_kind::local;
+      REQUIRE(db.insert_backup(b));
       auto other = entry("other-" + std::to_string(i), 0, base_time + i);
       other.app = "other-app";
-      if (i < 3) REQUIRE_FALSE(db.insert_backup(other));
+      if (i < 3) REQUIRE(db.insert_backup(other));
     }
     auto all = all_backups(db, "mi-app");
     REQUIRE(all.has_value());

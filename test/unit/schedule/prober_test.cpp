@@ -23,7 +23,7 @@ TEST_CASE("health_from_probe: a good answer is ok with its capabilities", "[prob
   caps.est_size = 4096;
   const auto now = *parse_rfc3339("2026-06-01T12:00:00Z");
   auto h = health_from_probe(caps, now);
-  CHECK(h.status == "ok");
+  CHECK(to_string(h.status) == "ok");
   CHECK(h.checked_at == now);
   CHECK(h.detail.empty());
   REQUIRE(h.capabilities);
@@ -53,7 +53,7 @@ TEST_CASE("health_from_probe: failure codes map to the three unhealthy states", 
   for (const auto& r : rows) {
     auto h = health_from_probe(failed(r.code, "GET /backup/capabilities: what happened"), now);
     INFO(code_name(make_error_code(r.code)));
-    CHECK(h.status == r.status);
+    CHECK(to_string(h.status) == r.status);
     CHECK(h.checked_at == now);
     CHECK(h.detail == "GET /backup/capabilities: what happened");
     CHECK_FALSE(h.capabilities);  // the caller keeps the last good ones

@@ -13,7 +13,7 @@
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
-#include "respaldo/store/store.hpp"
+#include "respaldo/store/sqlite/sqlite_store.hpp"
 #include "support/async_test.hpp"
 #include "support/manual_clock.hpp"
 
@@ -79,8 +79,7 @@ struct fixture {
     dir = std::filesystem::temp_directory_path() /
           ("respaldo-sched-" + std::to_string(::getpid()) + "-" + random_token(6));
     std::filesystem::create_directories(dir);
-    std::string err;
-    auto opened = store::open((dir / "respaldo.db").string(), box, log, &err);
+    auto opened = make_sqlite_store((dir / "respaldo.db").string(), log);
     REQUIRE(opened);
     db = std::move(*opened);
   }
@@ -91,19 +90,20 @@ struct fixture {
   }
 
   enqueue_function enqueue() {
-    return [this](const app_record& app, std::string_view kind,
-                  std::string_view trigger) -> outcome<job_record> {
-      job_record j;
-      j.id = "job-" + std::to_string(++next_id);
-      j.app = app.name;
-      j.kind = std::string(kind);
-      j.trigger = std::string(trigger);
-      j.state = job_state::queued;
-      j.created_at = clock.now();
-      if (db->insert_job(j)) return failure{make_error_code(errc::store_error), "insert failed"};
-      queued.push_back(j);
-      return j;
-    };
+    return
+        [this](const app_record& app, job_kind kind, job_trigger trigger) -> outcome<job_record> {
+          job_record j;
+          j.id = "job-" + std::to_string(++next_id);
+          j.app = app.name;
+          j.kind = kind;
+          j.trigger = trigger;
+          j.state = job_state::queued;
+          j.created_at = clock.now();
+          if (!db->insert_job(j))
+            return failure{make_error_code(errc::store_error), "insert failed"};
+          queued.push_back(j);
+          return j;
+        };
   }
 
   std::unique_ptr<scheduler> make(scheduler_options o = {}) {
@@ -116,13 +116,13 @@ struct fixture {
     app_record a;
     a.name = name;
     a.url = "http://127.0.0.1:1";
-    a.token = "app-token";
+    a.sealed_token = box.seal("app-token", name);
     a.schedule = schedule;
     a.verify_schedule = verify;
     a.retention.daily = 7;
     a.created_at = a.updated_at = clock.now();
     a.next_run_at = next_run_at;
-    REQUIRE_FALSE(db->insert_app(a));
+    REQUIRE(db->insert_app(a).has_value());
   }
 
   app_record app(const std::string& name) {
@@ -140,7 +140,7 @@ struct fixture {
     job.state = state;
     job.started_at = clock.now();
     job.finished_at = clock.now();
-    REQUIRE_FALSE(db->update_job(job));
+    REQUIRE(db->update_job(job).has_value());
   }
 
   std::vector<job_record> jobs(const std::string& app) {
@@ -163,8 +163,8 @@ TEST_CASE("scheduler: catch-up at start-up queues one scheduled job", "[schedule
   auto wake = s->tick();
   REQUIRE(f.queued.size() == 1);
   CHECK(f.queued[0].app == "mi-app");
-  CHECK(f.queued[0].kind == "backup");
-  CHECK(f.queued[0].trigger == "schedule");
+  CHECK(to_string(f.queued[0].kind) == "backup");
+  CHECK(to_string(f.queued[0].trigger) == "schedule");
   CHECK(f.app("mi-app").next_run_at == utc("2026-06-01T09:00:00Z"));
   CHECK(f.app("later").next_run_at == utc("2026-06-01T23:00:00Z"));
   CHECK(wake == utc("2026-06-01T09:00:00Z"));
@@ -200,8 +200,8 @@ TEST_CASE("scheduler: a run due while the previous job is active is skipped and 
   REQUIRE(jobs.size() == 2);
   const auto& skipped = jobs[0];  // newest first
   CHECK(skipped.id != first);
-  CHECK(skipped.kind == "backup");
-  CHECK(skipped.trigger == "schedule");
+  CHECK(to_string(skipped.kind) == "backup");
+  CHECK(to_string(skipped.trigger) == "schedule");
   CHECK(skipped.state == job_state::cancelled);
   CHECK(skipped.error_code == "schedule_overlap");
   CHECK(skipped.error_message.find(first) != std::string::npos);
@@ -238,13 +238,13 @@ TEST_CASE("scheduler: app changes recompute the next run at once", "[scheduler]"
   b.schedule = "0 18 * * *";
   b.timezone = "Europe/Berlin";
   b.next_run_at.reset();
-  REQUIRE_FALSE(f.db->update_app(b));
+  REQUIRE(f.db->update_app(b).has_value());
   s->app_changed("b");
   CHECK(f.app("b").next_run_at == utc("2026-06-01T16:00:00Z"));
   CHECK(s->next_wake() == utc("2026-06-01T16:00:00Z"));
 
   // A deleted app no longer sets the wake time.
-  REQUIRE_FALSE(f.db->delete_app("b"));
+  REQUIRE(f.db->delete_app("b").has_value());
   s->app_changed("b");
   CHECK(s->next_wake() == utc("2026-06-02T03:00:00Z"));
   f.clock.set(utc("2026-06-01T16:00:00Z"));
@@ -293,15 +293,15 @@ TEST_CASE("scheduler: verify_schedule queues verify jobs, not without a backup",
   b.size = 1;
   b.sha256 = std::string(64, '0');
   b.format = "tar";
-  b.storage = "local";
+  b.storage = storage_kind::local;
   b.location = "mi-app/x.tar";
   b.name = "x.tar";
-  REQUIRE_FALSE(f.db->insert_backup(b));
+  REQUIRE(f.db->insert_backup(b).has_value());
   f.clock.set(utc("2026-06-02T05:00:00Z"));
   s->tick();
   REQUIRE(f.queued.size() == 1);
-  CHECK(f.queued[0].kind == "verify");
-  CHECK(f.queued[0].trigger == "schedule");
+  CHECK(to_string(f.queued[0].kind) == "verify");
+  CHECK(to_string(f.queued[0].trigger) == "schedule");
   CHECK(f.app("mi-app").next_verify_at == utc("2026-06-03T05:00:00Z"));
 }
 
@@ -314,7 +314,7 @@ TEST_CASE("scheduler: finished backup jobs set last_run_at and last_success_at",
   job_record j;
   j.id = "j1";
   j.app = "mi-app";
-  j.kind = "backup";
+  j.kind = job_kind::backup;
   j.state = job_state::failed;
   j.started_at = utc("2026-06-01T12:00:05Z");
   j.finished_at = utc("2026-06-01T12:01:00Z");
@@ -337,12 +337,12 @@ TEST_CASE("scheduler: finished backup jobs set last_run_at and last_success_at",
   job_record never;
   never.id = "j3";
   never.app = "mi-app";
-  never.kind = "backup";
+  never.kind = job_kind::backup;
   never.state = job_state::cancelled;
   s->job_finished(never);
   job_record verify = j;
   verify.id = "j4";
-  verify.kind = "verify";
+  verify.kind = job_kind::verify;
   verify.started_at = utc("2026-06-01T14:00:00Z");
   verify.finished_at = utc("2026-06-01T14:00:10Z");
   s->job_finished(verify);
@@ -356,7 +356,7 @@ TEST_CASE("scheduler: finished backup jobs set last_run_at and last_success_at",
   CHECK(a.last_success_at == utc("2026-06-01T13:02:00Z"));
 
   // An app deleted meanwhile is not recreated.
-  REQUIRE_FALSE(f.db->delete_app("mi-app"));
+  REQUIRE(f.db->delete_app("mi-app").has_value());
   s->job_finished(j);
   auto gone = f.db->get_app("mi-app");
   REQUIRE(gone);

@@ -14,6 +14,7 @@
 namespace respaldo {
 
 class store;
+class token_seal;
 class logger;
 class metrics;
 class storage;
@@ -22,6 +23,7 @@ struct app_record;
 
 struct api_services {
   store& db;
+  token_seal& tokens;  // seals registered tokens, opens them to show token_set
   logger& log;
   metrics& stats;
   std::string admin_token;

@@ -4,6 +4,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -66,6 +67,9 @@ struct failure {
   boost::system::error_code code;
   std::string message;
 };
+
+// "code_name: message", for test reports and diagnostics (outcome<T> streams through it).
+std::ostream& operator<<(std::ostream& os, const failure& f);
 
 template <class T>
 using outcome = boost::system::result<T, failure>;

@@ -14,6 +14,7 @@
 namespace respaldo {
 
 class storage;
+class token_seal;
 class logger;
 class metrics;
 
@@ -29,6 +30,7 @@ struct runner_options {
 
 struct job_context {
   store& db;
+  token_seal& tokens;  // opens an app's token before the app is called
   storage& backups;
   contract_client& apps;
   const wall_clock& clock;
@@ -38,6 +40,8 @@ struct job_context {
 
   // Persists the job; a failure is logged (the job goes on, its row lags behind).
   void save(const job_record& job);
+  // Whether `b` lives in the storage this server is configured for.
+  bool stored_here(const backup_record& b) const;
 };
 
 // 16 hex digits from the CSPRNG: unguessable job and backup ids.

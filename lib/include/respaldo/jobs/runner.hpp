@@ -20,8 +20,10 @@ namespace respaldo {
 
 class job_runner {
  public:
-  job_runner(boost::asio::any_io_executor ex, store& db, storage& backups, contract_client& apps,
-             const wall_clock& clock, runner_options options, logger& log, metrics& stats);
+  // `tokens` opens each app's token before the app is called.
+  job_runner(boost::asio::any_io_executor ex, store& db, token_seal& tokens, storage& backups,
+             contract_client& apps, const wall_clock& clock, runner_options options, logger& log,
+             metrics& stats);
   ~job_runner();
 
   // Resolves jobs left `running` by a previous process, then starts dispatching.
@@ -31,8 +33,7 @@ class job_runner {
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
   // Queues a job. The caller checks for an active job of the same app and kind first.
-  outcome<job_record> enqueue(const app_record& app, std::string_view kind,
-                              std::string_view trigger);
+  outcome<job_record> enqueue(const app_record& app, job_kind kind, job_trigger trigger);
   // Cancels a queued or running job; conflict when it already finished.
   outcome<job_record> cancel(const std::string& job_id);
 

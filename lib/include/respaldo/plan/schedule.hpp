@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "respaldo/domain/job.hpp"
 #include "respaldo/plan/cron.hpp"
 
 namespace date {
@@ -18,8 +19,8 @@ namespace respaldo {
 
 using sys_seconds = std::chrono::sys_seconds;
 
-enum class schedule_kind { backup, verify };
-std::string_view to_string(schedule_kind k);  // "backup" | "verify"
+// What a schedule starts: the app's `schedule` backups, its `verify_schedule` verifications.
+using schedule_kind = job_kind;
 
 // Fixed per-app offset in [0, jitter): FNV-1a of the name modulo the jitter in whole seconds.
 // Zero when jitter is under one second.

@@ -27,6 +27,7 @@ namespace respaldo {
 
 class logger;
 class metrics;
+class token_seal;
 
 // The health a probe outcome stands for, checked at `now`. On failure the capabilities are left
 // empty (the caller keeps the previous ones).
@@ -44,8 +45,9 @@ struct prober_options {
 
 class prober {
  public:
-  prober(boost::asio::any_io_executor ex, store& db, contract_client& apps, prober_options options,
-         logger& log, metrics& stats);
+  // `tokens` opens each app's token before the probe.
+  prober(boost::asio::any_io_executor ex, store& db, token_seal& tokens, contract_client& apps,
+         prober_options options, logger& log, metrics& stats);
   ~prober();
   prober(const prober&) = delete;
   prober& operator=(const prober&) = delete;

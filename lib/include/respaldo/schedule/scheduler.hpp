@@ -61,8 +61,8 @@ struct scheduler_options {
 };
 
 // Queues a job: job_runner::enqueue in the server, a fake in tests.
-using enqueue_function = std::function<outcome<job_record>(
-    const app_record& app, std::string_view kind, std::string_view trigger)>;
+using enqueue_function =
+    std::function<outcome<job_record>(const app_record& app, job_kind kind, job_trigger trigger)>;
 
 // An entry for `app` (its zone resolved against `default_timezone`, then UTC).
 schedule_entry make_schedule_entry(const app_record& app, const scheduler_options& options);

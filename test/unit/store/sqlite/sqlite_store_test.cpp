@@ -1,3 +1,5 @@
+#include "respaldo/store/sqlite/sqlite_store.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <stdlib.h>
 
@@ -15,7 +17,7 @@
 
 #include "respaldo/core/log.hpp"
 #include "respaldo/crypto/crypto.hpp"
-#include "respaldo/store/store.hpp"
+#include "respaldo/crypto/token_seal.hpp"
 #include "support/temp_files.hpp"
 
 namespace {
@@ -31,18 +33,30 @@ std::string read_all(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The key the tests seal app tokens with, as the store's callers do (crypto/token_seal.hpp).
+const secret_box& test_box() {
+  static const secret_box box = secret_box::generate();
+  return box;
+}
+void set_token(app_record& a, const std::string& token) {
+  a.token = token;
+  a.sealed_token = test_box().seal(token, a.name);
+}
+std::string token_of(const app_record& a, const secret_box& box = test_box()) {
+  return box.open(a.sealed_token, a.name).value_or("");
+}
+
 // A store on a file in a temporary directory, with a log captured in memory.
 struct fixture {
   temp_dir dir;
-  secret_box box = secret_box::generate();
+  secret_box box = test_box();
   std::ostringstream log_text;
   logger log{log_format::text, &log_text, log_level::debug};
   std::string db_path = dir.file("respaldo.db");
 
   std::unique_ptr<store> open() {
-    std::string detail;
-    auto s = store::open(db_path, box, log, &detail);
-    INFO(detail);
+    auto s = make_sqlite_store(db_path, log);
+    INFO((s ? std::string() : s.error().message));
     REQUIRE(s.has_value());
     return std::move(*s);
   }
@@ -56,7 +70,7 @@ app_record make_app(const std::string& name, const std::string& token = "secreto
   app_record a;
   a.name = name;
   a.url = "http://" + name + ":8000";
-  a.token = token;
+  set_token(a, token);
   a.drive_folder_id = "1AbC2dEfG3";
   a.schedule = "0 3 * * *";
   a.retention.daily = 7;
@@ -66,8 +80,8 @@ app_record make_app(const std::string& name, const std::string& token = "secreto
   return a;
 }
 
-job_record make_job(const std::string& id, const std::string& app,
-                    const std::string& kind = "backup", job_state state = job_state::queued) {
+job_record make_job(const std::string& id, const std::string& app, job_kind kind = job_kind::backup,
+                    job_state state = job_state::queued) {
   job_record j;
   j.id = id;
   j.app = app;
@@ -86,7 +100,7 @@ backup_record make_backup(const std::string& id, const std::string& app) {
   b.size = 12345;
   b.sha256 = std::string(64, 'a');
   b.format = "tar.gz";
-  b.storage = "local";
+  b.storage = storage_kind::local;
   b.location = app + "/" + id + ".tar.gz";
   b.name = id + ".tar.gz";
   b.folder = "1AbC2dEfG3";
@@ -103,7 +117,7 @@ TEST_CASE("store creates and migrates a new database", "[store]") {
   }
   CHECK_THAT(f.log_text.str(), Catch::Contains("store migrated"));
   SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == store::schema_version);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == sqlite_schema_version);
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
   for (const char* table : {"apps", "jobs", "backups"}) {
     INFO(table);
@@ -116,11 +130,11 @@ TEST_CASE("store reopens an existing database without migrating again and keeps 
   fixture f;
   {
     auto s = f.open();
-    REQUIRE_FALSE(s->insert_app(make_app("mi-app")));
+    REQUIRE(s->insert_app(make_app("mi-app")).has_value());
     auto j = make_job("j1", "mi-app");
-    REQUIRE_FALSE(s->insert_job(j));
+    REQUIRE(s->insert_job(j).has_value());
     auto b = make_backup("b1", "mi-app");
-    REQUIRE_FALSE(s->insert_backup(b));
+    REQUIRE(s->insert_backup(b).has_value());
   }
   f.log_text.str("");
   auto s = f.open();
@@ -128,7 +142,7 @@ TEST_CASE("store reopens an existing database without migrating again and keeps 
   auto app = s->get_app("mi-app");
   REQUIRE(app.has_value());
   REQUIRE(app->has_value());
-  CHECK((*app)->token == "secreto-compartido");
+  CHECK(token_of(**app) == "secreto-compartido");
   CHECK((*app)->retention.daily == 7);
   auto job = s->get_job("j1");
   REQUIRE(job.has_value());
@@ -148,11 +162,11 @@ TEST_CASE("store refuses a file that is not a database", "[store]") {
       std::ofstream out(f.db_path, std::ios::binary | std::ios::trunc);
       out << content;
     }
-    std::string detail;
-    auto s = store::open(f.db_path, f.box, f.log, &detail);
+    auto s = make_sqlite_store(f.db_path, f.log);
     REQUIRE_FALSE(s.has_value());
-    CHECK(s.error() == errc::store_not_a_database);
-    CHECK_THAT(detail, Catch::Contains(f.db_path) && Catch::Contains("not a SQLite database"));
+    CHECK(s.error().code == errc::store_not_a_database);
+    CHECK_THAT(s.error().message,
+               Catch::Contains(f.db_path) && Catch::Contains("not a SQLite database"));
     CHECK(read_all(f.db_path) == content);  // left untouched
   }
 }
@@ -164,11 +178,10 @@ TEST_CASE("store refuses a schema newer than it knows", "[store]") {
     db.exec("CREATE TABLE future (x INTEGER)");
     db.exec("PRAGMA user_version = 99");
   }
-  std::string detail;
-  auto s = store::open(f.db_path, f.box, f.log, &detail);
+  auto s = make_sqlite_store(f.db_path, f.log);
   REQUIRE_FALSE(s.has_value());
-  CHECK(s.error() == errc::store_schema_too_new);
-  CHECK_THAT(detail,
+  CHECK(s.error().code == errc::store_schema_too_new);
+  CHECK_THAT(s.error().message,
              Catch::Contains("99") && Catch::Contains("newer") && Catch::Contains(f.db_path));
   // Nothing was changed: the version stays and no table of ours was created.
   SQLite::Database db(f.db_path, SQLite::OPEN_READONLY);
@@ -178,11 +191,10 @@ TEST_CASE("store refuses a schema newer than it knows", "[store]") {
 
 TEST_CASE("store reports an unusable path as a store error", "[store]") {
   fixture f;
-  std::string detail;
-  auto s = store::open(f.dir.file("no-such-dir/respaldo.db"), f.box, f.log, &detail);
+  auto s = make_sqlite_store(f.dir.file("no-such-dir/respaldo.db"), f.log);
   REQUIRE_FALSE(s.has_value());
-  CHECK(s.error() == errc::store_error);
-  CHECK_THAT(detail, Catch::Contains("no-such-dir"));
+  CHECK(s.error().code == errc::store_error);
+  CHECK_THAT(s.error().message, Catch::Contains("no-such-dir"));
 }
 
 TEST_CASE("store apps: insert, get, list in name order, update, delete", "[store]") {
@@ -200,18 +212,18 @@ TEST_CASE("store apps: insert, get, list in name order, update, delete", "[store
     a.last_run_at = at(1'700'000'500);
     a.last_success_at = at(1'700'000'400);
     a.next_verify_at = at(1'700'020'000);
-    a.health.status = "ok";
+    a.health.status = health_status::ok;
     a.health.checked_at = at(1'700'000'600);
     a.health.detail = "fine";
     a.health.capabilities = boost::json::object{{"version", "v1"}, {"est_size", 100}};
-    REQUIRE_FALSE(s->insert_app(a));
+    REQUIRE(s->insert_app(a).has_value());
     auto got = s->get_app("full");
     REQUIRE(got.has_value());
     REQUIRE(got->has_value());
     const auto& g = **got;
     CHECK(g.name == "full");
     CHECK(g.url == a.url);
-    CHECK(g.token == a.token);
+    CHECK(token_of(g) == a.token);
     CHECK(g.drive_folder_id == a.drive_folder_id);
     CHECK(g.schedule == a.schedule);
     CHECK(g.timezone == "Europe/Madrid");
@@ -227,7 +239,7 @@ TEST_CASE("store apps: insert, get, list in name order, update, delete", "[store
     CHECK(g.last_run_at == a.last_run_at);
     CHECK(g.last_success_at == a.last_success_at);
     CHECK(g.next_verify_at == a.next_verify_at);
-    CHECK(g.health.status == "ok");
+    CHECK(to_string(g.health.status) == "ok");
     CHECK(g.health.checked_at == a.health.checked_at);
     CHECK(g.health.detail == "fine");
     REQUIRE(g.health.capabilities);
@@ -242,13 +254,13 @@ TEST_CASE("store apps: insert, get, list in name order, update, delete", "[store
     CHECK_FALSE(*exists);
   }
   SECTION("duplicate name is a conflict and keeps the first") {
-    REQUIRE_FALSE(s->insert_app(make_app("dup", "first-token")));
-    CHECK(s->insert_app(make_app("dup", "second-token")) == errc::conflict);
-    CHECK((*s->get_app("dup"))->token == "first-token");
+    REQUIRE(s->insert_app(make_app("dup", "first-token")).has_value());
+    CHECK(s->insert_app(make_app("dup", "second-token")).error().code == errc::conflict);
+    CHECK(token_of(**s->get_app("dup")) == "first-token");
   }
   SECTION("list pages by name with an exclusive cursor") {
     for (const char* n : {"delta", "alpha", "echo", "charlie", "bravo"})
-      REQUIRE_FALSE(s->insert_app(make_app(n)));
+      REQUIRE(s->insert_app(make_app(n)).has_value());
     auto page = s->list_apps(2, "");
     REQUIRE(page.has_value());
     REQUIRE(page->size() == 2);
@@ -270,31 +282,31 @@ TEST_CASE("store apps: insert, get, list in name order, update, delete", "[store
   }
   SECTION("update replaces fields; missing app is not_found") {
     auto a = make_app("upd");
-    REQUIRE_FALSE(s->insert_app(a));
+    REQUIRE(s->insert_app(a).has_value());
     a.url = "https://elsewhere:9443";
-    a.token = "new-token";
+    set_token(a, "new-token");
     a.retention.daily = 1;
     a.next_run_at = at(1'800'000'000);
-    REQUIRE_FALSE(s->update_app(a));
+    REQUIRE(s->update_app(a).has_value());
     auto g = **s->get_app("upd");
     CHECK(g.url == "https://elsewhere:9443");
-    CHECK(g.token == "new-token");
+    CHECK(token_of(g) == "new-token");
     CHECK(g.retention.daily == 1);
     CHECK(g.next_run_at == at(1'800'000'000));
     a.next_run_at.reset();
-    REQUIRE_FALSE(s->update_app(a));
+    REQUIRE(s->update_app(a).has_value());
     CHECK_FALSE((*s->get_app("upd"))->next_run_at);
-    CHECK(s->update_app(make_app("ghost")) == errc::not_found);
+    CHECK(s->update_app(make_app("ghost")).error().code == errc::not_found);
     CHECK_FALSE(*s->app_exists("ghost"));
   }
   SECTION("delete removes the app but not its catalog") {
-    REQUIRE_FALSE(s->insert_app(make_app("gone")));
+    REQUIRE(s->insert_app(make_app("gone")).has_value());
     auto b = make_backup("gb1", "gone");
-    REQUIRE_FALSE(s->insert_backup(b));
-    REQUIRE_FALSE(s->delete_app("gone"));
+    REQUIRE(s->insert_backup(b).has_value());
+    REQUIRE(s->delete_app("gone").has_value());
     CHECK_FALSE(s->get_app("gone")->has_value());
     CHECK_FALSE(*s->app_exists("gone"));
-    CHECK(s->delete_app("gone") == errc::not_found);
+    CHECK(s->delete_app("gone").error().code == errc::not_found);
     auto left = s->list_backups("gone", 10, std::nullopt);
     REQUIRE(left.has_value());
     CHECK(left->size() == 1);
@@ -306,24 +318,24 @@ TEST_CASE("store jobs: sequence, filters, newest first, active job", "[store]") 
   auto s = f.open();
 
   std::vector<job_record> jobs = {
-      make_job("j1", "a", "backup", job_state::succeeded),
-      make_job("j2", "b", "backup", job_state::queued),
-      make_job("j3", "a", "verify", job_state::running),
-      make_job("j4", "a", "backup", job_state::failed),
-      make_job("j5", "a", "backup", job_state::queued),
-      make_job("j6", "a", "backup", job_state::running),
+      make_job("j1", "a", job_kind::backup, job_state::succeeded),
+      make_job("j2", "b", job_kind::backup, job_state::queued),
+      make_job("j3", "a", job_kind::verify, job_state::running),
+      make_job("j4", "a", job_kind::backup, job_state::failed),
+      make_job("j5", "a", job_kind::backup, job_state::queued),
+      make_job("j6", "a", job_kind::backup, job_state::running),
   };
   std::int64_t last_seq = 0;
   for (auto& j : jobs) {
-    REQUIRE_FALSE(s->insert_job(j));
+    REQUIRE(s->insert_job(j).has_value());
     CHECK(j.seq > last_seq);
     last_seq = j.seq;
   }
 
   SECTION("round trip of every field") {
     auto j = make_job("full", "a");
-    j.trigger = "schedule";
-    j.phase = "uploading";
+    j.trigger = job_trigger::schedule;
+    j.phase = job_phase::uploading;
     j.bytes_done = 5'000'000'000ull;
     j.bytes_total = 6'000'000'000ull;
     j.attempt = 2;
@@ -336,12 +348,12 @@ TEST_CASE("store jobs: sequence, filters, newest first, active job", "[store]") 
     j.warnings = {"first", "second \"quoted\""};
     j.resume = R"({"session":"x"})";
     j.cancel_requested = true;
-    REQUIRE_FALSE(s->insert_job(j));
+    REQUIRE(s->insert_job(j).has_value());
     auto g = **s->get_job("full");
     CHECK(g.seq == j.seq);
-    CHECK(g.trigger == "schedule");
+    CHECK(to_string(g.trigger) == "schedule");
     CHECK(g.state == job_state::queued);
-    CHECK(g.phase == "uploading");
+    CHECK(to_string(g.phase) == "uploading");
     CHECK(g.bytes_done == 5'000'000'000ull);
     CHECK(g.bytes_total == 6'000'000'000ull);
     CHECK(g.attempt == 2);
@@ -359,22 +371,22 @@ TEST_CASE("store jobs: sequence, filters, newest first, active job", "[store]") 
   }
   SECTION("duplicate id is a conflict") {
     auto dup = make_job("j1", "z");
-    CHECK(s->insert_job(dup) == errc::conflict);
+    CHECK(s->insert_job(dup).error().code == errc::conflict);
     CHECK((*s->get_job("j1"))->app == "a");
   }
   SECTION("update and not_found") {
     auto j = **s->get_job("j5");
     j.state = job_state::running;
-    j.phase = "exporting";
+    j.phase = job_phase::exporting;
     j.bytes_done = 42;
     j.started_at = at(1'700'000'500);
-    REQUIRE_FALSE(s->update_job(j));
+    REQUIRE(s->update_job(j).has_value());
     auto g = **s->get_job("j5");
     CHECK(g.state == job_state::running);
-    CHECK(g.phase == "exporting");
+    CHECK(to_string(g.phase) == "exporting");
     CHECK(g.bytes_done == 42);
     CHECK(g.started_at == at(1'700'000'500));
-    CHECK(s->update_job(make_job("nope", "a")) == errc::not_found);
+    CHECK(s->update_job(make_job("nope", "a")).error().code == errc::not_found);
     CHECK_FALSE(s->get_job("nope")->has_value());
   }
   SECTION("list newest first with filters and a seq cursor") {
@@ -410,7 +422,7 @@ TEST_CASE("store jobs: sequence, filters, newest first, active job", "[store]") 
     CHECK((*page)[1].id == "j2");
 
     job_filter verify;
-    verify.kind = "verify";
+    verify.kind = job_kind::verify;
     page = s->list_jobs(verify);
     REQUIRE(page->size() == 1);
     CHECK((*page)[0].id == "j3");
@@ -421,21 +433,21 @@ TEST_CASE("store jobs: sequence, filters, newest first, active job", "[store]") 
     CHECK(s->list_jobs(none)->empty());
   }
   SECTION("active job is the oldest queued or running one of that app and kind") {
-    auto active = s->active_job("a", "backup");
+    auto active = s->active_job("a", job_kind::backup);
     REQUIRE(active.has_value());
     REQUIRE(active->has_value());
     CHECK((*active)->id == "j5");
-    active = s->active_job("a", "verify");
+    active = s->active_job("a", job_kind::verify);
     REQUIRE(active->has_value());
     CHECK((*active)->id == "j3");
-    active = s->active_job("b", "verify");
+    active = s->active_job("b", job_kind::verify);
     REQUIRE(active.has_value());
     CHECK_FALSE(active->has_value());
     // Once finished, the next one is active.
     auto j5 = **s->get_job("j5");
     j5.state = job_state::cancelled;
-    REQUIRE_FALSE(s->update_job(j5));
-    CHECK((*s->active_job("a", "backup"))->id == "j6");
+    REQUIRE(s->update_job(j5).has_value());
+    CHECK((*s->active_job("a", job_kind::backup))->id == "j6");
   }
   SECTION("jobs in a state, oldest first") {
     auto running = s->jobs_in_state(job_state::running);
@@ -453,8 +465,8 @@ TEST_CASE("store backups: catalog round trip, newest first, statuses", "[store]"
   for (int i = 1; i <= 5; ++i) {
     auto b = make_backup("b" + std::to_string(i), i == 3 ? "other" : "a");
     b.created_at = at(1'700'000'000 + i);
-    if (i == 2) b.status = "missing";
-    REQUIRE_FALSE(s->insert_backup(b));
+    if (i == 2) b.status = backup_status::missing;
+    REQUIRE(s->insert_backup(b).has_value());
     CHECK(b.seq > 0);
   }
 
@@ -465,7 +477,7 @@ TEST_CASE("store backups: catalog round trip, newest first, statuses", "[store]"
     b.delete_attempts = 2;
     b.last_error = "quota";
     b.size = 7'000'000'000ull;
-    REQUIRE_FALSE(s->insert_backup(b));
+    REQUIRE(s->insert_backup(b).has_value());
     auto g = **s->get_backup("full");
     CHECK(g.seq == b.seq);
     CHECK(g.app == "a");
@@ -474,11 +486,11 @@ TEST_CASE("store backups: catalog round trip, newest first, statuses", "[store]"
     CHECK(g.sha256 == b.sha256);
     CHECK(g.md5 == b.md5);
     CHECK(g.format == "tar.gz");
-    CHECK(g.storage == "local");
+    CHECK(to_string(g.storage) == "local");
     CHECK(g.location == b.location);
     CHECK(g.name == b.name);
     CHECK(g.folder == b.folder);
-    CHECK(g.status == "available");
+    CHECK(to_string(g.status) == "available");
     CHECK(g.verified_at == b.verified_at);
     CHECK(g.delete_attempts == 2);
     CHECK(g.last_error == "quota");
@@ -498,23 +510,23 @@ TEST_CASE("store backups: catalog round trip, newest first, statuses", "[store]"
   }
   SECTION("update, delete, not_found, conflict, by status") {
     auto b = **s->get_backup("b1");
-    b.status = "deleting";
+    b.status = backup_status::deleting;
     b.delete_attempts = 1;
-    REQUIRE_FALSE(s->update_backup(b));
-    auto deleting = s->backups_with_status("deleting");
+    REQUIRE(s->update_backup(b).has_value());
+    auto deleting = s->backups_with_status(backup_status::deleting);
     REQUIRE(deleting.has_value());
     REQUIRE(deleting->size() == 1);
     CHECK((*deleting)[0].id == "b1");
-    auto missing = s->backups_with_status("missing");
+    auto missing = s->backups_with_status(backup_status::missing);
     REQUIRE(missing->size() == 1);
     CHECK((*missing)[0].id == "b2");
 
-    REQUIRE_FALSE(s->delete_backup("b1"));
+    REQUIRE(s->delete_backup("b1").has_value());
     CHECK_FALSE(s->get_backup("b1")->has_value());
-    CHECK(s->delete_backup("b1") == errc::not_found);
-    CHECK(s->update_backup(make_backup("zz", "a")) == errc::not_found);
+    CHECK(s->delete_backup("b1").error().code == errc::not_found);
+    CHECK(s->update_backup(make_backup("zz", "a")).error().code == errc::not_found);
     auto dup = make_backup("b2", "a");
-    CHECK(s->insert_backup(dup) == errc::conflict);
+    CHECK(s->insert_backup(dup).error().code == errc::conflict);
   }
 }
 
@@ -523,13 +535,13 @@ TEST_CASE("store seals app tokens at rest", "[store][sealing]") {
   const std::string canary = "canary-token-Zq7vX2pL9kR4wT8y";
   {
     auto s = f.open();
-    REQUIRE_FALSE(s->insert_app(make_app("sealed", canary)));
+    REQUIRE(s->insert_app(make_app("sealed", canary)).has_value());
     auto other = make_app("other", "first");
-    REQUIRE_FALSE(s->insert_app(other));
-    other.token = canary + "-updated";
-    REQUIRE_FALSE(s->update_app(other));
-    CHECK((*s->get_app("sealed"))->token == canary);
-    CHECK((*s->get_app("other"))->token == canary + "-updated");
+    REQUIRE(s->insert_app(other).has_value());
+    set_token(other, canary + "-updated");
+    REQUIRE(s->update_app(other).has_value());
+    CHECK(token_of(**s->get_app("sealed")) == canary);
+    CHECK(token_of(**s->get_app("other")) == canary + "-updated");
     // While open (WAL not yet checkpointed) no file holds the token either.
     for (const auto& entry : fs::directory_iterator(f.dir.path)) {
       INFO(entry.path());
@@ -557,19 +569,18 @@ TEST_CASE("store seals app tokens at rest", "[store][sealing]") {
     copy.exec();
   }
   SECTION("another key leaves the apps visible with unusable tokens, and says so once") {
+    // The store keeps tokens opaque; its callers open them through a token_seal.
     secret_box other_key = secret_box::generate();
-    std::string detail;
-    auto reopened = store::open(f.db_path, other_key, f.log, &detail);
-    REQUIRE(reopened.has_value());
-    auto& s = *reopened;
+    token_seal tokens(other_key, f.log);
+    auto s = f.open();
     f.log_text.str("");
     auto got = s->get_app("sealed");
     REQUIRE(got.has_value());
     REQUIRE(got->has_value());
-    CHECK((*got)->token.empty());
+    CHECK_FALSE(tokens.open("sealed", (*got)->sealed_token));
     CHECK((*got)->url == "http://sealed:8000");
-    (void)s->get_app("sealed");
-    (void)s->list_apps(10, "");
+    (void)tokens.open("sealed", (**s->get_app("sealed")).sealed_token);
+    for (const auto& a : *s->list_apps(10, "")) (void)tokens.open(a.name, a.sealed_token);
     const auto text = f.log_text.str();
     CHECK_THAT(text, Catch::Contains("cannot be opened"));
     // once per app
@@ -584,23 +595,20 @@ TEST_CASE("store seals app tokens at rest", "[store][sealing]") {
     // Saving the app (e.g. a probe result) while its token is unusable keeps the sealed token:
     // with the right key back, it opens again.
     auto touched = **got;
-    touched.health.status = "unreachable";
-    REQUIRE_FALSE(s->update_app(touched));
+    touched.health.status = health_status::unreachable;
+    REQUIRE(s->update_app(touched).has_value());
     {
-      std::string again;
-      auto original = store::open(f.db_path, f.box, f.log, &again);
-      REQUIRE(original.has_value());
-      auto back = (*original)->get_app("sealed");
+      auto back = s->get_app("sealed");
       REQUIRE(back.has_value());
       REQUIRE(back->has_value());
-      CHECK((*back)->token == canary);
-      CHECK((*back)->health.status == "unreachable");
+      CHECK(token_of(**back) == canary);
+      CHECK(to_string((*back)->health.status) == "unreachable");
     }
     // A new token under the new key works.
     auto app = **got;
-    app.token = "replacement";
-    REQUIRE_FALSE(s->update_app(app));
-    CHECK((*s->get_app("sealed"))->token == "replacement");
+    app.sealed_token = tokens.seal(app.name, "replacement");
+    REQUIRE(s->update_app(app).has_value());
+    CHECK(tokens.open("sealed", (**s->get_app("sealed")).sealed_token) == "replacement");
   }
   CHECK(f.log_text.str().find(canary) == std::string::npos);
 }
@@ -609,7 +617,7 @@ TEST_CASE("store measures each call", "[store]") {
   fixture f;
   auto s = f.open();
   const auto before = s->stats().calls;
-  REQUIRE_FALSE(s->insert_app(make_app("m")));
+  REQUIRE(s->insert_app(make_app("m")).has_value());
   (void)s->get_app("m");
   (void)s->list_apps(10, "");
   CHECK(s->healthy());
@@ -628,7 +636,7 @@ TEST_CASE("store call latency on a real file", "[store][store-latency]") {
   fixture f;
   auto s = f.open();
   constexpr int n = 1000;
-  for (int i = 0; i < 20; ++i) REQUIRE_FALSE(s->insert_app(make_app("app-" + std::to_string(i))));
+  for (int i = 0; i < 20; ++i) REQUIRE(s->insert_app(make_app("app-" + std::to_string(i))));
 
   struct series {
     const char* name;
@@ -645,14 +653,14 @@ TEST_CASE("store call latency on a real file", "[store][store-latency]") {
   for (int i = 0; i < n; ++i) {
     const std::string app = "app-" + std::to_string(i % 20);
     auto job = make_job("job-" + std::to_string(i), app);
-    time_it(insert_job, [&] { REQUIRE_FALSE(s->insert_job(job)); });
+    time_it(insert_job, [&] { REQUIRE(s->insert_job(job).has_value()); });
     job.state = job_state::running;
-    job.phase = "exporting";
+    job.phase = job_phase::exporting;
     job.bytes_done = static_cast<std::uint64_t>(i) * 1000;
-    time_it(update_job, [&] { REQUIRE_FALSE(s->update_job(job)); });
+    time_it(update_job, [&] { REQUIRE(s->update_job(job).has_value()); });
     time_it(get_app, [&] { REQUIRE(s->get_app(app)->has_value()); });
     time_it(get_job, [&] { REQUIRE(s->get_job(job.id)->has_value()); });
-    time_it(active_job, [&] { REQUIRE(s->active_job(app, "backup").has_value()); });
+    time_it(active_job, [&] { REQUIRE(s->active_job(app, job_kind::backup).has_value()); });
     job_filter recent;
     time_it(list_jobs, [&] {
       REQUIRE(s->list_jobs(recent)->size() == static_cast<std::size_t>(std::min(i + 1, 50)));

@@ -1,0 +1,70 @@
+// The SQLite store: schema migrations and all persistent state in one database file. One owner of
+// the connection; each call's duration is measured (see stats()) so a slow disk shows up in
+// /metrics instead of hiding.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "respaldo/core/error.hpp"
+#include "respaldo/store/store.hpp"
+
+namespace SQLite {
+class Database;
+}
+
+namespace respaldo {
+
+class logger;
+
+inline constexpr int sqlite_schema_version = 1;
+
+// Opens (creating if needed) and migrates the database at `path`. Errors: store_not_a_database,
+// store_schema_too_new, store_error, each with a message naming the file.
+outcome<std::unique_ptr<store>> make_sqlite_store(const std::string& path, logger& log);
+
+class sqlite_store final : public store {
+ public:
+  sqlite_store(std::unique_ptr<SQLite::Database> db, logger& log);
+  ~sqlite_store() override;
+
+  bool healthy() override;
+  const store_stats& stats() const override { return stats_; }
+
+  outcome<void> insert_app(const app_record& app) override;
+  outcome<std::optional<app_record>> get_app(const std::string& name) override;
+  outcome<std::vector<app_record>> list_apps(std::size_t limit,
+                                             const std::string& after_name) override;
+  outcome<void> update_app(const app_record& app) override;
+  outcome<void> delete_app(const std::string& name) override;
+  outcome<bool> app_exists(const std::string& name) override;
+
+  outcome<void> insert_job(job_record& job) override;
+  outcome<std::optional<job_record>> get_job(const std::string& id) override;
+  outcome<void> update_job(const job_record& job) override;
+  outcome<std::vector<job_record>> list_jobs(const job_filter& filter) override;
+  outcome<std::vector<job_view>> list_job_views(const job_filter& filter) override;
+  outcome<std::optional<job_record>> active_job(const std::string& app, job_kind kind) override;
+  outcome<std::vector<job_record>> jobs_in_state(job_state state) override;
+
+  outcome<void> insert_backup(backup_record& backup) override;
+  outcome<std::optional<backup_record>> get_backup(const std::string& id) override;
+  outcome<void> update_backup(const backup_record& backup) override;
+  outcome<void> delete_backup(const std::string& id) override;
+  outcome<std::vector<backup_record>> list_backups(const std::string& app, std::size_t limit,
+                                                   std::optional<std::int64_t> before_seq) override;
+  outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
+
+ private:
+  struct call;  // measures one public call into stats_
+  // Logs a backend failure and turns it into store_error.
+  failure fail(const std::exception& e, std::string_view operation);
+
+  std::unique_ptr<SQLite::Database> db_;
+  logger& log_;
+  store_stats stats_;
+};
+
+}  // namespace respaldo

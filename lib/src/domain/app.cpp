@@ -1,0 +1,27 @@
+#include "respaldo/domain/app.hpp"
+
+#include "respaldo/domain/enum_names.hpp"
+
+namespace respaldo {
+namespace {
+
+using detail::enum_names;
+
+constexpr enum_names<health_status, 5> health_names{{
+    {health_status::unknown, "unknown"},
+    {health_status::ok, "ok"},
+    {health_status::unreachable, "unreachable"},
+    {health_status::unauthorized, "unauthorized"},
+    {health_status::invalid, "invalid"},
+}};
+
+}  // namespace
+
+std::string_view to_string(health_status s) {
+  return detail::name_of(health_names, s);
+}
+std::optional<health_status> parse_health_status(std::string_view s) {
+  return detail::value_of(health_names, s);
+}
+
+}  // namespace respaldo
