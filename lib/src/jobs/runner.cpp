@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "respaldo/core/ids.hpp"
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
@@ -39,10 +40,7 @@ failure fail(errc code, std::string message) {
 }
 
 std::string new_id() {
-  // 16 hex digits from the CSPRNG: unguessable job and backup ids.
-  auto raw = random_token(8);
-  auto bytes = base64url_decode(raw).value_or(raw);
-  return to_hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  return random_hex_id(8);  // 16 hex digits: unguessable job and backup ids
 }
 
 // What job.resume holds between processes: the storage's own resume state and, for deferred
@@ -361,11 +359,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     auto upload = co_await backups.begin(req);
     if (!upload) {
       // A network failure on the way to storage (token endpoint, connect) is worth a retry.
-      const auto& ec = upload.error();
+      const auto& ec = upload.error().code;
       const auto code = ec.category() == error_category() ? ec
                         : is_transient(ec) ? make_error_code(errc::storage_unavailable)
                                            : make_error_code(errc::storage_error);
-      co_return failure{code, "starting the upload failed: " + backups.last_error_detail()};
+      co_return failure{code, "starting the upload failed: " + upload.error().message};
     }
 
     storage_upload* storing = upload->get();
@@ -475,7 +473,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     auto listed = co_await backups.list(app.drive_folder_id, app.name);
     if (!listed) {
       log.warn("could not list storage to reconcile the catalog",
-               {{"app", app.name}, {"detail", backups.last_error_detail()}});
+               {{"app", app.name}, {"detail", listed.error().message}});
       co_return;
     }
     std::set<std::string> present;
@@ -507,11 +505,11 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   // Storage first, then the catalog; a failed delete stays cataloged as "deleting" and is retried.
   asio::awaitable<void> delete_backup(const backup_record& doomed) {
     backup_record b = doomed;
-    auto ec = co_await backups.remove(b.location);
-    if (ec) {
+    auto removed = co_await backups.remove(b.location);
+    if (!removed) {
       b.status = "deleting";
       b.delete_attempts += 1;
-      b.last_error = backups.last_error_detail();
+      b.last_error = removed.error().message;
       (void)db.update_backup(b);
       log.warn("retention delete failed; will retry",
                {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
@@ -549,16 +547,23 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     if (b.storage != backups.kind())
       co_return fail(errc::verify_missing, "backup " + b.id + " is in " + b.storage +
                                                " storage, which this server is not configured for");
-    auto download = co_await backups.open(b.location);
+    // Cancelling the job interrupts the download's read in flight.
+    asio::cancellation_signal stop_download;
+    control.on_stop([&stop_download] { stop_download.emit(asio::cancellation_type::terminal); });
+    struct on_stop_reset {
+      job_control& c;
+      ~on_stop_reset() { c.on_stop(nullptr); }
+    } reset{control};
+    auto download = co_await backups.open(b.location, stop_download.slot());
     if (!download) {
-      if (download.error() == errc::not_found) {
+      if (download.error().code == errc::not_found) {
         b.status = "missing";
         (void)db.update_backup(b);
         co_return fail(errc::verify_missing,
                        "backup " + b.id + " (" + b.name + ") is missing from storage");
       }
       co_return fail(errc::storage_error,
-                     "opening backup " + b.id + " failed: " + backups.last_error_detail());
+                     "opening backup " + b.id + " failed: " + download.error().message);
     }
     std::vector<char> buf(options.chunk_size);
     sha256 hash;
@@ -567,9 +572,10 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     while (true) {
       if (control.stopped()) co_return control.reason();
       auto n = co_await (*download)->read_some(asio::buffer(buf));
+      if (!n && control.stopped()) co_return control.reason();
       if (!n)
         co_return fail(errc::storage_error,
-                       "reading backup " + b.id + " failed: " + n.error().message());
+                       "reading backup " + b.id + " failed: " + n.error().code.message());
       if (*n == 0) break;
       hash.update(buf.data(), *n);
       total += *n;
