@@ -397,3 +397,22 @@ TEST_CASE("disk errors are storage_error with a detail", "[local_storage]") {
     CHECK(f.files().empty());
   }
 }
+
+TEST_CASE("cancelling a local download fails its next read", "[local_storage]") {
+  fixture f;
+  auto up = f.begin(f.request());
+  REQUIRE(f.finish(*up, std::string(1000, 'x')));
+  asio::cancellation_signal stop;
+  auto d = run_with_deadline(f.io, f.storage.open(final_location, stop.slot()));
+  REQUIRE(d);
+  std::vector<char> buf(100);
+  auto n = run_with_deadline(f.io, (*d)->read_some(asio::buffer(buf)));
+  REQUIRE(n);
+  CHECK(*n == 100);
+  stop.emit(asio::cancellation_type::terminal);
+  auto after = run_with_deadline(f.io, (*d)->read_some(asio::buffer(buf)));
+  REQUIRE_FALSE(after);
+  CHECK(after.error().code == errc::cancelled);
+  d->reset();
+  stop.emit(asio::cancellation_type::terminal);  // no handler left behind: nothing happens
+}
