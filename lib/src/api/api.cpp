@@ -547,13 +547,13 @@ struct api::impl {
                             " storage, which this server is not configured for");
     auto download = co_await svc.backups->open(b.location);
     if (!download) {
-      if (download.error() == errc::not_found)
+      if (download.error().code == errc::not_found)
         co_return problem(404, "backup_missing",
                           "backup " + id + " is in the catalog but missing from storage",
                           {{"backup_id", id}});
       co_return problem(
           502, "storage_error",
-          "could not read backup " + id + " from storage: " + svc.backups->last_error_detail());
+          "could not read backup " + id + " from storage: " + download.error().message);
     }
     http_response res;
     res.set_header("Content-Type", "application/octet-stream");
@@ -572,7 +572,7 @@ struct api::impl {
       std::uint64_t sent = 0;
       while (true) {
         auto n = co_await src->read_some(asio::buffer(buf));
-        if (!n) co_return n.error();
+        if (!n) co_return n.error().code;
         if (*n == 0) break;
         std::size_t take = *n;
         hash.update(buf.data(), take);

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <optional>
 
+#include "respaldo/core/ids.hpp"
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
@@ -85,11 +86,11 @@ asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin_upload(job_conte
   auto upload = co_await ctx.backups.begin(req);
   if (upload) co_return std::move(*upload);
   // A network failure on the way to storage (token endpoint, connect) is worth a retry.
-  const auto& ec = upload.error();
+  const auto& ec = upload.error().code;
   const auto code = ec.category() == error_category() ? ec
                     : is_transient(ec)                ? make_error_code(errc::storage_unavailable)
                                                       : make_error_code(errc::storage_error);
-  co_return failure{code, "starting the upload failed: " + ctx.backups.last_error_detail()};
+  co_return failure{code, "starting the upload failed: " + upload.error().message};
 }
 
 // Persists progress (what GET /api/jobs/{id} shows) on the first chunk, then every 64 MiB or half
@@ -182,7 +183,7 @@ asio::awaitable<outcome<backup_record>> catalog_backup(job_context& ctx, const j
                                                        const upload_request& req,
                                                        const pipeline_result& piped) {
   backup_record b;
-  b.id = new_record_id();
+  b.id = random_hex_id(8);
   b.app = app.name;
   b.job_id = job.id;
   b.created_at = req.created_at;

@@ -4,6 +4,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
+#include <optional>
 
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/jobs/control.hpp"
@@ -19,10 +20,10 @@ failure fail(errc code, std::string message) {
 
 // Keeps the backend's own code (e.g. drive_quota_exceeded, drive_session_expired) so the job
 // reports and retries it precisely; anything else is a generic storage error.
-failure storage_failure(const boost::system::error_code& ec, const std::string& what,
-                        const storage_upload& upload) {
+failure storage_failure(const failure& f, const std::string& what) {
+  const auto& ec = f.code;
   const auto code = ec.category() == error_category() ? ec : make_error_code(errc::storage_error);
-  return failure{code, what + upload.error_detail()};
+  return failure{code, what + f.message};
 }
 
 failure read_failure(const boost::system::error_code& ec, const job_control& control,
@@ -105,10 +106,18 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     const int next = 1 - cur;
     std::size_t got = 0;
     boost::system::error_code read_ec, write_ec;
+    std::optional<failure> write_failure;
+    // The parallel await below wants error codes: the failure's detail is kept aside.
+    auto write_chunk = [&](asio::const_buffer c) -> asio::awaitable<boost::system::error_code> {
+      auto r = co_await upload.write(c);
+      if (r) co_return boost::system::error_code{};
+      write_failure = r.error();
+      co_return r.error().code;
+    };
     const bool storing = skip < filled;
     if (storing) {
       const auto chunk = asio::buffer(buffers[cur].get() + skip, filled - skip);
-      auto all = fill_chunk(fill, buffers[next].get(), chunk_size, got) && upload.write(chunk) &&
+      auto all = fill_chunk(fill, buffers[next].get(), chunk_size, got) && write_chunk(chunk) &&
                  hash_chunk(hash, buffers[cur].get(), filled);
       boost::system::error_code none;
       std::tie(read_ec, write_ec, none) = co_await std::move(all);
@@ -122,7 +131,7 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
     out.bytes_skipped += skip;
     received += got;
     if (control.stopped()) co_return control.reason();
-    if (write_ec) co_return storage_failure(write_ec, "storing the backup failed: ", upload);
+    if (write_ec) co_return storage_failure(*write_failure, "storing the backup failed: ");
     if (read_ec) co_return read_failure(read_ec, control, received);
     cur = next;
     filled = got;
@@ -157,10 +166,7 @@ asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storag
   out.bytes_skipped += skip;
   if (!stored) {
     if (control.stopped()) co_return control.reason();
-    const auto code = stored.error().category() == error_category()
-                          ? stored.error()
-                          : make_error_code(errc::storage_error);
-    co_return failure{code, "publishing the backup failed: " + upload.error_detail()};
+    co_return storage_failure(stored.error(), "publishing the backup failed: ");
   }
   out.object = std::move(*stored);
   co_return out;

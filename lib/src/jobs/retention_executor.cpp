@@ -18,11 +18,11 @@ namespace asio = boost::asio;
 // Storage first, then the catalog; a failed delete stays cataloged as "deleting" and is retried.
 asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doomed) {
   backup_record b = doomed;
-  auto ec = co_await ctx.backups.remove(b.location);
-  if (ec) {
+  auto removed = co_await ctx.backups.remove(b.location);
+  if (!removed) {
     b.status = backup_status::deleting;
     b.delete_attempts += 1;
-    b.last_error = ctx.backups.last_error_detail();
+    b.last_error = removed.error().message;
     (void)ctx.db.update_backup(b);
     ctx.log.warn("retention delete failed; will retry",
                  {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
@@ -55,7 +55,7 @@ asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const s
   auto listed = co_await ctx.backups.list(app.drive_folder_id, app.name);
   if (!listed) {
     ctx.log.warn("could not list storage to reconcile the catalog",
-                 {{"app", app.name}, {"detail", ctx.backups.last_error_detail()}});
+                 {{"app", app.name}, {"detail", listed.error().message}});
     co_return;
   }
   std::set<std::string> present;

@@ -10,9 +10,9 @@
 #include <random>
 #include <set>
 
+#include "respaldo/core/ids.hpp"
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
-#include "respaldo/crypto/crypto.hpp"
 #include "respaldo/jobs/backup_job.hpp"
 #include "respaldo/jobs/control.hpp"
 #include "respaldo/jobs/recovery.hpp"
@@ -54,12 +54,6 @@ void job_context::save(const job_record& job) {
 
 bool job_context::stored_here(const backup_record& b) const {
   return to_string(b.storage) == backups.kind();
-}
-
-std::string new_record_id() {
-  auto raw = random_token(8);
-  auto bytes = base64url_decode(raw).value_or(raw);
-  return to_hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 struct job_runner::impl : std::enable_shared_from_this<impl> {
@@ -271,7 +265,7 @@ asio::awaitable<void> job_runner::shutdown(std::chrono::milliseconds grace) {
 
 outcome<job_record> job_runner::enqueue(const app_record& app, job_kind kind, job_trigger trigger) {
   job_record job;
-  job.id = new_record_id();
+  job.id = random_hex_id(8);
   job.app = app.name;
   job.kind = kind;
   job.trigger = trigger;

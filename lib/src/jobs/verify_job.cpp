@@ -33,7 +33,6 @@ struct read_back {
 asio::awaitable<outcome<read_back>> hash_download(job_context& ctx, job_record& job,
                                                   job_control& control, storage_download& download,
                                                   const backup_record& b) {
-  const stop_scope interrupt(control, [&download] { download.cancel(); });
   std::vector<char> buf(ctx.options.chunk_size);
   sha256 hash;
   std::uint64_t total = 0;
@@ -44,7 +43,7 @@ asio::awaitable<outcome<read_back>> hash_download(job_context& ctx, job_record& 
     if (control.stopped()) co_return control.reason();
     if (!n)
       co_return fail(errc::storage_error,
-                     "reading backup " + b.id + " failed: " + n.error().message());
+                     "reading backup " + b.id + " failed: " + n.error().code.message());
     if (*n == 0) break;
     hash.update(buf.data(), *n);
     total += *n;
@@ -71,16 +70,17 @@ asio::awaitable<outcome<void>> run_verify_job(job_context& ctx, job_record& job,
     co_return fail(errc::verify_missing, "backup " + b.id + " is in " +
                                              std::string(to_string(b.storage)) +
                                              " storage, which this server is not configured for");
-  auto download = co_await ctx.backups.open(b.location);
+  // Stopping the job emits the signal the download listens on: its read in flight ends at once.
+  auto download = co_await ctx.backups.open(b.location, control.slot());
   if (!download) {
-    if (download.error() == errc::not_found) {
+    if (download.error().code == errc::not_found) {
       b.status = backup_status::missing;
       (void)ctx.db.update_backup(b);
       co_return fail(errc::verify_missing,
                      "backup " + b.id + " (" + b.name + ") is missing from storage");
     }
     co_return fail(errc::storage_error,
-                   "opening backup " + b.id + " failed: " + ctx.backups.last_error_detail());
+                   "opening backup " + b.id + " failed: " + download.error().message);
   }
   auto read = co_await hash_download(ctx, job, control, **download, b);
   if (!read) co_return read.error();

@@ -9,11 +9,10 @@
 #include <cstdint>
 #include <tuple>
 
+#include "respaldo/core/ids.hpp"
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
 #include "respaldo/core/time_format.hpp"
-#include "respaldo/crypto/crypto.hpp"
-#include "respaldo/jobs/job_context.hpp"
 
 namespace respaldo {
 namespace {
@@ -122,7 +121,7 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
   void record_overlap(const app_record& app, schedule_kind kind, const due_run& run,
                       const job_record& active, sys_seconds now) {
     job_record skipped;
-    skipped.id = new_record_id();
+    skipped.id = random_hex_id(8);
     skipped.app = app.name;
     skipped.kind = kind;
     skipped.trigger = job_trigger::schedule;

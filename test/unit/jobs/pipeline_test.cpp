@@ -100,23 +100,25 @@ struct memory_upload final : storage_upload {
 
   std::uint64_t committed() const override { return committed_bytes; }
   std::string resume_state() const override { return "at " + std::to_string(stored.size()); }
-  std::string error_detail() const override { return "disk on fire"; }
+  static failure disk_on_fire() {
+    return failure{make_error_code(errc::storage_error), "disk on fire"};
+  }
 
-  asio::awaitable<error_code> write(asio::const_buffer chunk) override {
+  asio::awaitable<outcome<void>> write(asio::const_buffer chunk) override {
     if (yield) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     const int index = static_cast<int>(writes.size());
     writes.push_back(chunk.size());
-    if (fail_write && *fail_write == index) co_return errc::storage_error;
+    if (fail_write && *fail_write == index) co_return disk_on_fire();
     stored.append(static_cast<const char*>(chunk.data()), chunk.size());
-    co_return error_code{};
+    co_return outcome<void>{};
   }
 
-  asio::awaitable<boost::system::result<stored_object>> finish(asio::const_buffer last) override {
+  asio::awaitable<outcome<stored_object>> finish(asio::const_buffer last) override {
     ++finish_calls;
     last_chunk = last.size();
     if (source) source_pos_at_finish = source->pos;
     if (yield) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-    if (fail_finish) co_return make_error_code(errc::storage_error);
+    if (fail_finish) co_return disk_on_fire();
     stored.append(static_cast<const char*>(last.data()), last.size());
     stored_object o;
     o.location = "mem/object";

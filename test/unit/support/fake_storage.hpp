@@ -40,30 +40,34 @@ class fake_storage final : public storage {
   std::string_view kind() const override { return "local"; }
   std::size_t chunk_granularity() const override { return 0; }
 
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+  failure refusal(errc code = errc::storage_error) const {
+    return failure{make_error_code(code), error};
+  }
+
+  boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) override {
     ++begun;
-    if (fail_begin) co_return make_error_code(errc::storage_error);
+    if (fail_begin) co_return refusal();
     co_return std::unique_ptr<storage_upload>(std::make_unique<upload>(*this, request));
   }
 
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
-      const std::string& location) override {
+  boost::asio::awaitable<outcome<std::unique_ptr<storage_download>>> open(
+      const std::string& location, boost::asio::cancellation_slot cancel) override {
     auto it = objects.find(location);
-    if (it == objects.end()) co_return make_error_code(errc::not_found);
+    if (it == objects.end()) co_return refusal(errc::not_found);
     co_return std::unique_ptr<storage_download>(
-        std::make_unique<download>(*this, it->second.bytes));
+        std::make_unique<download>(*this, it->second.bytes, cancel));
   }
 
-  boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) override {
-    if (fail_remove.count(location)) co_return make_error_code(errc::storage_error);
+  boost::asio::awaitable<outcome<void>> remove(const std::string& location) override {
+    if (fail_remove.count(location)) co_return refusal();
     objects.erase(location);
-    co_return boost::system::error_code{};
+    co_return outcome<void>{};
   }
 
-  boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
+  boost::asio::awaitable<outcome<std::vector<stored_object>>> list(
       const std::string& folder, const std::string& app) override {
-    if (fail_list) co_return make_error_code(errc::storage_error);
+    if (fail_list) co_return refusal();
     std::vector<stored_object> out;
     for (const auto& [location, o] : objects)
       if (o.app == app && o.folder == folder) {
@@ -76,21 +80,17 @@ class fake_storage final : public storage {
     co_return out;
   }
 
-  std::string last_error_detail() const override { return error; }
-
  private:
   class upload final : public storage_upload {
    public:
     upload(fake_storage& s, upload_request r) : store_(s), request_(std::move(r)) {}
     std::uint64_t committed() const override { return 0; }
     std::string resume_state() const override { return ""; }
-    boost::asio::awaitable<boost::system::error_code> write(
-        boost::asio::const_buffer chunk) override {
+    boost::asio::awaitable<outcome<void>> write(boost::asio::const_buffer chunk) override {
       bytes_.append(static_cast<const char*>(chunk.data()), chunk.size());
-      co_return boost::system::error_code{};
+      co_return outcome<void>{};
     }
-    boost::asio::awaitable<boost::system::result<stored_object>> finish(
-        boost::asio::const_buffer last) override {
+    boost::asio::awaitable<outcome<stored_object>> finish(boost::asio::const_buffer last) override {
       bytes_.append(static_cast<const char*>(last.data()), last.size());
       const std::string location = request_.app + "/" + request_.name;
       store_.objects[location] = {bytes_, request_.app, request_.folder, request_.name};
@@ -104,7 +104,6 @@ class fake_storage final : public storage {
       ++store_.aborted;
       co_return;
     }
-    std::string error_detail() const override { return store_.error; }
 
    private:
     fake_storage& store_;
@@ -114,10 +113,21 @@ class fake_storage final : public storage {
 
   class download final : public storage_download {
    public:
-    download(fake_storage& s, std::string bytes) : store_(s), bytes_(std::move(bytes)) {}
+    download(fake_storage& s, std::string bytes, boost::asio::cancellation_slot cancel)
+        : store_(s), bytes_(std::move(bytes)), slot_(cancel) {
+      // Like a real backend: the handler lives as long as the download.
+      if (slot_.is_connected())
+        slot_.assign([this](boost::asio::cancellation_type) {
+          cancelled_ = true;
+          if (timer_) timer_->cancel();
+        });
+    }
+    ~download() override {
+      if (slot_.is_connected()) slot_.clear();
+    }
     std::uint64_t size() const override { return bytes_.size(); }
-    boost::asio::awaitable<boost::system::result<std::size_t>> read_some(
-        boost::asio::mutable_buffer b) override {
+    boost::asio::awaitable<outcome<std::size_t>> read_some(boost::asio::mutable_buffer b) override {
+      if (cancelled_) co_return refusal_of(errc::cancelled);
       if (store_.stall_downloads && pos_ > 0) {
         store_.download_stalled = true;
         boost::asio::steady_timer t(co_await boost::asio::this_coro::executor,
@@ -125,7 +135,7 @@ class fake_storage final : public storage {
         timer_ = &t;
         if (!cancelled_) co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         timer_ = nullptr;
-        co_return make_error_code(errc::cancelled);
+        co_return refusal_of(errc::cancelled);
       }
       // One byte at a time when stalling: the stall comes after the first read.
       std::size_t n = std::min(b.size(), bytes_.size() - pos_);
@@ -134,14 +144,13 @@ class fake_storage final : public storage {
       pos_ += n;
       co_return n;
     }
-    void cancel() override {
-      cancelled_ = true;
-      if (timer_) timer_->cancel();
-    }
 
    private:
+    failure refusal_of(errc code) const { return store_.refusal(code); }
+
     fake_storage& store_;
     std::string bytes_;
+    boost::asio::cancellation_slot slot_;
     std::size_t pos_ = 0;
     bool cancelled_ = false;
     boost::asio::steady_timer* timer_ = nullptr;

@@ -44,7 +44,4 @@ struct job_context {
   bool stored_here(const backup_record& b) const;
 };
 
-// 16 hex digits from the CSPRNG: unguessable job and backup ids.
-std::string new_record_id();
-
 }  // namespace respaldo

@@ -4,12 +4,14 @@
 // Upload protocol: begin() -> write() every chunk but the last -> finish(last chunk) publishes
 // the object, or abort() leaves nothing behind. The caller calls finish() only after it has
 // verified size and checksum, so a backend must not make anything visible before finish().
+//
+// Every operation returns an outcome whose failure carries its own human-readable detail (never a
+// secret), so concurrent jobs sharing one backend never see each other's errors.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/system/error_code.hpp>
-#include <boost/system/result.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -18,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "respaldo/core/error.hpp"
 
 namespace respaldo {
 
@@ -51,27 +55,23 @@ class storage_upload {
   virtual std::uint64_t committed() const = 0;
   // Opaque text a restarted process can pass back in upload_request::resume_state.
   virtual std::string resume_state() const = 0;
-  virtual boost::asio::awaitable<boost::system::error_code> write(
-      boost::asio::const_buffer chunk) = 0;
-  virtual boost::asio::awaitable<boost::system::result<stored_object>> finish(
+  virtual boost::asio::awaitable<outcome<void>> write(boost::asio::const_buffer chunk) = 0;
+  virtual boost::asio::awaitable<outcome<stored_object>> finish(
       boost::asio::const_buffer last_chunk) = 0;
   virtual boost::asio::awaitable<void> abort() = 0;
   // Interrupts a retry wait or request in flight (job cancellation, shutdown): the pending call
   // fails promptly. Backends whose calls are always short need not override it.
   virtual void cancel() {}
-  // Human-readable detail of the last error (never contains secrets).
-  virtual std::string error_detail() const = 0;
 };
 
 class storage_download {
  public:
   virtual ~storage_download() = default;
   virtual std::uint64_t size() const = 0;
-  // Returns 0 at the end.
-  virtual boost::asio::awaitable<boost::system::result<std::size_t>> read_some(
+  // Returns 0 at the end. After the open()'s cancellation slot is emitted, a pending read ends
+  // promptly and later ones fail, with errc::cancelled.
+  virtual boost::asio::awaitable<outcome<std::size_t>> read_some(
       boost::asio::mutable_buffer buf) = 0;
-  // Interrupts a read in flight (the job was stopped); the read fails promptly.
-  virtual void cancel() {}
 };
 
 class storage {
@@ -80,17 +80,17 @@ class storage {
   virtual std::string_view kind() const = 0;  // "local" | "drive"
   // The chunk size the backend wants (every chunk but the last), 0 = any.
   virtual std::size_t chunk_granularity() const = 0;
-  virtual boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+  virtual boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) = 0;
-  virtual boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
-      const std::string& location) = 0;
+  // errc::not_found when the object is gone. `cancel` (optional) interrupts the download's reads:
+  // the download keeps a handler in the slot for its lifetime, so the signal must outlive it.
+  virtual boost::asio::awaitable<outcome<std::unique_ptr<storage_download>>> open(
+      const std::string& location, boost::asio::cancellation_slot cancel = {}) = 0;
   // Removing an object that is already gone succeeds.
-  virtual boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) = 0;
+  virtual boost::asio::awaitable<outcome<void>> remove(const std::string& location) = 0;
   // Objects respaldo created for `app` in `folder` (for reconciling the catalog).
-  virtual boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
+  virtual boost::asio::awaitable<outcome<std::vector<stored_object>>> list(
       const std::string& folder, const std::string& app) = 0;
-  // Human-readable detail of the last error (never contains secrets).
-  virtual std::string last_error_detail() const = 0;
 };
 
 }  // namespace respaldo

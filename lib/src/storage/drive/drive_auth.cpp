@@ -5,19 +5,23 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/alnum_chars.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "respaldo/core/log.hpp"
 #include "respaldo/crypto/crypto.hpp"
-#include "respaldo/http/client/client.hpp"
+#include "respaldo/http/client/exchange.hpp"
 
 namespace respaldo {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+namespace urls = boost::urls;
 using cred_result = boost::system::result<drive_credentials, std::string>;
 
 cred_result cred_error(std::string message) {
@@ -117,22 +121,11 @@ std::string drive_token_url(const drive_credentials& creds, std::string_view ove
 // Token requests and replies
 
 std::string form_urlencode(std::string_view value) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size() + value.size() / 4);
-  for (char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '*') {
-      out += ch;
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  // application/x-www-form-urlencoded as browsers write it: alnum and "-._*" as is, space as '+'.
+  static constexpr auto form_chars = urls::grammar::alnum_chars + urls::grammar::lut_chars("-._*");
+  urls::encoding_opts opts;
+  opts.space_as_plus = true;
+  return urls::encode(value, form_chars, opts);
 }
 
 jwt_claims make_jwt_claims(const drive_credentials& creds, std::string_view token_url,
@@ -263,43 +256,6 @@ std::chrono::steady_clock::time_point token_refresh_due(
 // ---------------------------------------------------------------------------------------------
 // I/O
 
-namespace detail {
-
-asio::awaitable<boost::system::result<drive_response>> drive_exchange(
-    http_client& client, const http_origin& origin, const http_client_request& req,
-    std::size_t limit, std::string* error_detail) {
-  for (int attempt = 0;; ++attempt) {
-    std::string why;
-    auto c = co_await client.acquire(origin, &why);
-    if (!c) {
-      if (error_detail) *error_detail = why;
-      co_return c.error();
-    }
-    std::unique_ptr<http_connection> conn = std::move(*c);
-    auto head = co_await conn->request(req);
-    if (!head) {
-      const auto ec = head.error();
-      // A kept-alive connection the server had closed meanwhile: the request went nowhere.
-      const bool stale =
-          conn->reused() && (ec == asio::error::eof || ec == asio::error::connection_reset ||
-                             ec == asio::error::broken_pipe);
-      if (attempt == 0 && stale) continue;
-      if (error_detail) *error_detail = conn->last_error_detail();
-      co_return ec;
-    }
-    auto body = co_await conn->read_body_all(limit);
-    if (!body) {
-      if (error_detail) *error_detail = conn->last_error_detail();
-      co_return body.error();
-    }
-    client.release(std::move(conn));
-    drive_response out{std::move(*head), std::move(*body)};
-    co_return out;
-  }
-}
-
-}  // namespace detail
-
 drive_token_source::drive_token_source(http_client& client, drive_credentials creds,
                                        std::string token_url, std::string subject, logger* log)
     : client_(client),
@@ -352,14 +308,14 @@ asio::awaitable<outcome<std::string>> drive_token_source::refresh() {
       req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                      {"Accept", "application/json"}};
       req.body = *body;
-      std::string why;
-      auto reply =
-          co_await detail::drive_exchange(client_, parsed_url->origin, req, 64 * 1024, &why);
+      exchange_options opts;
+      opts.body_limit = 64 * 1024;
+      auto reply = co_await http_exchange(client_, parsed_url->origin, req, opts);
       bool transient = false;
       if (!reply) {
-        const auto ec = reply.error();
+        const auto ec = reply.error().code;
         result = failure{ec, "cannot reach the OAuth token endpoint " +
-                                 to_string(parsed_url->origin) + ": " + why};
+                                 to_string(parsed_url->origin) + ": " + reply.error().message};
         transient = ec != errc::tls_error && ec != errc::cancelled && ec != errc::invalid_argument;
       } else {
         auto parsed = parse_token_reply(creds_, reply->head.status, reply->body, subject_);

@@ -65,9 +65,8 @@ class local_upload final : public storage_upload {
 
   std::uint64_t committed() const override { return 0; }
   std::string resume_state() const override { return ""; }
-  std::string error_detail() const override { return error_; }
 
-  asio::awaitable<error_code> write(asio::const_buffer chunk) override {
+  asio::awaitable<outcome<void>> write(asio::const_buffer chunk) override {
     int fd = fd_;
     const auto offset = static_cast<off64_t>(written_);
     auto blocking_call = [fd, chunk, offset] {
@@ -81,14 +80,14 @@ class local_upload final : public storage_upload {
     if (err != 0)
       co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
     written_ += chunk.size();
-    co_return error_code{};
+    co_return outcome<void>{};
   }
 
-  asio::awaitable<boost::system::result<stored_object>> finish(asio::const_buffer last) override {
+  asio::awaitable<outcome<stored_object>> finish(asio::const_buffer last) override {
     if (fd_ < 0) co_return set_error("the upload of " + final_.string() + " is already closed");
-    if (auto ec = co_await write(last)) {
+    if (auto written = co_await write(last); !written) {
       discard();
-      co_return ec;
+      co_return written.error();
     }
     int fd = fd_;
     fs::path partial = partial_, final_path = final_;
@@ -129,9 +128,8 @@ class local_upload final : public storage_upload {
       ::unlink(partial_.c_str());
     }
   }
-  error_code set_error(std::string e) {
-    error_ = std::move(e);
-    return errc::storage_error;
+  static failure set_error(std::string e) {
+    return failure{make_error_code(errc::storage_error), std::move(e)};
   }
   asio::thread_pool& pool_;
   fs::path final_, partial_;
@@ -139,16 +137,27 @@ class local_upload final : public storage_upload {
   int fd_;
   upload_request req_;
   std::uint64_t written_ = 0;
-  std::string error_;
 };
 
 class local_download final : public storage_download {
  public:
-  local_download(asio::thread_pool& pool, int fd, std::uint64_t size)
-      : pool_(pool), fd_(fd), size_(size) {}
-  ~local_download() override { ::close(fd_); }
+  local_download(asio::thread_pool& pool, int fd, std::uint64_t size,
+                 asio::cancellation_slot cancel)
+      : pool_(pool), fd_(fd), size_(size), cancel_(cancel) {
+    // File reads are short blocking calls: a cancel takes effect at the next read.
+    if (cancel_.is_connected()) {
+      auto on_cancel = [this](asio::cancellation_type) { cancelled_ = true; };
+      cancel_.assign(on_cancel);
+    }
+  }
+  ~local_download() override {
+    if (cancel_.is_connected()) cancel_.clear();
+    ::close(fd_);
+  }
   std::uint64_t size() const override { return size_; }
-  asio::awaitable<boost::system::result<std::size_t>> read_some(asio::mutable_buffer buf) override {
+  asio::awaitable<outcome<std::size_t>> read_some(asio::mutable_buffer buf) override {
+    if (cancelled_)
+      co_return failure{make_error_code(errc::cancelled), "the download was cancelled"};
     int fd = fd_;
     auto blocking_call = [fd, buf]() -> ssize_t {
       while (true) {
@@ -158,7 +167,12 @@ class local_download final : public storage_download {
       }
     };
     auto n = co_await run_blocking(pool_, std::move(blocking_call));
-    if (n < 0) co_return error_code(static_cast<int>(-n), boost::system::system_category());
+    if (cancelled_)
+      co_return failure{make_error_code(errc::cancelled), "the download was cancelled"};
+    if (n < 0) {
+      const error_code ec(static_cast<int>(-n), boost::system::system_category());
+      co_return failure{ec, "reading failed: " + ec.message()};
+    }
     co_return static_cast<std::size_t>(n);
   }
 
@@ -166,14 +180,20 @@ class local_download final : public storage_download {
   asio::thread_pool& pool_;
   int fd_;
   std::uint64_t size_;
+  asio::cancellation_slot cancel_;
+  bool cancelled_ = false;
 };
+
+failure storage_failure(std::string message) {
+  return failure{make_error_code(errc::storage_error), std::move(message)};
+}
 
 }  // namespace
 
 local_storage::local_storage(asio::thread_pool& blocking_pool, std::string root)
     : pool_(blocking_pool), root_(std::move(root)) {}
 
-asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> local_storage::begin(
+asio::awaitable<outcome<std::unique_ptr<storage_upload>>> local_storage::begin(
     const upload_request& request) {
   const std::string file_name =
       compact_utc_timestamp(request.created_at) + "-" + request.job_id + "." + request.format;
@@ -181,9 +201,9 @@ asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> local_st
   if (!safe_component(request.folder) || !safe_component(request.app) ||
       !safe_component(request.job_id) || !safe_component(request.format) ||
       !safe_relative(location)) {
-    last_error_ = "refusing an unsafe storage path for folder \"" + request.folder.substr(0, 80) +
-                  "\", app \"" + request.app.substr(0, 80) + "\"";
-    co_return make_error_code(errc::storage_error);
+    co_return storage_failure("refusing an unsafe storage path for folder \"" +
+                              request.folder.substr(0, 80) + "\", app \"" +
+                              request.app.substr(0, 80) + "\"");
   }
   fs::path final_path = fs::path(root_) / location;
   fs::path partial = final_path.parent_path() / ("." + file_name + std::string(partial_suffix));
@@ -197,17 +217,15 @@ asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> local_st
     return {fd, ""};
   };
   auto [fd, err] = co_await run_blocking(pool_, std::move(blocking_call));
-  if (fd < 0) {
-    last_error_ = err;
-    co_return make_error_code(errc::storage_error);
-  }
+  if (fd < 0) co_return storage_failure(err);
   co_return std::unique_ptr<storage_upload>(
       std::make_unique<local_upload>(pool_, final_path, partial, location, fd, request));
 }
 
-asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> local_storage::open(
-    const std::string& location) {
-  if (!safe_relative(location)) co_return make_error_code(errc::not_found);
+asio::awaitable<outcome<std::unique_ptr<storage_download>>> local_storage::open(
+    const std::string& location, asio::cancellation_slot cancel) {
+  const failure not_found{make_error_code(errc::not_found), "no backup at " + location};
+  if (!safe_relative(location)) co_return not_found;
   fs::path path = fs::path(root_) / location;
   auto blocking_call = [path]() -> std::pair<int, std::uint64_t> {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -226,18 +244,15 @@ asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> local_
   };
   auto [fd, size] = co_await run_blocking(pool_, std::move(blocking_call));
   if (fd < 0) {
-    if (fd == -ENOENT) co_return make_error_code(errc::not_found);
-    last_error_ = "opening " + path.string() + " failed: " + errno_text(-fd);
-    co_return make_error_code(errc::storage_error);
+    if (fd == -ENOENT) co_return not_found;
+    co_return storage_failure("opening " + path.string() + " failed: " + errno_text(-fd));
   }
-  co_return std::unique_ptr<storage_download>(std::make_unique<local_download>(pool_, fd, size));
+  co_return std::unique_ptr<storage_download>(
+      std::make_unique<local_download>(pool_, fd, size, cancel));
 }
 
-asio::awaitable<error_code> local_storage::remove(const std::string& location) {
-  if (!safe_relative(location)) {
-    last_error_ = "refusing an unsafe storage path";
-    co_return make_error_code(errc::storage_error);
-  }
+asio::awaitable<outcome<void>> local_storage::remove(const std::string& location) {
+  if (!safe_relative(location)) co_return storage_failure("refusing an unsafe storage path");
   fs::path path = fs::path(root_) / location;
   auto blocking_call = [path]() -> int {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno;
@@ -245,19 +260,14 @@ asio::awaitable<error_code> local_storage::remove(const std::string& location) {
     return 0;
   };
   auto err = co_await run_blocking(pool_, std::move(blocking_call));
-  if (err) {
-    last_error_ = "removing " + path.string() + " failed: " + errno_text(err);
-    co_return make_error_code(errc::storage_error);
-  }
-  co_return error_code{};
+  if (err) co_return storage_failure("removing " + path.string() + " failed: " + errno_text(err));
+  co_return outcome<void>{};
 }
 
-asio::awaitable<boost::system::result<std::vector<stored_object>>> local_storage::list(
-    const std::string& folder, const std::string& app) {
-  if (!safe_component(folder) || !safe_component(app)) {
-    last_error_ = "refusing an unsafe storage path";
-    co_return make_error_code(errc::storage_error);
-  }
+asio::awaitable<outcome<std::vector<stored_object>>> local_storage::list(const std::string& folder,
+                                                                         const std::string& app) {
+  if (!safe_component(folder) || !safe_component(app))
+    co_return storage_failure("refusing an unsafe storage path");
   fs::path dir = fs::path(root_) / folder / app;
   const std::string prefix = folder + "/" + app + "/";
   auto blocking_call = [dir, prefix]() -> std::pair<std::vector<stored_object>, std::string> {
@@ -284,10 +294,7 @@ asio::awaitable<boost::system::result<std::vector<stored_object>>> local_storage
     return {out, ""};
   };
   auto [objects, err] = co_await run_blocking(pool_, std::move(blocking_call));
-  if (!err.empty()) {
-    last_error_ = err;
-    co_return make_error_code(errc::storage_error);
-  }
+  if (!err.empty()) co_return storage_failure(err);
   co_return objects;
 }
 

@@ -27,7 +27,9 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using boost::system::error_code;
 using respaldo::errc;
+using respaldo::failure;
 using respaldo::local_storage;
+using respaldo::outcome;
 using respaldo::storage_download;
 using respaldo::storage_upload;
 using respaldo::stored_object;
@@ -63,12 +65,23 @@ struct fixture {
     return std::move(*u);
   }
 
+  // The failure of the last write() (its detail), kept for the checks on messages.
+  failure last_write_failure;
+
   error_code write(storage_upload& u, const std::string& data) {
-    return run_with_deadline(io, u.write(asio::buffer(data)));
+    auto r = run_with_deadline(io, u.write(asio::buffer(data)));
+    if (r) return {};
+    last_write_failure = r.error();
+    return r.error().code;
   }
 
-  boost::system::result<stored_object> finish(storage_upload& u, const std::string& data) {
+  outcome<stored_object> finish(storage_upload& u, const std::string& data) {
     return run_with_deadline(io, u.finish(asio::buffer(data)));
+  }
+
+  error_code remove(const std::string& location) {
+    auto r = run_with_deadline(io, storage.remove(location));
+    return r ? error_code{} : r.error().code;
   }
 
   void abort(storage_upload& u) { run_with_deadline(io, u.abort()); }
@@ -185,7 +198,7 @@ TEST_CASE("abort and an abandoned upload leave nothing behind", "[local_storage]
     CHECK(f.write(*up, "more") == errc::storage_error);
     auto late = f.finish(*up, "x");
     REQUIRE_FALSE(late);
-    CHECK(late.error() == errc::storage_error);
+    CHECK(late.error().code == errc::storage_error);
     CHECK(f.files().empty());
   }
   SECTION("destroyed without finish or abort") {
@@ -200,17 +213,17 @@ TEST_CASE("open reports missing and unsafe locations as not found", "[local_stor
   fixture f;
   auto missing = run_with_deadline(f.io, f.storage.open("1AbC2dEfG3/mi-app/nope.pgdump"));
   REQUIRE_FALSE(missing);
-  CHECK(missing.error() == errc::not_found);
+  CHECK(missing.error().code == errc::not_found);
   fs::create_directories(f.dir.path / "backups" / "folder" / "dir.pgdump");
   auto dir = run_with_deadline(f.io, f.storage.open("folder/dir.pgdump"));
   REQUIRE_FALSE(dir);
-  CHECK(dir.error() == errc::not_found);
+  CHECK(dir.error().code == errc::not_found);
   std::ofstream(f.dir.path / "secret") << "outside";
   for (const char* bad : {"../secret", "/etc/passwd", "", "a/../../secret", "./x"}) {
     INFO(bad);
     auto r = run_with_deadline(f.io, f.storage.open(bad));
     REQUIRE_FALSE(r);
-    CHECK(r.error() == errc::not_found);
+    CHECK(r.error().code == errc::not_found);
   }
 }
 
@@ -218,14 +231,14 @@ TEST_CASE("remove deletes and is idempotent", "[local_storage]") {
   fixture f;
   auto up = f.begin(f.request());
   REQUIRE(f.finish(*up, "data"));
-  CHECK_FALSE(run_with_deadline(f.io, f.storage.remove(final_location)));
+  CHECK_FALSE(f.remove(final_location));
   CHECK(f.files().empty());
-  CHECK_FALSE(run_with_deadline(f.io, f.storage.remove(final_location)));  // already gone
-  CHECK_FALSE(run_with_deadline(f.io, f.storage.remove("never/was/there.pgdump")));
+  CHECK_FALSE(f.remove(final_location));  // already gone
+  CHECK_FALSE(f.remove("never/was/there.pgdump"));
   std::ofstream(f.dir.path / "secret") << "outside";
   for (const char* bad : {"../secret", "/etc/passwd", ""}) {
     INFO(bad);
-    CHECK(run_with_deadline(f.io, f.storage.remove(bad)) == errc::storage_error);
+    CHECK(f.remove(bad) == errc::storage_error);
   }
   CHECK(fs::exists(f.dir.path / "secret"));
 }
@@ -291,14 +304,14 @@ TEST_CASE("unsafe storage paths are refused", "[local_storage]") {
     req.format = r.format;
     auto u = run_with_deadline(f.io, f.storage.begin(req));
     REQUIRE_FALSE(u);
-    CHECK(u.error() == errc::storage_error);
-    CHECK_THAT(f.storage.last_error_detail(), Catch::Contains("unsafe"));
+    CHECK(u.error().code == errc::storage_error);
+    CHECK_THAT(u.error().message, Catch::Contains("unsafe"));
   }
   CHECK(f.files().empty());
   CHECK_FALSE(fs::exists(f.dir.path / "x"));
   auto listed = run_with_deadline(f.io, f.storage.list("..", ".."));
   REQUIRE_FALSE(listed);
-  CHECK(listed.error() == errc::storage_error);
+  CHECK(listed.error().code == errc::storage_error);
 }
 
 TEST_CASE("disk errors are storage_error with a detail", "[local_storage]") {
@@ -315,8 +328,8 @@ TEST_CASE("disk errors are storage_error with a detail", "[local_storage]") {
     req.format = "raw";
     auto u = run_with_deadline(io, s.begin(req));
     REQUIRE_FALSE(u);
-    CHECK(u.error() == errc::storage_error);
-    CHECK_THAT(s.last_error_detail(), Catch::Contains("creating"));
+    CHECK(u.error().code == errc::storage_error);
+    CHECK_THAT(u.error().message, Catch::Contains("creating"));
     pool.join();
   }
   SECTION("a read-only directory") {
@@ -330,8 +343,8 @@ TEST_CASE("disk errors are storage_error with a detail", "[local_storage]") {
                     fs::perms::owner_read | fs::perms::owner_exec);
     auto u = run_with_deadline(f.io, f.storage.begin(f.request()));
     REQUIRE_FALSE(u);
-    CHECK(u.error() == errc::storage_error);
-    CHECK_THAT(f.storage.last_error_detail(), Catch::Contains("Permission denied"));
+    CHECK(u.error().code == errc::storage_error);
+    CHECK_THAT(u.error().message, Catch::Contains("Permission denied"));
   }
   SECTION("a write that fails part way (file too large) removes the partial file") {
     fixture f;
@@ -344,7 +357,8 @@ TEST_CASE("disk errors are storage_error with a detail", "[local_storage]") {
       ec = f.write(*up, big);
     }
     CHECK(ec == errc::storage_error);
-    CHECK_THAT(up->error_detail(), Catch::Contains("writing") && Catch::Contains("too large"));
+    CHECK_THAT(f.last_write_failure.message,
+               Catch::Contains("writing") && Catch::Contains("too large"));
     f.abort(*up);
     CHECK(f.files().empty());
   }
@@ -353,13 +367,32 @@ TEST_CASE("disk errors are storage_error with a detail", "[local_storage]") {
     auto up = f.begin(f.request());
     const std::string big(64 * 1024, 'x');
     REQUIRE_FALSE(f.write(*up, big));
-    boost::system::result<stored_object> obj;
+    outcome<stored_object> obj;
     {
       file_size_limit limit(100 * 1024);
       obj = f.finish(*up, big);
     }
     REQUIRE_FALSE(obj);
-    CHECK(obj.error() == errc::storage_error);
+    CHECK(obj.error().code == errc::storage_error);
     CHECK(f.files().empty());
   }
+}
+
+TEST_CASE("cancelling a local download fails its next read", "[local_storage]") {
+  fixture f;
+  auto up = f.begin(f.request());
+  REQUIRE(f.finish(*up, std::string(1000, 'x')));
+  asio::cancellation_signal stop;
+  auto d = run_with_deadline(f.io, f.storage.open(final_location, stop.slot()));
+  REQUIRE(d);
+  std::vector<char> buf(100);
+  auto n = run_with_deadline(f.io, (*d)->read_some(asio::buffer(buf)));
+  REQUIRE(n);
+  CHECK(*n == 100);
+  stop.emit(asio::cancellation_type::terminal);
+  auto after = run_with_deadline(f.io, (*d)->read_some(asio::buffer(buf)));
+  REQUIRE_FALSE(after);
+  CHECK(after.error().code == errc::cancelled);
+  d->reset();
+  stop.emit(asio::cancellation_type::terminal);  // no handler left behind: nothing happens
 }

@@ -145,6 +145,9 @@ class http_connection {
   // Whether this connection had already completed a response before the current request
   // (a failure before any response byte then usually means the server closed it while idle).
   bool reused() const;
+  // Whether the last request failed before any response byte on a connection that had served
+  // one before: the server closed it while idle, so the request may safely go on a new one.
+  bool failed_before_response() const;
   // Cancels in-flight operations: they, and every later one, fail with errc::cancelled. Call it
   // from the connection's executor.
   void cancel();
@@ -153,9 +156,10 @@ class http_connection {
   // Reason of the last failure ("" when none).
   const std::string& last_error_detail() const;
 
+  struct impl;  // defined in the implementation only
+
  private:
   friend class http_client;
-  struct impl;
   explicit http_connection(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

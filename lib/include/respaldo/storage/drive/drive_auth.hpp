@@ -127,17 +127,4 @@ class drive_token_source {
   std::uint64_t grants_ = 0;
 };
 
-namespace detail {
-// One small request/response exchange (token grants, JSON calls, deletes): acquire a connection,
-// send, read the whole body up to `limit`, release. A pooled connection that turns out to be
-// closed by the server before answering is replaced once. `req` must outlive the call.
-struct drive_response {
-  http_client_response_head head;
-  std::string body;
-};
-boost::asio::awaitable<boost::system::result<drive_response>> drive_exchange(
-    http_client& client, const http_origin& origin, const http_client_request& req,
-    std::size_t limit, std::string* error_detail);
-}  // namespace detail
-
 }  // namespace respaldo

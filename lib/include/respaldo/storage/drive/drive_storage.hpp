@@ -42,14 +42,13 @@ class drive_storage final : public storage {
 
   std::string_view kind() const override { return "drive"; }
   std::size_t chunk_granularity() const override { return drive_chunk_granularity; }
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+  boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) override;
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
-      const std::string& location) override;
-  boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) override;
-  boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
-      const std::string& folder, const std::string& app) override;
-  std::string last_error_detail() const override;
+  boost::asio::awaitable<outcome<std::unique_ptr<storage_download>>> open(
+      const std::string& location, boost::asio::cancellation_slot cancel = {}) override;
+  boost::asio::awaitable<outcome<void>> remove(const std::string& location) override;
+  boost::asio::awaitable<outcome<std::vector<stored_object>>> list(const std::string& folder,
+                                                                   const std::string& app) override;
 
   struct impl;
 

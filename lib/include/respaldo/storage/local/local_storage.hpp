@@ -19,14 +19,13 @@ class local_storage final : public storage {
 
   std::string_view kind() const override { return "local"; }
   std::size_t chunk_granularity() const override { return 0; }
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_upload>>> begin(
+  boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) override;
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<storage_download>>> open(
-      const std::string& location) override;
-  boost::asio::awaitable<boost::system::error_code> remove(const std::string& location) override;
-  boost::asio::awaitable<boost::system::result<std::vector<stored_object>>> list(
-      const std::string& folder, const std::string& app) override;
-  std::string last_error_detail() const override { return last_error_; }
+  boost::asio::awaitable<outcome<std::unique_ptr<storage_download>>> open(
+      const std::string& location, boost::asio::cancellation_slot cancel = {}) override;
+  boost::asio::awaitable<outcome<void>> remove(const std::string& location) override;
+  boost::asio::awaitable<outcome<std::vector<stored_object>>> list(const std::string& folder,
+                                                                   const std::string& app) override;
 
   // Removes the ".<name>.partial" files a crashed process left behind; call before any job runs.
   std::size_t remove_partials();
@@ -35,7 +34,6 @@ class local_storage final : public storage {
  private:
   boost::asio::thread_pool& pool_;
   std::string root_;
-  std::string last_error_;
 };
 
 }  // namespace respaldo

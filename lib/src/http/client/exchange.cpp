@@ -1,0 +1,90 @@
+#include "respaldo/http/client/exchange.hpp"
+
+#include "connection_impl.hpp"
+
+namespace respaldo {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Cancels the connection while a request is in flight; the handler is removed on scope exit so
+// that a later emit never reaches a connection that is gone.
+class cancel_binding {
+ public:
+  cancel_binding(asio::cancellation_slot slot, http_connection& conn) : slot_(slot) {
+    if (!slot_.is_connected()) return;
+    auto on_cancel = [&conn](asio::cancellation_type) { conn.cancel(); };
+    slot_.assign(on_cancel);
+  }
+  ~cancel_binding() {
+    if (slot_.is_connected()) slot_.clear();
+  }
+  cancel_binding(const cancel_binding&) = delete;
+  cancel_binding& operator=(const cancel_binding&) = delete;
+
+ private:
+  asio::cancellation_slot slot_;
+};
+
+}  // namespace
+
+asio::awaitable<outcome<pending_response>> http_send(http_client& client, const http_origin& origin,
+                                                     const http_client_request& req,
+                                                     const exchange_options& opts) {
+  for (int attempt = 0;; ++attempt) {
+    std::string why;
+    auto c = co_await client.acquire(origin, &why);
+    if (!c) co_return failure{c.error(), std::move(why)};
+    std::unique_ptr<http_connection> conn = std::move(*c);
+    boost::system::result<http_client_response_head> head;
+    {
+      cancel_binding bound(opts.cancel, *conn);
+      head = co_await conn->request(req);
+    }
+    if (head) co_return pending_response{std::move(*head), std::move(conn)};
+    // A pooled connection the server closed while idle: the request never got anywhere.
+    if (opts.retry_stale && attempt == 0 && conn->failed_before_response()) continue;
+    co_return failure{head.error(), conn->last_error_detail()};
+  }
+}
+
+asio::awaitable<outcome<http_client::simple_response>> read_whole(http_client& client,
+                                                                  pending_response pending,
+                                                                  const exchange_options& opts) {
+  http_connection& conn = *pending.conn;
+  boost::system::result<std::string> body;
+  {
+    cancel_binding bound(opts.cancel, conn);
+    body = co_await conn.read_body_all(opts.body_limit);
+  }
+  if (!body) co_return failure{body.error(), conn.last_error_detail()};
+  client.release(std::move(pending.conn));
+  co_return http_client::simple_response{std::move(pending.head), std::move(*body)};
+}
+
+asio::awaitable<outcome<http_client::simple_response>> http_exchange(http_client& client,
+                                                                     const http_origin& origin,
+                                                                     const http_client_request& req,
+                                                                     const exchange_options& opts) {
+  auto sent = co_await http_send(client, origin, req, opts);
+  if (!sent) co_return sent.error();
+  co_return co_await read_whole(client, std::move(*sent), opts);
+}
+
+// Kept for callers that want the URL's target and an error-detail string.
+asio::awaitable<boost::system::result<http_client::simple_response>> http_client::fetch(
+    const parsed_url& url, http_client_request req, std::size_t body_limit,
+    std::string* error_detail) {
+  req.target = url.target;
+  exchange_options opts;
+  opts.body_limit = body_limit;
+  auto r = co_await http_exchange(*this, url.origin, req, opts);
+  if (!r) {
+    if (error_detail) *error_detail = r.error().message;
+    co_return r.error().code;
+  }
+  co_return std::move(*r);
+}
+
+}  // namespace respaldo
