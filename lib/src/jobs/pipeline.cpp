@@ -64,113 +64,148 @@ asio::awaitable<boost::system::error_code> hash_chunk(sha256& hash, const char* 
   co_return boost::system::error_code{};
 }
 
-// The pipeline proper; run_pipeline aborts the upload whenever this fails.
-asio::awaitable<outcome<pipeline_result>> pump(const fill_function& fill, storage_upload& upload,
-                                               const pipeline_expectation& expected,
-                                               std::size_t chunk_size, job_control& control,
-                                               const progress_function& progress,
-                                               const std::function<void()>& on_finalizing) {
-  using namespace asio::experimental::awaitable_operators;
-  if (chunk_size == 0) co_return fail(errc::invalid_argument, "the pipeline chunk size is 0");
-  const std::uint64_t committed = upload.committed();
-  if (committed > expected.size)
-    co_return fail(errc::storage_error, "storage already holds " + std::to_string(committed) +
-                                            " bytes of a backup of " +
-                                            std::to_string(expected.size) + " bytes");
-  // Not value-initialised: the buffers are always written before they are read.
-  std::unique_ptr<char[]> buffers[2] = {std::unique_ptr<char[]>(new char[chunk_size]),
-                                        std::unique_ptr<char[]>(new char[chunk_size])};
-  sha256 hash;
-  pipeline_result out;
-  std::uint64_t received = 0;
+// The pipeline proper, one step per method; run_pipeline aborts the upload whenever it fails.
+class pump {
+ public:
+  pump(const fill_function& fill, storage_upload& upload, const pipeline_expectation& expected,
+       std::size_t chunk_size, job_control& control, const progress_function& progress)
+      : fill_(fill),
+        upload_(upload),
+        expected_(expected),
+        chunk_size_(chunk_size),
+        control_(control),
+        progress_(progress),
+        committed_(upload.committed()) {}
+
+  asio::awaitable<outcome<pipeline_result>> run(const std::function<void()>& on_finalizing) {
+    if (chunk_size_ == 0) co_return fail(errc::invalid_argument, "the pipeline chunk size is 0");
+    if (committed_ > expected_.size)
+      co_return fail(errc::storage_error, "storage already holds " + std::to_string(committed_) +
+                                              " bytes of a backup of " +
+                                              std::to_string(expected_.size) + " bytes");
+    // Not value-initialised: the buffers are always written before they are read.
+    buffers_[0].reset(new char[chunk_size_]);
+    buffers_[1].reset(new char[chunk_size_]);
+    if (auto first = co_await first_chunk(); !first) co_return first.error();
+    while (filled_ == chunk_size_ && received_ < expected_.size)
+      if (auto next = co_await middle_chunk(); !next) co_return next.error();
+    if (auto end = co_await check_end(); !end) co_return end.error();
+    co_return co_await publish(on_finalizing);
+  }
+
+ private:
   // Bytes of the chunk [start, start + n) that storage already holds (resumed uploads).
-  auto already_stored = [committed](std::uint64_t start, std::size_t n) -> std::size_t {
-    return committed > start
-               ? static_cast<std::size_t>(std::min<std::uint64_t>(committed - start, n))
+  std::size_t already_stored(std::uint64_t start, std::size_t n) const {
+    return committed_ > start
+               ? static_cast<std::size_t>(std::min<std::uint64_t>(committed_ - start, n))
                : 0;
-  };
+  }
 
-  if (control.stopped()) co_return control.reason();
-  int cur = 0;
-  std::size_t filled = 0;
-  auto first_ec = co_await fill_chunk(fill, buffers[cur].get(), chunk_size, filled);
-  received += filled;
-  if (first_ec) co_return read_failure(first_ec, control, received);
-  if (received > expected.size) co_return too_long(received, expected.size);
-  if (progress) progress(received, false);
+  asio::awaitable<outcome<void>> first_chunk() {
+    if (control_.stopped()) co_return control_.reason();
+    auto ec = co_await fill_chunk(fill_, buffers_[cur_].get(), chunk_size_, filled_);
+    received_ += filled_;
+    if (ec) co_return read_failure(ec, control_, received_);
+    if (received_ > expected_.size) co_return too_long(received_, expected_.size);
+    if (progress_) progress_(received_, false);
+    co_return outcome<void>{};
+  }
 
-  while (filled == chunk_size && received < expected.size) {
-    if (control.stopped()) co_return control.reason();
-    // This chunk is not the last one: store it while the next one arrives.
-    const std::size_t skip = already_stored(received - filled, filled);
-    const int next = 1 - cur;
+  // The current chunk is not the last one: store (and hash) it while the next one arrives.
+  asio::awaitable<outcome<void>> middle_chunk() {
+    using namespace asio::experimental::awaitable_operators;
+    if (control_.stopped()) co_return control_.reason();
+    const std::size_t skip = already_stored(received_ - filled_, filled_);
+    const int next = 1 - cur_;
     std::size_t got = 0;
-    boost::system::error_code read_ec, write_ec;
+    boost::system::error_code read_ec, write_ec, none;
     std::optional<failure> write_failure;
     // The parallel await below wants error codes: the failure's detail is kept aside.
     auto write_chunk = [&](asio::const_buffer c) -> asio::awaitable<boost::system::error_code> {
-      auto r = co_await upload.write(c);
+      auto r = co_await upload_.write(c);
       if (r) co_return boost::system::error_code{};
       write_failure = r.error();
       co_return r.error().code;
     };
-    const bool storing = skip < filled;
+    char* current = buffers_[cur_].get();
+    const bool storing = skip < filled_;
     if (storing) {
-      const auto chunk = asio::buffer(buffers[cur].get() + skip, filled - skip);
-      auto all = fill_chunk(fill, buffers[next].get(), chunk_size, got) && write_chunk(chunk) &&
-                 hash_chunk(hash, buffers[cur].get(), filled);
-      boost::system::error_code none;
+      const auto chunk = asio::buffer(current + skip, filled_ - skip);
+      auto all = fill_chunk(fill_, buffers_[next].get(), chunk_size_, got) && write_chunk(chunk) &&
+                 hash_chunk(hash_, current, filled_);
       std::tie(read_ec, write_ec, none) = co_await std::move(all);
-      out.bytes_sent += filled - skip;
+      out_.bytes_sent += filled_ - skip;
     } else {
-      auto both = fill_chunk(fill, buffers[next].get(), chunk_size, got) &&
-                  hash_chunk(hash, buffers[cur].get(), filled);
-      boost::system::error_code none;
+      auto both = fill_chunk(fill_, buffers_[next].get(), chunk_size_, got) &&
+                  hash_chunk(hash_, current, filled_);
       std::tie(read_ec, none) = co_await std::move(both);
     }
-    out.bytes_skipped += skip;
-    received += got;
-    if (control.stopped()) co_return control.reason();
+    out_.bytes_skipped += skip;
+    received_ += got;
+    if (control_.stopped()) co_return control_.reason();
     if (write_ec) co_return storage_failure(*write_failure, "storing the backup failed: ");
-    if (read_ec) co_return read_failure(read_ec, control, received);
-    cur = next;
-    filled = got;
-    if (received > expected.size) co_return too_long(received, expected.size);
-    if (progress) progress(received, storing);
+    if (read_ec) co_return read_failure(read_ec, control_, received_);
+    cur_ = next;
+    filled_ = got;
+    if (received_ > expected_.size) co_return too_long(received_, expected_.size);
+    if (progress_) progress_(received_, storing);
+    co_return outcome<void>{};
   }
 
-  hash.update(buffers[cur].get(), filled);
-  // The current chunk ends the stream or reaches X-Size. Make sure nothing follows.
-  if (filled == chunk_size && received == expected.size) {
-    char probe[1];
-    std::size_t extra = 0;
-    auto probe_ec = co_await fill_chunk(fill, probe, 1, extra);
-    if (probe_ec) co_return read_failure(probe_ec, control, received + extra);
-    if (extra > 0) co_return too_long(received + extra, expected.size);
+  // The current chunk ends the stream or reaches X-Size: nothing may follow, and size and
+  // checksum must match before anything is published.
+  asio::awaitable<outcome<void>> check_end() {
+    hash_.update(buffers_[cur_].get(), filled_);
+    if (filled_ == chunk_size_ && received_ == expected_.size) {
+      char probe[1];
+      std::size_t extra = 0;
+      auto probe_ec = co_await fill_chunk(fill_, probe, 1, extra);
+      if (probe_ec) co_return read_failure(probe_ec, control_, received_ + extra);
+      if (extra > 0) co_return too_long(received_ + extra, expected_.size);
+    }
+    if (control_.stopped()) co_return control_.reason();
+    if (received_ != expected_.size)
+      co_return fail(errc::size_mismatch, "received " + std::to_string(received_) +
+                                              " bytes but X-Size said " +
+                                              std::to_string(expected_.size));
+    out_.sha256 = hash_.finish_hex();
+    if (out_.sha256 != expected_.sha256)
+      co_return fail(errc::checksum_mismatch, "SHA-256 of the received bytes is " + out_.sha256 +
+                                                  " but X-Checksum-SHA256 said " +
+                                                  expected_.sha256);
+    out_.size = received_;
+    co_return outcome<void>{};
   }
-  if (control.stopped()) co_return control.reason();
-  if (received != expected.size)
-    co_return fail(errc::size_mismatch, "received " + std::to_string(received) +
-                                            " bytes but X-Size said " +
-                                            std::to_string(expected.size));
-  out.sha256 = hash.finish_hex();
-  if (out.sha256 != expected.sha256)
-    co_return fail(errc::checksum_mismatch, "SHA-256 of the received bytes is " + out.sha256 +
-                                                " but X-Checksum-SHA256 said " + expected.sha256);
-  out.size = received;
-  if (on_finalizing) on_finalizing();
-  const std::size_t skip = already_stored(received - filled, filled);
-  const auto last = asio::buffer(buffers[cur].get() + skip, filled - skip);
-  auto stored = co_await upload.finish(last);
-  out.bytes_sent += filled - skip;
-  out.bytes_skipped += skip;
-  if (!stored) {
-    if (control.stopped()) co_return control.reason();
-    co_return storage_failure(stored.error(), "publishing the backup failed: ");
+
+  asio::awaitable<outcome<pipeline_result>> publish(const std::function<void()>& on_finalizing) {
+    if (on_finalizing) on_finalizing();
+    const std::size_t skip = already_stored(received_ - filled_, filled_);
+    const auto last = asio::buffer(buffers_[cur_].get() + skip, filled_ - skip);
+    auto stored = co_await upload_.finish(last);
+    out_.bytes_sent += filled_ - skip;
+    out_.bytes_skipped += skip;
+    if (!stored) {
+      if (control_.stopped()) co_return control_.reason();
+      co_return storage_failure(stored.error(), "publishing the backup failed: ");
+    }
+    out_.object = std::move(*stored);
+    co_return std::move(out_);
   }
-  out.object = std::move(*stored);
-  co_return out;
-}
+
+  const fill_function& fill_;
+  storage_upload& upload_;
+  const pipeline_expectation& expected_;
+  const std::size_t chunk_size_;
+  job_control& control_;
+  const progress_function& progress_;
+  const std::uint64_t committed_;
+  std::unique_ptr<char[]> buffers_[2];
+  sha256 hash_;
+  pipeline_result out_;
+  std::uint64_t received_ = 0;
+  int cur_ = 0;
+  std::size_t filled_ = 0;
+};
 
 }  // namespace
 
@@ -180,7 +215,8 @@ asio::awaitable<outcome<pipeline_result>> run_pipeline(const fill_function& fill
                                                        std::size_t chunk_size, job_control& control,
                                                        const progress_function& progress,
                                                        const std::function<void()>& on_finalizing) {
-  auto result = co_await pump(fill, upload, expected, chunk_size, control, progress, on_finalizing);
+  pump p(fill, upload, expected, chunk_size, control, progress);
+  auto result = co_await p.run(on_finalizing);
   // An interrupted run (shutdown) leaves its upload to the next process, which resumes it.
   if (!result && result.error().code != errc::interrupted) co_await upload.abort();
   co_return result;
