@@ -13,6 +13,8 @@
 
 #include "respaldo/api/api.hpp"
 #include "respaldo/cli/cli_client.hpp"
+#include "respaldo/cli/cron_command.hpp"
+#include "respaldo/cli/retention_command.hpp"
 #include "respaldo/config/bootstrap.hpp"
 #include "respaldo/config/config.hpp"
 #include "respaldo/core/log.hpp"

@@ -147,7 +147,9 @@ std::optional<int> parse_command(const std::vector<std::string>& args, std::size
                                  command_line& a, std::ostream& out, std::ostream& err) {
   std::vector<option_spec> options = common_options();
   options.insert(options.end(), extra.begin(), extra.end());
-  if (auto e = parse_args(args, from, options, a); !e.empty()) return usage_error(err, command, e);
+  auto parsed = parse_command_line(args, from, options);
+  if (!parsed) return usage_error(err, command, parsed.error().message());
+  a = std::move(*parsed);
   if (a.help) {
     out << usage_of(command) << common_help;
     return client_exit_ok;

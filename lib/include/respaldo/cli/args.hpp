@@ -1,7 +1,9 @@
-// The command-line grammar the client commands share: `--name VALUE`, `--name=VALUE`, bare flags,
-// `--help`/`-h` anywhere, and `--` ending the options.
+// The command-line grammar every subcommand shares, on Boost.Program_options: `--name VALUE`,
+// `--name=VALUE`, bare flags, `--help`/`-h` anywhere, `--` ending the options. No abbreviations,
+// no option given twice. The usage texts stay hand-written: they are part of the interface.
 #pragma once
 
+#include <boost/system/result.hpp>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -13,11 +15,13 @@
 namespace respaldo::cli {
 
 struct option_spec {
-  std::string_view name;  // as typed: "--server", "-o"
+  std::string_view name;  // as typed and as looked up: "--server", "-o"
   bool takes_value;
+  std::string_view alias = {};  // a short spelling of the same option ("-n" for "--count")
 };
 
-// What a command line holds once its options are known.
+// What a command line holds once its options are known; values and flags are keyed by the
+// option's name.
 struct command_line {
   std::vector<std::string> positional;
   std::map<std::string, std::string, std::less<>> values;
@@ -31,8 +35,21 @@ struct command_line {
   bool flag(std::string_view name) const { return flags.count(name) > 0; }
 };
 
-// Parses args[from...] against `options`; returns an error message naming the option, or "".
-std::string parse_args(const std::vector<std::string>& args, std::size_t from,
-                       const std::vector<option_spec>& options, command_line& out);
+// Why a command line was refused. Commands word it their own way, so it stays data.
+struct usage_problem {
+  enum class kind { unknown_option, missing_value, unexpected_value, repeated };
+  kind what;
+  std::string option;  // as typed, without "=value": "--bogus", "-n"
+  std::string token;   // the whole argument: "--bogus=1"
+
+  // The wording of the client commands and `cron`: "unknown option '--bogus'",
+  // "option -n needs a value", "option --json takes no value", "option --tz given more than once".
+  std::string message() const;
+};
+
+// Parses args[from...] against `options` (plus --help/-h); stops at the first problem.
+boost::system::result<command_line, usage_problem> parse_command_line(
+    const std::vector<std::string>& args, std::size_t from,
+    const std::vector<option_spec>& options);
 
 }  // namespace respaldo::cli
