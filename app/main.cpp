@@ -1,41 +1,15 @@
-// respaldo: parses the command line, wires the services together, handles signals and runs the
-// io_context. Everything else lives in the library.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <cstdlib>
-#include <filesystem>
+// respaldo: dispatches the subcommands; `serve` is composed in serve.cpp, everything else lives in
+// the library.
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "respaldo/api/api.hpp"
 #include "respaldo/cli/cli_client.hpp"
-#include "respaldo/config/bootstrap.hpp"
-#include "respaldo/config/config.hpp"
-#include "respaldo/contract/client.hpp"
-#include "respaldo/core/log.hpp"
-#include "respaldo/core/metrics.hpp"
-#include "respaldo/crypto/crypto.hpp"
-#include "respaldo/crypto/token_seal.hpp"
-#include "respaldo/http/client/client.hpp"
-#include "respaldo/http/server.hpp"
-#include "respaldo/jobs/runner.hpp"
-#include "respaldo/plan/cron.hpp"
-#include "respaldo/plan/retention.hpp"
-#include "respaldo/schedule/prober.hpp"
-#include "respaldo/schedule/scheduler.hpp"
-#include "respaldo/storage/drive/drive_auth.hpp"
-#include "respaldo/storage/drive/drive_storage.hpp"
-#include "respaldo/storage/local/local_storage.hpp"
-#include "respaldo/store/sqlite/sqlite_store.hpp"
+#include "respaldo/cli/cron_command.hpp"
+#include "respaldo/cli/retention_command.hpp"
+#include "serve.hpp"
 
 namespace {
-
-namespace asio = boost::asio;
-using namespace respaldo;
 
 constexpr const char* usage_text =
     "usage: respaldo <command> [options]\n"
@@ -49,216 +23,10 @@ constexpr const char* usage_text =
     "\n"
     "  respaldo --version    print the version\n";
 
-log_level level_from(const std::string& s) {
-  if (s == "debug") return log_level::debug;
-  if (s == "warn") return log_level::warn;
-  if (s == "error") return log_level::error;
-  return log_level::info;
-}
-
-int serve(const std::vector<std::string>& args) {
-  auto parsed = parse_serve_config(args);
-  if (!parsed.config) {
-    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message;
-    return parsed.exit_code;
-  }
-  const serve_config cfg = *parsed.config;
-  logger log(cfg.log_format == "json" ? log_format::json : log_format::text, &std::cerr,
-             level_from(cfg.log_level));
-
-  if (auto ok = prepare_data_dir(cfg.data_dir); !ok) {
-    log.error("cannot start", {{"error", ok.error()}});
-    return 1;
-  }
-  const char* env_token = std::getenv("RESPALDO_ADMIN_TOKEN");
-  auto token = load_admin_token(cfg.admin_token_file, env_token ? env_token : "", cfg.data_dir);
-  if (!token) {
-    log.error("cannot start", {{"error", token.error()}});
-    return 1;
-  }
-  log.info("admin token loaded", {{"source", token->origin}});
-
-  const std::string key_file = cfg.secret_key_file.empty()
-                                   ? (std::filesystem::path(cfg.data_dir) / "secret.key").string()
-                                   : cfg.secret_key_file;
-  auto box = secret_box::load_or_create(key_file, cfg.secret_key_file.empty());
-  if (!box) {
-    log.error("cannot start", {{"error", box.error()}});
-    return 1;
-  }
-  const std::string db_path = (std::filesystem::path(cfg.data_dir) / "respaldo.db").string();
-  auto db = make_sqlite_store(db_path, log);
-  if (!db) {
-    log.error("cannot open the database",
-              {{"code", std::string(code_name(db.error().code))}, {"error", db.error().message}});
-    return 1;
-  }
-  token_seal tokens(*box, log);
-
-  asio::io_context io{1};
-  asio::thread_pool blocking(2);
-  metrics stats;
-  stats.describe("respaldo_store_calls_total", metrics::kind::counter,
-                 "Calls into the SQLite store.");
-  stats.describe("respaldo_store_call_seconds_total", metrics::kind::counter,
-                 "Time the io_context spent inside store calls.");
-  stats.describe("respaldo_store_call_seconds_max", metrics::kind::gauge,
-                 "Longest single store call.");
-  store* db_ptr = db->get();
-  stats.on_render([db_ptr](metrics& m) {
-    const auto& s = db_ptr->stats();
-    m.set("respaldo_store_calls_total", static_cast<double>(s.calls));
-    m.set("respaldo_store_call_seconds_total", static_cast<double>(s.total_ns) / 1e9);
-    m.set("respaldo_store_call_seconds_max", static_cast<double>(s.max_ns) / 1e9);
-  });
-
-  std::string tls_error;
-  auto tls = make_tls_context(cfg.ca_file, &tls_error);
-  if (!tls) {
-    log.error("cannot start", {{"error", "--ca-file: " + tls_error}});
-    return 2;
-  }
-  http_client_options app_client_options;
-  app_client_options.connect_timeout = cfg.connect_timeout;
-  app_client_options.io_timeout = cfg.read_timeout;
-  http_client app_client(io.get_executor(), app_client_options, tls);
-
-  local_storage local(blocking, (std::filesystem::path(cfg.data_dir) / "backups").string());
-  if (auto n = local.remove_partials())
-    log.warn("removed unfinished uploads of a previous run",
-             {{"files", static_cast<std::uint64_t>(n)}});
-  storage* backups = &local;
-
-  // Google Drive: a broken credentials file stops start-up here (exit 2), naming the field.
-  std::unique_ptr<http_client> drive_client;
-  std::unique_ptr<drive_token_source> drive_tokens;
-  std::unique_ptr<drive_storage> drive;
-  if (cfg.storage == "drive") {
-    auto creds = load_drive_credentials(cfg.drive_credentials);
-    if (!creds) {
-      log.error("cannot start", {{"error", "--drive-credentials: " + creds.error()}});
-      return 2;
-    }
-    http_client_options drive_client_options;
-    drive_client_options.connect_timeout = cfg.connect_timeout;
-    drive_client_options.io_timeout = cfg.read_timeout;
-    drive_client = std::make_unique<http_client>(io.get_executor(), drive_client_options, tls);
-    const std::string token_url = drive_token_url(*creds, cfg.drive_token_url);
-    const std::string principal = creds->type == drive_credentials::kind::service_account
-                                      ? creds->client_email
-                                      : "authorized_user " + creds->client_id;
-    drive_tokens = std::make_unique<drive_token_source>(*drive_client, std::move(*creds), token_url,
-                                                        cfg.drive_impersonate, &log);
-    drive_storage_options dopts;
-    dopts.api_url = cfg.drive_api_url;
-    dopts.retry.base_delay =
-        std::min<std::chrono::milliseconds>(cfg.retry_base_delay, std::chrono::seconds(1));
-    dopts.retry.max_delay =
-        std::min<std::chrono::milliseconds>(cfg.retry_max_delay, std::chrono::seconds(32));
-    dopts.log = &log;
-    auto created = drive_storage::create(*drive_client, *drive_tokens, dopts);
-    if (!created) {
-      log.error("cannot start", {{"error", created.error()}});
-      return 2;
-    }
-    drive = std::move(*created);
-    backups = drive.get();
-    log.info("drive storage", {{"api", cfg.drive_api_url},
-                               {"token_url", token_url},
-                               {"principal", principal},
-                               {"impersonate", cfg.drive_impersonate}});
-  }
-
-  runner_options ropts;
-  ropts.max_concurrent_jobs = cfg.max_concurrent_jobs;
-  ropts.max_attempts = cfg.max_attempts;
-  ropts.retry_base_delay = cfg.retry_base_delay;
-  ropts.retry_max_delay = cfg.retry_max_delay;
-  ropts.chunk_size = cfg.chunk_size;
-  ropts.job_deadline = cfg.job_deadline;
-  ropts.default_timezone = cfg.timezone;
-  exporter_options contract_opts;
-  contract_opts.poll_max = cfg.deferred_poll_max;
-  auto contract = make_contract_client(app_client, contract_opts);
-  job_runner runner(io.get_executor(), **db, tokens, *backups, *contract, system_wall_clock(),
-                    ropts, log, stats);
-
-  scheduler_options schedule_opts;
-  schedule_opts.default_timezone = cfg.timezone;
-  schedule_opts.jitter = std::chrono::duration_cast<std::chrono::seconds>(cfg.schedule_jitter);
-  auto enqueue = [&runner](const app_record& app, job_kind kind, job_trigger trigger) {
-    return runner.enqueue(app, kind, trigger);
-  };
-  scheduler schedules(io.get_executor(), **db, enqueue, system_wall_clock(), schedule_opts, log,
-                      stats);
-  runner.on_finished([&schedules](const job_record& job) { schedules.job_finished(job); });
-  prober_options probe_opts;
-  probe_opts.interval = cfg.probe_interval;
-  prober probes(io.get_executor(), **db, tokens, *contract, probe_opts, log, stats);
-  auto app_changed = [&schedules, &probes](const std::string& app) {
-    schedules.app_changed(app);
-    probes.app_changed(app);
-  };
-
-  api_services services{**db,         tokens,  log,     stats,      token->token,
-                        cfg.timezone, &runner, backups, app_changed};
-  api rest(services);
-
-  http_server_options sopts;
-  sopts.body_limit = cfg.max_body_bytes;
-  sopts.read_timeout = cfg.request_timeout;
-  sopts.handler_timeout = cfg.request_timeout;
-  auto handler = [&rest](http_request& req) { return rest.handle(req); };
-  http_server server(io.get_executor(), handler, sopts, log);
-  auto bound = server.listen(cfg.listen_host, cfg.listen_port);
-  if (!bound) {
-    log.error("cannot listen",
-              {{"address", cfg.listen_host + ":" + std::to_string(cfg.listen_port)},
-               {"error", bound.error().message()}});
-    return 1;
-  }
-  // Installed before "listening" is logged: a SIGTERM right after that line must shut down
-  // gracefully, not kill the process with the default disposition.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  runner.start();
-  schedules.start();
-  probes.start();
-  server.start();
-  log.info("listening",
-           {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
-            {"storage", std::string(backups->kind())},
-            {"version", RESPALDO_VERSION}});
-
-  auto on_signal = [&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    log.info("shutting down", {{"signal", sig}});
-    schedules.stop();
-    probes.stop();
-    auto stop = [&]() -> asio::awaitable<void> {
-      co_await server.shutdown(cfg.shutdown_grace);
-      co_await runner.shutdown(cfg.shutdown_grace);
-      io.stop();
-    };
-    asio::co_spawn(io, stop, asio::detached);
-    // A second signal means "now": the store is consistent after every statement and jobs left
-    // running are recovered at the next start.
-    auto on_second = [&](const boost::system::error_code& ec2, int sig2) {
-      if (ec2) return;
-      log.warn("second signal: exiting without waiting", {{"signal", sig2}});
-      std::_Exit(1);
-    };
-    signals.async_wait(on_second);
-  };
-  signals.async_wait(on_signal);
-  io.run();
-  blocking.join();
-  log.info("stopped");
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace respaldo;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << usage_text;
@@ -270,7 +38,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (command == "serve") return serve(rest);
+  if (command == "serve") return run_serve(rest);
   if (command == "cron") return run_cron_command(rest, std::cout, std::cerr);
   if (command == "retention") return run_retention_command(rest, std::cin, std::cout, std::cerr);
   if (is_client_command(command)) return run_client_command(command, rest, std::cout, std::cerr);

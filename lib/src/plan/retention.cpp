@@ -8,11 +8,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
-#include <exception>
-#include <istream>
 #include <numeric>
 #include <optional>
-#include <ostream>
 #include <set>
 #include <string_view>
 
@@ -63,64 +60,6 @@ bucket_keys buckets_of(std::chrono::sys_seconds t, const date::time_zone* tz) {
   k.year = buf;
   return k;
 }
-
-bool read_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
-}
-
-// RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)); fractions are truncated.
-std::optional<std::chrono::sys_seconds> parse_timestamp(std::string_view s) {
-  int year, month, day, hour, minute, second;
-  if (!read_digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !read_digits(s, 5, 2, month) ||
-      s[7] != '-' || !read_digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') ||
-      !read_digits(s, 11, 2, hour) || s[13] != ':' || !read_digits(s, 14, 2, minute) ||
-      s[16] != ':' || !read_digits(s, 17, 2, second))
-    return std::nullopt;
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {
-    const std::size_t start = ++pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-    if (pos == start) return std::nullopt;
-  }
-  int offset_minutes = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh, om;
-    if (!read_digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !read_digits(s, pos + 4, 2, om) || oh > 23 || om > 59)
-      return std::nullopt;
-    offset_minutes = (s[pos] == '-' ? -1 : 1) * (oh * 60 + om);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
-                                 date::day{static_cast<unsigned>(day)}};
-  // A leap second (:60) stays within its minute, and so within its day.
-  if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  if (second == 60) second = 59;
-  const auto local = std::chrono::sys_seconds{date::sys_days{ymd}} + std::chrono::hours{hour} +
-                     std::chrono::minutes{minute} + std::chrono::seconds{second};
-  return local - std::chrono::minutes{offset_minutes};
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view space = " \t\r\n\v\f";
-  const auto b = s.find_first_not_of(space);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(space) - b + 1);
-}
-
-constexpr std::string_view usage = "usage: respaldo retention plan --policy JSON [--tz ZONE]";
 
 }  // namespace
 
@@ -241,118 +180,6 @@ std::vector<retention_decision> plan_retention(const std::vector<retention_candi
 
   for (auto& d : decisions) d.keep = !d.reasons.empty();
   return decisions;
-}
-
-int run_retention_command(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-                          std::ostream& err) {
-  if (args.empty()) {
-    err << usage << '\n';
-    return 2;
-  }
-  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    out << usage << '\n';
-    return 0;
-  }
-  if (args[0] != "plan") {
-    err << "retention: unknown subcommand \"" << args[0] << "\"\n" << usage << '\n';
-    return 2;
-  }
-
-  std::optional<std::string> policy_text, tz_name;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << usage << '\n';
-      return 0;
-    }
-    std::optional<std::string>* target = nullptr;
-    std::string flag;
-    std::optional<std::string> inline_value;
-    for (auto [name, slot] : {std::pair{"--policy", &policy_text}, std::pair{"--tz", &tz_name}}) {
-      const std::string_view sv = a;
-      if (sv == name) {
-        target = slot;
-        flag = name;
-      } else if (sv.starts_with(std::string(name) + "=")) {
-        target = slot;
-        flag = name;
-        inline_value = std::string(sv.substr(std::string_view(name).size() + 1));
-      }
-    }
-    if (!target) {
-      err << "retention plan: unknown argument \"" << a << "\"\n" << usage << '\n';
-      return 2;
-    }
-    if (target->has_value()) {
-      err << "retention plan: " << flag << " given more than once\n";
-      return 2;
-    }
-    if (inline_value) {
-      *target = *inline_value;
-    } else if (i + 1 < args.size()) {
-      *target = args[++i];
-    } else {
-      err << "retention plan: " << flag << " needs a value\n" << usage << '\n';
-      return 2;
-    }
-  }
-  if (!policy_text) {
-    err << "retention plan: missing --policy (a JSON object such as {\"daily\":7,\"weekly\":4})\n"
-        << usage << '\n';
-    return 2;
-  }
-
-  boost::system::error_code ec;
-  const boost::json::value policy_json = boost::json::parse(*policy_text, ec);
-  if (ec) {
-    err << "retention plan: --policy: invalid JSON (" << ec.message() << ")\n";
-    return 2;
-  }
-  const auto policy = parse_retention_policy(policy_json);
-  if (!policy) {
-    err << "retention plan: --policy: " << policy.error() << '\n';
-    return 2;
-  }
-
-  const date::time_zone* tz = nullptr;
-  if (tz_name) {
-    try {
-      tz = date::locate_zone(*tz_name);
-    } catch (const std::exception&) {
-      err << "retention plan: --tz: unknown time zone \"" << *tz_name << "\"\n";
-      return 2;
-    }
-  }
-
-  std::vector<std::string> given;
-  std::vector<retention_candidate> candidates;
-  std::string line;
-  for (std::size_t line_no = 1; std::getline(in, line); ++line_no) {
-    const std::string_view text = trim(line);
-    if (text.empty()) continue;
-    const auto t = parse_timestamp(text);
-    if (!t) {
-      err << "retention plan: line " << line_no << ": not an RFC 3339 timestamp: \"" << text
-          << "\"\n";
-      return 2;
-    }
-    // Zero-padded positions as ids: equal timestamps are ordered by input position.
-    char id[24];
-    std::snprintf(id, sizeof id, "%020zu", candidates.size());
-    candidates.push_back({id, *t, true, true});
-    given.emplace_back(text);
-  }
-
-  const auto plan = plan_retention(candidates, *policy, tz);
-  for (std::size_t i = 0; i < plan.size(); ++i) {
-    out << (plan[i].keep ? "keep " : "delete ") << given[i];
-    for (std::string reason : plan[i].reasons) {
-      std::replace(reason.begin(), reason.end(), ' ', ':');
-      out << ' ' << reason;
-    }
-    out << '\n';
-  }
-  return 0;
 }
 
 }  // namespace respaldo

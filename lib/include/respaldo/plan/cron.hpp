@@ -1,5 +1,5 @@
 // Cron expressions (the 5-field Vixie cron dialect) and their fire times in an IANA time zone.
-// Pure computation: no clock, no I/O (run_cron_command only writes to the streams it is given).
+// Pure computation: no clock, no I/O (the `respaldo cron` front end is in cli/cron_command).
 //
 // Syntax: "minute hour day-of-month month day-of-week", fields separated by spaces or tabs.
 //   minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or JAN-DEC, day-of-week 0-7 or SUN-SAT
@@ -34,7 +34,6 @@
 #include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
-#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,11 +82,5 @@ class cron_schedule {
   bool dom_star_ = false;
   bool dow_star_ = false;
 };
-
-// `respaldo cron next EXPR [-n N] [--after RFC3339] [--tz ZONE]`; `args` excludes "respaldo cron".
-// Prints the next N (default 5) fire times after --after (default: now), one a line, in RFC 3339
-// UTC ("...Z"), or with --tz as local times with their offset. Returns 0, or 2 after writing a
-// message naming the bad argument, flag or expression field to `err`. --help prints the usage.
-int run_cron_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace respaldo

@@ -38,7 +38,6 @@
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 #include <chrono>
-#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -82,16 +81,5 @@ struct retention_decision {
 std::vector<retention_decision> plan_retention(const std::vector<retention_candidate>& candidates,
                                                const retention_policy& policy,
                                                const date::time_zone* tz);
-
-// `respaldo retention plan --policy JSON [--tz ZONE]` (args exclude "respaldo retention"): reads
-// RFC 3339 timestamps, one a line, from `in` (blank lines are skipped), and prints one line per
-// timestamp, in input order, the timestamp as given:
-//   keep 2025-06-18T02:00:00Z newest daily:2025-06-18 weekly:2025-W25
-//   delete 2025-06-11T02:00:00Z
-// Equal timestamps are ordered by input position (a later line is the newer). Returns 0, or 2 with
-// a message on `err` naming the flag or the input line on bad usage or input (nothing is printed on
-// `out` then).
-int run_retention_command(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-                          std::ostream& err);
 
 }  // namespace respaldo

@@ -1,0 +1,223 @@
+// The client's HTTP: requests run one at a time on a private io_context, a kept-alive connection
+// is reused, and a backup's content is streamed to disk while it is hashed.
+#include "respaldo/cli/transport.hpp"
+
+#include <algorithm>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "respaldo/core/file_io.hpp"
+#include "respaldo/crypto/crypto.hpp"
+
+namespace respaldo::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+
+// Largest JSON answer taken from the server (a page of 500 jobs is well below it).
+constexpr std::size_t json_limit = 16 * 1024 * 1024;
+
+std::string describe(const boost::system::error_code& ec, const std::string& detail) {
+  return detail.empty() ? ec.message() : detail;
+}
+
+// A request on a kept-alive connection that the server closed while it was idle fails before any
+// answer; it is sent once more on a fresh connection.
+bool closed_while_idle(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+asio::awaitable<api_reply> exchange(http_client& client, const http_origin& origin,
+                                    const http_client_request& req) {
+  api_reply out;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string why;
+    auto conn = co_await client.acquire(origin, &why);
+    if (!conn) {
+      out.failure = describe(conn.error(), why);
+      co_return out;
+    }
+    auto head = co_await (*conn)->request(req);
+    if (!head) {
+      if (attempt == 0 && (*conn)->reused() && closed_while_idle(head.error())) continue;
+      out.failure = describe(head.error(), (*conn)->last_error_detail());
+      co_return out;
+    }
+    auto body = co_await (*conn)->read_body_all(json_limit);
+    if (!body) {
+      out.failure = describe(body.error(), (*conn)->last_error_detail());
+      co_return out;
+    }
+    out.reached = true;
+    out.status = head->status;
+    out.reason = head->reason;
+    out.body = std::move(*body);
+    client.release(std::move(*conn));
+    co_return out;
+  }
+  co_return out;
+}
+
+// Checks X-Size and X-Checksum-SHA256 of a 200 and records them in `out`; false (with
+// out.header_problem set) when one is missing or malformed.
+bool read_announced(const http_client_response_head& head, download_result& out) {
+  const auto size_text = head.header("X-Size");
+  const auto sum_text = head.header("X-Checksum-SHA256");
+  if (auto fmt = head.header("X-Format")) out.format = std::string(*fmt);
+  if (!size_text || !sum_text) {
+    out.header_problem = std::string("the answer lacks the ") +
+                         (size_text ? "X-Checksum-SHA256" : "X-Size") + " header";
+    return false;
+  }
+  const char* first = size_text->data();
+  const char* last = first + size_text->size();
+  auto [ptr, ec] = std::from_chars(first, last, out.expected_size);
+  if (size_text->empty() || ec != std::errc{} || ptr != last) {
+    out.header_problem = "X-Size is not a byte count: '" + std::string(*size_text) + "'";
+    return false;
+  }
+  if (!is_sha256_hex(*sum_text)) {
+    out.header_problem = "X-Checksum-SHA256 is not 64 hex digits: '" + std::string(*sum_text) + "'";
+    return false;
+  }
+  out.expected_sha256 = std::string(*sum_text);
+  std::transform(out.expected_sha256.begin(), out.expected_sha256.end(),
+                 out.expected_sha256.begin(), [](unsigned char c) { return std::tolower(c); });
+  return true;
+}
+
+// Streams the body into `fd` chunk by chunk, hashing each chunk as it passes: the file is never
+// held in memory.
+asio::awaitable<download_result> download_to(http_client& client, const http_origin& origin,
+                                             const http_client_request& req, int fd,
+                                             const std::string& partial_path) {
+  download_result out;
+  std::string why;
+  auto conn = co_await client.acquire(origin, &why);
+  if (!conn) {
+    out.reply.failure = describe(conn.error(), why);
+    co_return out;
+  }
+  auto head = co_await (*conn)->request(req);
+  if (!head) {
+    out.reply.failure = describe(head.error(), (*conn)->last_error_detail());
+    co_return out;
+  }
+  out.reply.reached = true;
+  out.reply.status = head->status;
+  out.reply.reason = head->reason;
+  if (head->status != 200) {
+    auto body = co_await (*conn)->read_body_all(json_limit);
+    if (body) out.reply.body = std::move(*body);
+    co_return out;
+  }
+  out.ok_status = true;
+  if (!read_announced(*head, out)) co_return out;
+
+  std::vector<char> buf(256 * 1024);
+  const asio::mutable_buffer space(buf.data(), buf.size());
+  sha256 hash;
+  while (true) {
+    auto n = co_await (*conn)->read_body_some(space);
+    if (!n) {
+      out.stream_error = describe(n.error(), (*conn)->last_error_detail());
+      co_return out;
+    }
+    if (*n == 0) break;
+    hash.update(buf.data(), *n);
+    if (write_fully(fd, buf.data(), *n) != 0) {
+      out.write_error = "cannot write " + partial_path + ": " + std::strerror(errno);
+      co_return out;
+    }
+    out.received += *n;
+  }
+  out.complete = true;
+  out.sha256 = hash.finish_hex();
+  client.release(std::move(*conn));
+  co_return out;
+}
+
+// Runs one coroutine to completion on `io` (the only place the io_context runs).
+template <class T>
+T run(asio::io_context& io, asio::awaitable<T> task) {
+  std::optional<T> value;
+  std::exception_ptr failure;
+  auto done = [&value, &failure](std::exception_ptr e, T v) {
+    if (e)
+      failure = e;
+    else
+      value = std::move(v);
+  };
+  asio::co_spawn(io, std::move(task), done);
+  io.restart();
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*value);
+}
+
+class http_transport final : public client_transport {
+ public:
+  explicit http_transport(const client_settings& s)
+      : settings_(s), client_(io_.get_executor(), options(), s.tls) {}
+
+  api_reply call(std::string method, const std::string& path, std::string body,
+                 std::string content_type) override {
+    http_client_request req = request(std::move(method), path);
+    if (!content_type.empty()) req.headers.push_back({"Content-Type", std::move(content_type)});
+    req.body = body;
+    return run(io_, exchange(client_, settings_.origin, req));
+  }
+
+  download_result download(const std::string& path, int fd,
+                           const std::string& partial_path) override {
+    http_client_request req = request("GET", path);
+    return run(io_, download_to(client_, settings_.origin, req, fd, partial_path));
+  }
+
+ private:
+  static http_client_options options() {
+    http_client_options o;
+    o.connect_timeout = std::chrono::seconds(10);
+    o.io_timeout = std::chrono::seconds(60);
+    return o;
+  }
+  http_client_request request(std::string method, const std::string& path) const {
+    http_client_request req;
+    req.method = std::move(method);
+    req.target = settings_.prefix + path;
+    req.headers.push_back({"Authorization", "Bearer " + settings_.token});
+    req.headers.push_back({"Accept", "application/json"});
+    return req;
+  }
+
+  const client_settings& settings_;
+  asio::io_context io_{1};
+  http_client client_;
+};
+
+}  // namespace
+
+std::unique_ptr<client_transport> make_http_transport(const client_settings& settings) {
+  return std::make_unique<http_transport>(settings);
+}
+
+std::string encode(std::string_view s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+}  // namespace respaldo::cli
