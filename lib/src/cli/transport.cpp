@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -20,7 +19,9 @@
 #include <vector>
 
 #include "respaldo/core/file_io.hpp"
+#include "respaldo/core/text.hpp"
 #include "respaldo/crypto/crypto.hpp"
+#include "respaldo/http/client/exchange.hpp"
 
 namespace respaldo::cli {
 
@@ -31,45 +32,25 @@ namespace asio = boost::asio;
 // Largest JSON answer taken from the server (a page of 500 jobs is well below it).
 constexpr std::size_t json_limit = 16 * 1024 * 1024;
 
-std::string describe(const boost::system::error_code& ec, const std::string& detail) {
-  return detail.empty() ? ec.message() : detail;
+std::string describe(const failure& f) {
+  return f.message.empty() ? f.code.message() : f.message;
 }
 
-// A request on a kept-alive connection that the server closed while it was idle fails before any
-// answer; it is sent once more on a fresh connection.
-bool closed_while_idle(const boost::system::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe;
-}
-
+// One request through the library's exchange (a stale kept-alive connection is retried once).
 asio::awaitable<api_reply> exchange(http_client& client, const http_origin& origin,
                                     const http_client_request& req) {
   api_reply out;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::string why;
-    auto conn = co_await client.acquire(origin, &why);
-    if (!conn) {
-      out.failure = describe(conn.error(), why);
-      co_return out;
-    }
-    auto head = co_await (*conn)->request(req);
-    if (!head) {
-      if (attempt == 0 && (*conn)->reused() && closed_while_idle(head.error())) continue;
-      out.failure = describe(head.error(), (*conn)->last_error_detail());
-      co_return out;
-    }
-    auto body = co_await (*conn)->read_body_all(json_limit);
-    if (!body) {
-      out.failure = describe(body.error(), (*conn)->last_error_detail());
-      co_return out;
-    }
-    out.reached = true;
-    out.status = head->status;
-    out.reason = head->reason;
-    out.body = std::move(*body);
-    client.release(std::move(*conn));
+  exchange_options opts;
+  opts.body_limit = json_limit;
+  auto r = co_await http_exchange(client, origin, req, opts);
+  if (!r) {
+    out.failure = describe(r.error());
     co_return out;
   }
+  out.reached = true;
+  out.status = r->head.status;
+  out.reason = r->head.reason;
+  out.body = std::move(r->body);
   co_return out;
 }
 
@@ -95,9 +76,7 @@ bool read_announced(const http_client_response_head& head, download_result& out)
     out.header_problem = "X-Checksum-SHA256 is not 64 hex digits: '" + std::string(*sum_text) + "'";
     return false;
   }
-  out.expected_sha256 = std::string(*sum_text);
-  std::transform(out.expected_sha256.begin(), out.expected_sha256.end(),
-                 out.expected_sha256.begin(), [](unsigned char c) { return std::tolower(c); });
+  out.expected_sha256 = lower(*sum_text);
   return true;
 }
 
@@ -107,35 +86,31 @@ asio::awaitable<download_result> download_to(http_client& client, const http_ori
                                              const http_client_request& req, int fd,
                                              const std::string& partial_path) {
   download_result out;
-  std::string why;
-  auto conn = co_await client.acquire(origin, &why);
-  if (!conn) {
-    out.reply.failure = describe(conn.error(), why);
+  auto sent = co_await http_send(client, origin, req);
+  if (!sent) {
+    out.reply.failure = describe(sent.error());
     co_return out;
   }
-  auto head = co_await (*conn)->request(req);
-  if (!head) {
-    out.reply.failure = describe(head.error(), (*conn)->last_error_detail());
-    co_return out;
-  }
+  const auto& head = sent->head;
+  http_connection& conn = *sent->conn;
   out.reply.reached = true;
-  out.reply.status = head->status;
-  out.reply.reason = head->reason;
-  if (head->status != 200) {
-    auto body = co_await (*conn)->read_body_all(json_limit);
+  out.reply.status = head.status;
+  out.reply.reason = head.reason;
+  if (head.status != 200) {
+    auto body = co_await conn.read_body_all(json_limit);
     if (body) out.reply.body = std::move(*body);
     co_return out;
   }
   out.ok_status = true;
-  if (!read_announced(*head, out)) co_return out;
+  if (!read_announced(head, out)) co_return out;
 
   std::vector<char> buf(256 * 1024);
   const asio::mutable_buffer space(buf.data(), buf.size());
   sha256 hash;
   while (true) {
-    auto n = co_await (*conn)->read_body_some(space);
+    auto n = co_await conn.read_body_some(space);
     if (!n) {
-      out.stream_error = describe(n.error(), (*conn)->last_error_detail());
+      out.stream_error = describe(failure{n.error(), conn.last_error_detail()});
       co_return out;
     }
     if (*n == 0) break;
@@ -148,7 +123,7 @@ asio::awaitable<download_result> download_to(http_client& client, const http_ori
   }
   out.complete = true;
   out.sha256 = hash.finish_hex();
-  client.release(std::move(*conn));
+  client.release(std::move(sent->conn));
   co_return out;
 }
 
