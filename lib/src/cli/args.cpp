@@ -66,9 +66,14 @@ std::string typed_name(const std::string& token) {
   return token.starts_with("--") && eq != std::string::npos ? token.substr(0, eq) : token;
 }
 
+std::string_view undashed(std::string_view s) {
+  return s.substr(std::min(s.find_first_not_of('-'), s.size()));
+}
+
+// The spec of a Program_options key ("server", "-o") or reported name ("--server", "--o").
 const option_spec* find_spec(const std::vector<option_spec>& options, std::string_view key) {
   const auto it = std::find_if(options.begin(), options.end(), [key](const option_spec& o) {
-    return o.name == key || o.name.substr(o.name.starts_with("--") ? 2 : 0) == key;
+    return undashed(o.name) == undashed(key);
   });
   return it == options.end() ? nullptr : &*it;
 }
