@@ -200,8 +200,8 @@ int serve(const std::vector<std::string>& args) {
     probes.app_changed(app);
   };
 
-  api_services services{**db,         tokens,  log,     stats,      token->token,
-                        cfg.timezone, &runner, backups, app_changed};
+  api_services services{**db,         tokens,       log,     stats,   system_wall_clock(),
+                        token->token, cfg.timezone, &runner, backups, app_changed};
   api rest(services);
 
   http_server_options sopts;

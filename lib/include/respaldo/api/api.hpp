@@ -19,6 +19,7 @@ class logger;
 class metrics;
 class storage;
 class job_runner;
+class wall_clock;
 struct app_record;
 
 struct api_services {
@@ -26,6 +27,7 @@ struct api_services {
   token_seal& tokens;  // seals registered tokens, opens them to show token_set
   logger& log;
   metrics& stats;
+  const wall_clock& clock;  // created_at / updated_at of registrations and patches
   std::string admin_token;
   std::string default_timezone = "UTC";
   job_runner* jobs = nullptr;  // backups and verification
