@@ -87,8 +87,9 @@ handler_result update_app(api_context& ctx, http_request& req) {
   auto app = ctx.svc.db.get_app(id);
   if (!app) co_return store_failure();
   if (!*app) co_return app_not_found(id);
-  app_record updated = **app;
-  if (auto e = apply_app_patch(updated, *body)) co_return validation_problem(*e);
+  auto patched = apply_app_patch(**app, *body);
+  if (!patched) co_return validation_problem(patched.error());
+  app_record& updated = *patched;
   updated.updated_at = ctx.svc.clock.now();
   if (updated.schedule != (*app)->schedule || updated.timezone != (*app)->timezone)
     updated.next_run_at.reset();  // recomputed by the scheduler
