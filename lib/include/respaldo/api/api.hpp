@@ -1,6 +1,7 @@
 // The REST API: routing table, admin authentication and the handlers of apps, backups, jobs,
 // health and metrics. Handlers only translate between HTTP and the services; they know no SQL
-// and no sockets.
+// and no sockets. In lib/src/api/: routes.cpp (the table), auth.cpp, request.cpp (query and body
+// readers), views.cpp (JSON shapes), validation.cpp and one file per resource.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
