@@ -218,8 +218,8 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
     schedules.app_changed(app);
     probes.app_changed(app);
   };
-  api_services services{*st.db,       *st.tokens, log,      stats,      st.token.token,
-                        cfg.timezone, &runner,    &backups, app_changed};
+  api_services services{*st.db,         *st.tokens,   log,     stats,    system_wall_clock(),
+                        st.token.token, cfg.timezone, &runner, &backups, app_changed};
   api rest(services);
 
   http_server_options sopts;

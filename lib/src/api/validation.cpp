@@ -4,6 +4,7 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 
+#include "respaldo/core/error.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/plan/cron.hpp"
 #include "respaldo/plan/retention.hpp"
@@ -39,43 +40,52 @@ std::string_view json_kind(const json::value& v) {
   return "a value";
 }
 
-std::optional<field_error> string_field(const json::object& body, std::string_view name,
-                                        std::string& out) {
+// A rule's failure, told as a failure of `field`.
+field_check in_field(std::string_view field, outcome<void> checked) {
+  if (checked) return {};
+  return field_error{std::string(field), std::move(checked.error().message)};
+}
+
+failure invalid(std::string message) {
+  return failure{make_error_code(errc::invalid_argument), std::move(message)};
+}
+
+field_check string_field(const json::object& body, std::string_view name, std::string& out) {
   auto it = body.find(name);
-  if (it == body.end()) return std::nullopt;
+  if (it == body.end()) return {};
   if (!it->value().is_string())
     return field_error{std::string(name), std::string(name) + " must be a string, got " +
                                               std::string(json_kind(it->value()))};
   out = std::string(it->value().as_string());
-  return std::nullopt;
+  return {};
 }
 
-std::optional<field_error> check_token(std::string_view token) {
+field_check check_token(std::string_view token) {
   if (token.empty() || token.size() > 4096)
     return field_error{"token",
                        "token must be 1 to 4096 bytes long, got " + std::to_string(token.size())};
-  return std::nullopt;
+  return {};
 }
 
-std::optional<field_error> check_schedule(std::string_view field, std::string_view expr) {
+field_check check_schedule(std::string_view field, std::string_view expr) {
   auto parsed = cron_schedule::parse(expr);
   if (!parsed)
     return field_error{std::string(field),
                        std::string(field) + " is not a valid cron expression: " + parsed.error()};
-  return std::nullopt;
+  return {};
 }
 
-std::optional<field_error> check_timezone(std::string_view tz) {
+field_check check_timezone(std::string_view tz) {
   if (!find_time_zone(tz))
     return field_error{"timezone",
                        "timezone must be an IANA time zone name such as "
                        "\"Europe/Madrid\" or \"UTC\", got \"" +
                            std::string(tz) + "\""};
-  return std::nullopt;
+  return {};
 }
 
 // Fields shared by registration and patch; `present` tells which ones the body carries.
-std::optional<field_error> read_fields(const json::object& body, app_record& app) {
+field_check read_fields(const json::object& body, app_record& app) {
   for (const auto& [key, value] : body) {
     bool known = false;
     for (auto f : known_fields) known = known || key == f;
@@ -86,18 +96,18 @@ std::optional<field_error> read_fields(const json::object& body, app_record& app
                                                "verify_schedule"};
     (void)value;
   }
-  if (auto e = string_field(body, "name", app.name)) return e;
-  if (auto e = string_field(body, "url", app.url)) return e;
-  if (auto e = string_field(body, "token", app.token)) return e;
-  if (auto e = string_field(body, "drive_folder_id", app.drive_folder_id)) return e;
-  if (auto e = string_field(body, "schedule", app.schedule)) return e;
+  if (auto e = string_field(body, "name", app.name); !e) return e;
+  if (auto e = string_field(body, "url", app.url); !e) return e;
+  if (auto e = string_field(body, "token", app.token); !e) return e;
+  if (auto e = string_field(body, "drive_folder_id", app.drive_folder_id); !e) return e;
+  if (auto e = string_field(body, "schedule", app.schedule); !e) return e;
   if (auto it = body.find("timezone"); it != body.end() && !it->value().is_null()) {
-    if (auto e = string_field(body, "timezone", app.timezone)) return e;
+    if (auto e = string_field(body, "timezone", app.timezone); !e) return e;
   } else if (it != body.end()) {
     app.timezone.clear();
   }
   if (auto it = body.find("verify_schedule"); it != body.end() && !it->value().is_null()) {
-    if (auto e = string_field(body, "verify_schedule", app.verify_schedule)) return e;
+    if (auto e = string_field(body, "verify_schedule", app.verify_schedule); !e) return e;
   } else if (it != body.end()) {
     app.verify_schedule.clear();
   }
@@ -111,87 +121,92 @@ std::optional<field_error> read_fields(const json::object& body, app_record& app
     if (!policy) return field_error{"retention", policy.error()};
     app.retention = *policy;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<field_error> check_all(const json::object& body, const app_record& app) {
+field_check check_all(const json::object& body, const app_record& app) {
   if (body.contains("name"))
-    if (auto m = check_app_name(app.name)) return field_error{"name", *m};
+    if (auto e = in_field("name", check_app_name(app.name)); !e) return e;
   if (body.contains("url"))
-    if (auto m = check_app_url(app.url)) return field_error{"url", *m};
+    if (auto e = in_field("url", check_app_url(app.url)); !e) return e;
   if (body.contains("token"))
-    if (auto e = check_token(app.token)) return e;
+    if (auto e = check_token(app.token); !e) return e;
   if (body.contains("drive_folder_id"))
-    if (auto m = check_drive_folder_id(app.drive_folder_id))
-      return field_error{"drive_folder_id", *m};
+    if (auto e = in_field("drive_folder_id", check_drive_folder_id(app.drive_folder_id)); !e)
+      return e;
   if (body.contains("schedule"))
-    if (auto e = check_schedule("schedule", app.schedule)) return e;
+    if (auto e = check_schedule("schedule", app.schedule); !e) return e;
   // null clears these two; any string given, the empty one included, must be valid.
   auto given = [&](std::string_view f) {
     auto it = body.find(f);
     return it != body.end() && !it->value().is_null();
   };
   if (given("timezone"))
-    if (auto e = check_timezone(app.timezone)) return e;
+    if (auto e = check_timezone(app.timezone); !e) return e;
   if (given("verify_schedule"))
-    if (auto e = check_schedule("verify_schedule", app.verify_schedule)) return e;
-  return std::nullopt;
+    if (auto e = check_schedule("verify_schedule", app.verify_schedule); !e) return e;
+  return {};
 }
 
 }  // namespace
 
-std::optional<std::string> check_app_name(std::string_view name) {
+outcome<void> check_app_name(std::string_view name) {
   auto bad = [&] {
-    return "name must be a DNS label: 1 to 63 characters of a-z, 0-9 and '-', starting and "
-           "ending with a letter or digit, got \"" +
-           std::string(name) + "\"";
+    return invalid(
+        "name must be a DNS label: 1 to 63 characters of a-z, 0-9 and '-', starting and "
+        "ending with a letter or digit, got \"" +
+        std::string(name) + "\"");
   };
   if (name.empty() || name.size() > 63) return bad();
   for (char c : name)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return bad();
   if (name.front() == '-' || name.back() == '-') return bad();
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> check_app_url(std::string_view url) {
+outcome<void> check_app_url(std::string_view url) {
   // parse_uri (not parse_absolute_uri) so that a fragment gets its own message below.
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed)
-    return "url must be an absolute http or https URL such as \"http://mi-app:8000\", got \"" +
-           std::string(url.substr(0, 300)) + "\"";
+    return invalid(
+        "url must be an absolute http or https URL such as \"http://mi-app:8000\", got \"" +
+        std::string(url.substr(0, 300)) + "\"");
   if (parsed->scheme_id() != boost::urls::scheme::http &&
       parsed->scheme_id() != boost::urls::scheme::https)
-    return "url must use http or https, got \"" + std::string(parsed->scheme()) + "\"";
+    return invalid("url must use http or https, got \"" + std::string(parsed->scheme()) + "\"");
   if (!parsed->has_authority() || parsed->encoded_host().empty())
-    return "url must name a host, as in \"http://mi-app:8000\"";
+    return invalid("url must name a host, as in \"http://mi-app:8000\"");
   if (parsed->has_userinfo())
-    return "url must not carry credentials (user:password@); the token field holds the secret";
+    return invalid(
+        "url must not carry credentials (user:password@); the token field holds the secret");
   if (parsed->has_fragment())
-    return "url must not have a fragment (#...); give the app's base URL such as "
-           "\"http://mi-app:8000\"";
+    return invalid(
+        "url must not have a fragment (#...); give the app's base URL such as "
+        "\"http://mi-app:8000\"");
   if (parsed->has_port() && !parsed->port().empty()) {
     // Boost.URL accepts any digits as a port; a port the app cannot listen on is a typo.
     const auto port = parsed->port();
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc{} || end != port.data() + port.size() || value < 1 || value > 65535)
-      return "url port must be 1 to 65535, got \"" + std::string(port) + "\"";
+      return invalid("url port must be 1 to 65535, got \"" + std::string(port) + "\"");
   }
   // A query is allowed to pass through.
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> check_drive_folder_id(std::string_view id) {
+outcome<void> check_drive_folder_id(std::string_view id) {
   auto bad = [&] {
-    return "drive_folder_id must be 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-', got \"" +
-           std::string(id.substr(0, 300)) + "\"";
+    return invalid(
+        "drive_folder_id must be 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-', got \"" +
+        std::string(id.substr(0, 300)) + "\"");
   };
   if (id.empty() || id.size() > 256) return bad();
   for (char c : id)
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
           c == '-'))
       return bad();
-  return std::nullopt;
+  return {};
 }
 
 boost::system::result<app_record, field_error> validate_registration(const json::value& body) {
@@ -201,7 +216,7 @@ boost::system::result<app_record, field_error> validate_registration(const json:
                        "token, drive_folder_id, schedule and retention"};
   const auto& obj = body.as_object();
   app_record app;
-  if (auto e = read_fields(obj, app)) return *e;
+  if (auto e = read_fields(obj, app); !e) return e.error();
   for (auto f : required_fields)
     if (!obj.contains(f))
       return field_error{std::string(f), "missing required field \"" + std::string(f) + "\""};
@@ -211,11 +226,12 @@ boost::system::result<app_record, field_error> validate_registration(const json:
       return field_error{"retention", std::string("retention needs \"") + rule +
                                           "\" (a count, 0 to disable), as in {\"daily\": 7, "
                                           "\"weekly\": 4}"};
-  if (auto e = check_all(obj, app)) return *e;
+  if (auto e = check_all(obj, app); !e) return e.error();
   return app;
 }
 
-std::optional<field_error> apply_app_patch(app_record& app, const json::value& patch) {
+boost::system::result<app_record, field_error> apply_app_patch(const app_record& app,
+                                                               const json::value& patch) {
   if (!patch.is_object())
     return field_error{"", "the request body must be a JSON object holding the fields to change"};
   const auto& obj = patch.as_object();
@@ -238,10 +254,9 @@ std::optional<field_error> apply_app_patch(app_record& app, const json::value& p
     it->value() = std::move(policy);
   }
   app_record updated = app;
-  if (auto e = read_fields(merged, updated)) return e;
-  if (auto e = check_all(merged, updated)) return e;
-  app = std::move(updated);
-  return std::nullopt;
+  if (auto e = read_fields(merged, updated); !e) return e.error();
+  if (auto e = check_all(merged, updated); !e) return e.error();
+  return updated;
 }
 
 }  // namespace respaldo

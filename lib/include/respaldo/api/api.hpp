@@ -1,6 +1,7 @@
 // The REST API: routing table, admin authentication and the handlers of apps, backups, jobs,
 // health and metrics. Handlers only translate between HTTP and the services; they know no SQL
-// and no sockets.
+// and no sockets. In lib/src/api/: routes.cpp (the table), auth.cpp, request.cpp (query and body
+// readers), views.cpp (JSON shapes), validation.cpp and one file per resource.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,6 +20,7 @@ class logger;
 class metrics;
 class storage;
 class job_runner;
+class wall_clock;
 struct app_record;
 
 struct api_services {
@@ -26,6 +28,7 @@ struct api_services {
   token_seal& tokens;  // seals registered tokens, opens them to show token_set
   logger& log;
   metrics& stats;
+  const wall_clock& clock;  // created_at / updated_at of registrations and patches
   std::string admin_token;
   std::string default_timezone = "UTC";
   job_runner* jobs = nullptr;  // backups and verification

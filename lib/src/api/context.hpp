@@ -1,0 +1,89 @@
+// What the API's handlers share: the services, the request readers and the common refusals.
+// Private to lib/src/api/; the public face is respaldo/api/api.hpp.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "respaldo/api/api.hpp"
+#include "respaldo/api/validation.hpp"
+#include "respaldo/http/message.hpp"
+
+namespace respaldo::api_detail {
+
+using handler_result = boost::asio::awaitable<http_response>;
+
+// A value read from the request, or the response that refuses the request: in the HTTP layer a
+// refusal is itself a response, ready to send.
+template <class T>
+using or_response = boost::system::result<T, http_response>;
+
+struct api_context {
+  api_services svc;
+
+  // Tells the scheduler (when wired) that an app was created, changed or deleted.
+  void app_changed(const std::string& name) const {
+    if (svc.app_changed) svc.app_changed(name);
+  }
+};
+
+// ---- request readers (request.cpp) ------------------------------------------------------------
+
+// The body parsed as JSON, refused with 415 for another media type and 400 for broken JSON.
+or_response<boost::json::value> read_json_body(const http_request& req,
+                                               std::initializer_list<std::string_view> types);
+// `limit`: 50 when absent, 1 to 500 when given.
+or_response<std::size_t> read_limit(const http_request& req);
+// A numeric `cursor` as returned in next_cursor (a sequence number), or none.
+or_response<std::optional<std::int64_t>> read_seq_cursor(const http_request& req);
+// A textual `cursor` (an app name), empty when absent.
+or_response<std::string> read_name_cursor(const http_request& req);
+std::string encode_cursor(std::string_view v);
+
+// ---- common responses -------------------------------------------------------------------------
+
+http_response store_failure();
+http_response app_not_found(const std::string& id);
+http_response job_not_found(const std::string& id);
+http_response backup_not_found(const std::string& id);
+http_response validation_problem(const field_error& e);
+http_response accepted_job(const job_record& job);
+
+// ---- handlers, one file per resource ----------------------------------------------------------
+
+// health.cpp
+handler_result healthz(api_context& ctx, http_request& req);
+handler_result readyz(api_context& ctx, http_request& req);
+handler_result metrics_text(api_context& ctx, http_request& req);
+// apps.cpp
+handler_result create_app(api_context& ctx, http_request& req);
+handler_result list_apps(api_context& ctx, http_request& req);
+handler_result get_app(api_context& ctx, http_request& req);
+handler_result update_app(api_context& ctx, http_request& req);
+handler_result delete_app(api_context& ctx, http_request& req);
+// jobs.cpp
+handler_result start_backup(api_context& ctx, http_request& req);
+handler_result start_verify(api_context& ctx, http_request& req);
+handler_result list_jobs(api_context& ctx, http_request& req);
+handler_result get_job(api_context& ctx, http_request& req);
+handler_result cancel_job(api_context& ctx, http_request& req);
+// backups.cpp
+handler_result list_app_backups(api_context& ctx, http_request& req);
+handler_result retention_plan(api_context& ctx, http_request& req);
+handler_result get_backup(api_context& ctx, http_request& req);
+// backup_content.cpp
+handler_result backup_content(api_context& ctx, http_request& req);
+
+// ---- authentication (auth.cpp) ----------------------------------------------------------------
+
+// Under /api, the admin bearer token is checked before routing; the 401 to send, or none.
+std::optional<http_response> refuse_unauthenticated(const api_context& ctx,
+                                                    const http_request& req);
+
+}  // namespace respaldo::api_detail

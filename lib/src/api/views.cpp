@@ -1,0 +1,111 @@
+#include "views.hpp"
+
+#include "respaldo/core/time_format.hpp"
+#include "respaldo/crypto/token_seal.hpp"
+#include "respaldo/plan/retention.hpp"
+
+namespace respaldo::api_detail {
+namespace {
+
+namespace json = boost::json;
+
+json::value time_or_null(const std::optional<sys_seconds>& t) {
+  if (!t) return nullptr;
+  return json::value(format_rfc3339_utc(*t));
+}
+
+json::value text_or_null(const std::string& s) {
+  return s.empty() ? json::value(nullptr) : json::value(s);
+}
+
+json::object health_json(const app_health& h) {
+  json::object health;
+  health["status"] = to_string(h.status);
+  health["checked_at"] = time_or_null(h.checked_at);
+  health["detail"] = text_or_null(h.detail);
+  health["capabilities"] = h.capabilities ? json::value(*h.capabilities) : json::value(nullptr);
+  return health;
+}
+
+}  // namespace
+
+json::object backup_json(const backup_record& b, bool orphaned) {
+  json::object o;
+  o["id"] = b.id;
+  o["app"] = b.app;
+  o["job_id"] = b.job_id;
+  o["created_at"] = format_rfc3339_utc(b.created_at);
+  o["size"] = b.size;
+  o["sha256"] = b.sha256;
+  o["md5"] = text_or_null(b.md5);
+  o["format"] = b.format;
+  o["storage"] = to_string(b.storage);
+  o["location"] = b.location;
+  o["name"] = b.name;
+  o["status"] = to_string(b.status);
+  o["orphaned"] = orphaned;
+  o["verified_at"] = time_or_null(b.verified_at);
+  return o;
+}
+
+json::object app_json(const api_services& svc, const app_record& a) {
+  json::object o;
+  o["id"] = a.name;
+  o["name"] = a.name;
+  o["url"] = a.url;
+  o["token_set"] = svc.tokens.open(a.name, a.sealed_token).has_value();
+  o["drive_folder_id"] = a.drive_folder_id;
+  o["schedule"] = a.schedule;
+  o["timezone"] = a.timezone.empty() ? svc.default_timezone : a.timezone;
+  o["verify_schedule"] = text_or_null(a.verify_schedule);
+  o["retention"] = to_json(a.retention);
+  o["created_at"] = format_rfc3339_utc(a.created_at);
+  o["updated_at"] = format_rfc3339_utc(a.updated_at);
+  o["next_run_at"] = time_or_null(a.next_run_at);
+  o["last_run_at"] = time_or_null(a.last_run_at);
+  o["last_success_at"] = time_or_null(a.last_success_at);
+  o["health"] = health_json(a.health);
+  return o;
+}
+
+json::object job_json(const job_view& v) {
+  const job_record& j = v.job;
+  json::object o;
+  o["id"] = j.id;
+  o["app"] = j.app;
+  o["kind"] = to_string(j.kind);
+  o["trigger"] = to_string(j.trigger);
+  o["state"] = to_string(j.state);
+  o["phase"] = j.phase == job_phase::none ? json::value(nullptr) : json::value(to_string(j.phase));
+  o["bytes_done"] = j.bytes_done;
+  o["bytes_total"] = j.bytes_total ? json::value(*j.bytes_total) : json::value(nullptr);
+  o["attempt"] = j.attempt;
+  o["max_attempts"] = j.max_attempts;
+  o["created_at"] = format_rfc3339_utc(j.created_at);
+  o["started_at"] = time_or_null(j.started_at);
+  o["finished_at"] = time_or_null(j.finished_at);
+  o["next_attempt_at"] = time_or_null(j.next_attempt_at);
+  if (!j.error_code.empty())
+    o["error"] = json::object{{"code", j.error_code}, {"message", j.error_message}};
+  else
+    o["error"] = nullptr;
+  o["backup"] = v.backup ? json::value(backup_json(*v.backup, v.backup_orphaned)) : nullptr;
+  json::array warnings;
+  for (const auto& w : j.warnings) warnings.emplace_back(w);
+  o["warnings"] = std::move(warnings);
+  return o;
+}
+
+json::object job_json(const api_services& svc, const job_record& j) {
+  job_view v{j, std::nullopt, false};
+  if (!j.backup_id.empty()) {
+    if (auto b = svc.db.get_backup(j.backup_id); b && *b) {
+      auto exists = svc.db.app_exists((*b)->app);
+      v.backup = std::move(**b);
+      v.backup_orphaned = exists && !*exists;
+    }
+  }
+  return job_json(v);
+}
+
+}  // namespace respaldo::api_detail

@@ -1,0 +1,20 @@
+// The JSON shapes of apps, jobs and backups as the API shows them. Private to lib/src/api/.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include "respaldo/api/api.hpp"
+#include "respaldo/store/store.hpp"
+
+namespace respaldo::api_detail {
+
+// `orphaned`: the backup's app is no longer registered.
+boost::json::object backup_json(const backup_record& b, bool orphaned);
+// Opens the sealed token only to report token_set; the token itself is never shown.
+boost::json::object app_json(const api_services& svc, const app_record& a);
+// A listing's row, its backup joined in by the store.
+boost::json::object job_json(const job_view& v);
+// A single job: looks its backup up (two store reads, for one job only).
+boost::json::object job_json(const api_services& svc, const job_record& j);
+
+}  // namespace respaldo::api_detail

@@ -1,0 +1,145 @@
+// An app's backups, the retention plan and downloads of backup content.
+#include <catch2/catch.hpp>
+
+#include "api_fixture.hpp"
+
+namespace {
+
+using respaldo::test::api_fixture;
+using respaldo::test::body_of;
+using respaldo::test::code_of;
+using respaldo::test::field_of;
+
+std::string text(const boost::json::value& v) {
+  return std::string(v.as_string());
+}
+
+// Collects a streamed body, as the server's socket would send it.
+struct collecting_sink final : respaldo::body_sink {
+  std::string bytes;
+  boost::asio::awaitable<boost::system::error_code> write(boost::asio::const_buffer data) override {
+    bytes.append(static_cast<const char*>(data.data()), data.size());
+    co_return boost::system::error_code{};
+  }
+};
+
+boost::system::error_code drain(api_fixture& f, respaldo::http_response& res,
+                                collecting_sink& sink) {
+  REQUIRE(res.stream);
+  return respaldo::test::run_with_deadline(f.io, res.stream(sink));
+}
+
+}  // namespace
+
+TEST_CASE("api: listing an app's backups", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  for (auto id : {"b1", "b2", "b3"}) {
+    f.add_backup("mi-app", id, std::string("bytes of ") + id);
+    f.clock.advance(std::chrono::hours(24));
+  }
+  auto res = f.get("/api/apps/mi-app/backups", {{"limit", "2"}});
+  REQUIRE(res.status == 200);
+  auto page = body_of(res);
+  REQUIRE(page.at("items").as_array().size() == 2);
+  auto first = page.at("items").as_array()[0].as_object();
+  CHECK(text(first.at("id")) == "b3");
+  CHECK(text(first.at("created_at")) == "2026-12-03T10:00:00Z");
+  CHECK(text(first.at("storage")) == "local");
+  CHECK(text(first.at("status")) == "available");
+  CHECK(first.at("md5").is_null());
+  CHECK_FALSE(first.at("orphaned").as_bool());
+  page = body_of(f.get("/api/apps/mi-app/backups",
+                       {{"limit", "2"}, {"cursor", text(page.at("next_cursor"))}}));
+  REQUIRE(page.at("items").as_array().size() == 1);
+  CHECK(page.at("next_cursor").is_null());
+
+  res = f.get("/api/apps/mi-app/backups", {{"cursor", "%%"}});
+  CHECK(res.status == 400);
+  CHECK(field_of(res) == "cursor");
+  res = f.get("/api/apps/other/backups");
+  CHECK(res.status == 404);
+  CHECK(code_of(res) == "app_not_found");
+
+  SECTION("a deleted app's backups stay listed, orphaned") {
+    REQUIRE(f.call(api_fixture::request("DELETE", "/api/apps/mi-app")).status == 204);
+    page = body_of(f.get("/api/apps/mi-app/backups"));
+    REQUIRE(page.at("items").as_array().size() == 3);
+    CHECK(page.at("items").as_array()[0].at("orphaned").as_bool());
+    CHECK(body_of(f.get("/api/backups/b1")).at("orphaned").as_bool());
+  }
+}
+
+TEST_CASE("api: the retention plan", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  f.add_backup("mi-app", "b1", "one");
+  auto res = f.get("/api/apps/mi-app/retention");
+  REQUIRE(res.status == 200);
+  auto plan = body_of(res);
+  CHECK(text(plan.at("app")) == "mi-app");
+  CHECK(text(plan.at("timezone")) == "UTC");
+  CHECK(plan.at("policy").at("daily").as_int64() == 7);
+  REQUIRE(plan.at("decisions").as_array().size() == 1);
+  auto d = plan.at("decisions").as_array()[0].as_object();
+  CHECK(text(d.at("backup_id")) == "b1");
+  CHECK(text(d.at("created_at")) == "2026-12-01T10:00:00Z");
+  CHECK(d.at("keep").as_bool());
+  CHECK_FALSE(d.at("reasons").as_array().empty());
+  CHECK(code_of(f.get("/api/apps/other/retention")) == "app_not_found");
+}
+
+TEST_CASE("api: one backup and its content", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  auto b = f.add_backup("mi-app", "b1", "the backup bytes");
+  auto res = f.get("/api/backups/b1");
+  REQUIRE(res.status == 200);
+  CHECK(text(body_of(res).at("sha256")) == b.sha256);
+  res = f.get("/api/backups/nope");
+  CHECK(res.status == 404);
+  CHECK(code_of(res) == "backup_not_found");
+  CHECK(code_of(f.get("/api/backups/nope/content")) == "backup_not_found");
+
+  SECTION("streamed whole when it matches the catalog") {
+    res = f.get("/api/backups/b1/content");
+    REQUIRE(res.status == 200);
+    CHECK(*res.header("Content-Type") == "application/octet-stream");
+    CHECK(*res.header("X-Checksum-SHA256") == b.sha256);
+    CHECK(*res.header("X-Size") == std::to_string(b.size));
+    CHECK(*res.header("Content-Disposition") == "attachment; filename=\"b1.tar.gz\"");
+    CHECK(res.stream_length == b.size);
+    collecting_sink sink;
+    CHECK_FALSE(drain(f, res, sink));
+    CHECK(sink.bytes == "the backup bytes");
+  }
+  SECTION("cut off before its end when the stored bytes changed") {
+    f.backups.objects[b.location].bytes = "the backup BYTES";
+    res = f.get("/api/backups/b1/content");
+    REQUIRE(res.status == 200);
+    collecting_sink sink;
+    CHECK(drain(f, res, sink) == respaldo::errc::checksum_mismatch);
+    CHECK(sink.bytes.size() < b.size);
+  }
+  SECTION("cut off when the stored file is larger") {
+    f.backups.objects[b.location].bytes += "more";
+    res = f.get("/api/backups/b1/content");
+    collecting_sink sink;
+    CHECK(drain(f, res, sink) == respaldo::errc::size_mismatch);
+  }
+  SECTION("missing from storage") {
+    f.backups.objects.clear();
+    res = f.get("/api/backups/b1/content");
+    CHECK(res.status == 404);
+    CHECK(code_of(res) == "backup_missing");
+  }
+  SECTION("kept in a storage this server does not have") {
+    auto drive = b;
+    drive.id = "b2";
+    drive.storage = respaldo::storage_kind::drive;
+    REQUIRE(f.db->insert_backup(drive));
+    res = f.get("/api/backups/b2/content");
+    CHECK(res.status == 409);
+    CHECK(code_of(res) == "storage_not_configured");
+  }
+}
