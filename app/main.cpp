@@ -67,13 +67,13 @@ int serve(const std::vector<std::string>& args) {
              level_from(cfg.log_level));
 
   if (auto ok = prepare_data_dir(cfg.data_dir); !ok) {
-    log.error("cannot start", {{"error", ok.error()}});
+    log.error("cannot start", {{"error", ok.error().message}});
     return 1;
   }
   const char* env_token = std::getenv("RESPALDO_ADMIN_TOKEN");
   auto token = load_admin_token(cfg.admin_token_file, env_token ? env_token : "", cfg.data_dir);
   if (!token) {
-    log.error("cannot start", {{"error", token.error()}});
+    log.error("cannot start", {{"error", token.error().message}});
     return 1;
   }
   log.info("admin token loaded", {{"source", token->origin}});

@@ -60,8 +60,9 @@ std::optional<field_error> check_token(std::string_view token) {
 std::optional<field_error> check_schedule(std::string_view field, std::string_view expr) {
   auto parsed = cron_schedule::parse(expr);
   if (!parsed)
-    return field_error{std::string(field),
-                       std::string(field) + " is not a valid cron expression: " + parsed.error()};
+    return field_error{
+        std::string(field),
+        std::string(field) + " is not a valid cron expression: " + parsed.error().message};
   return std::nullopt;
 }
 
@@ -108,7 +109,7 @@ std::optional<field_error> read_fields(const json::object& body, app_record& app
                          "\"weekly\": 4}, got " +
                              std::string(json_kind(it->value()))};
     auto policy = parse_retention_policy(it->value());
-    if (!policy) return field_error{"retention", policy.error()};
+    if (!policy) return field_error{"retention", policy.error().message};
     app.retention = *policy;
   }
   return std::nullopt;
