@@ -54,13 +54,13 @@ struct state {
 
 std::optional<int> open_state(const serve_config& cfg, logger& log, state& s) {
   if (auto ok = prepare_data_dir(cfg.data_dir); !ok) {
-    log.error("cannot start", {{"error", ok.error()}});
+    log.error("cannot start", {{"error", ok.error().message}});
     return 1;
   }
   const char* env_token = std::getenv("RESPALDO_ADMIN_TOKEN");
   auto token = load_admin_token(cfg.admin_token_file, env_token ? env_token : "", cfg.data_dir);
   if (!token) {
-    log.error("cannot start", {{"error", token.error()}});
+    log.error("cannot start", {{"error", token.error().message}});
     return 1;
   }
   s.token = std::move(*token);

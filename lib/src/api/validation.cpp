@@ -70,8 +70,9 @@ field_check check_token(std::string_view token) {
 field_check check_schedule(std::string_view field, std::string_view expr) {
   auto parsed = cron_schedule::parse(expr);
   if (!parsed)
-    return field_error{std::string(field),
-                       std::string(field) + " is not a valid cron expression: " + parsed.error()};
+    return field_error{
+        std::string(field),
+        std::string(field) + " is not a valid cron expression: " + parsed.error().message};
   return {};
 }
 
@@ -118,7 +119,7 @@ field_check read_fields(const json::object& body, app_record& app) {
                          "\"weekly\": 4}, got " +
                              std::string(json_kind(it->value()))};
     auto policy = parse_retention_policy(it->value());
-    if (!policy) return field_error{"retention", policy.error()};
+    if (!policy) return field_error{"retention", policy.error().message};
     app.retention = *policy;
   }
   return {};

@@ -73,7 +73,8 @@ std::optional<int> read_values(const cli::command_line& a, next_request& r, std:
 int print_next(const next_request& r, std::ostream& out, std::ostream& err) {
   const auto schedule = cron_schedule::parse(r.expr);
   if (!schedule)
-    return value_error(err, "invalid cron expression '" + r.expr + "': " + schedule.error());
+    return value_error(err,
+                       "invalid cron expression '" + r.expr + "': " + schedule.error().message);
   if (!schedule->can_fire())
     return value_error(err, "cron expression '" + r.expr +
                                 "' never fires (no listed day exists in a listed month)");

@@ -117,7 +117,7 @@ std::optional<int> read_values(const cli::command_line& a, plan_request& r, std:
   }
   const auto policy = parse_retention_policy(policy_json);
   if (!policy) {
-    err << "retention plan: --policy: " << policy.error() << '\n';
+    err << "retention plan: --policy: " << policy.error().message << '\n';
     return 2;
   }
   r.policy = *policy;

@@ -17,8 +17,15 @@ namespace respaldo {
 namespace {
 
 namespace fs = std::filesystem;
-using boost::system::in_place_error;
-using boost::system::in_place_value;
+
+// A bad token value is the operator's to fix; file system failures keep their errno.
+failure invalid(std::string message) {
+  return failure{errc::invalid_argument, std::move(message)};
+}
+failure os_failure(int err, std::string message) {
+  return failure{boost::system::error_code(err, boost::system::generic_category()),
+                 std::move(message)};
+}
 
 std::string trim(std::string s) {
   while (!s.empty() &&
@@ -29,62 +36,71 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-boost::system::result<std::string, std::string> read_token_file(const std::string& path) {
+outcome<std::string> read_token_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return {in_place_error,
-            "cannot read the admin token file " + path + ": " + std::strerror(errno)};
+  if (!in) {
+    const int err = errno;
+    return os_failure(err, "cannot read the admin token file " + path + ": " + std::strerror(err));
+  }
   std::ostringstream os;
   os << in.rdbuf();
-  auto token = trim(os.str());
-  if (token.size() < 16)
-    return {in_place_error, "the admin token in " + path +
-                                " is shorter than 16 characters; use a long random value"};
-  if (token.size() > 4096)
-    return {in_place_error, "the admin token in " + path + " is longer than 4096 bytes"};
-  return {in_place_value, token};
+  // Trimmed in place: g++ 12 warns falsely (stringop-overread) when a checked local string is
+  // moved into the outcome.
+  outcome<std::string> token(boost::system::in_place_value, trim(os.str()));
+  if (token->size() < 16)
+    return invalid("the admin token in " + path +
+                   " is shorter than 16 characters; use a long random value");
+  if (token->size() > 4096)
+    return invalid("the admin token in " + path + " is longer than 4096 bytes");
+  return token;
 }
 
 }  // namespace
 
-boost::system::result<void, std::string> prepare_data_dir(const std::string& dir) {
+outcome<void> prepare_data_dir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return {in_place_error, "cannot create the data directory " + dir + ": " + ec.message()};
-  if (!fs::is_directory(dir, ec)) return {in_place_error, dir + " is not a directory"};
+  if (ec)
+    return os_failure(ec.value(), "cannot create the data directory " + dir + ": " + ec.message());
+  if (!fs::is_directory(dir, ec)) return os_failure(ENOTDIR, dir + " is not a directory");
   ::chmod(dir.c_str(), 0700);
   return {};
 }
 
-boost::system::result<admin_token_source, std::string> load_admin_token(
-    const std::string& token_file, const std::string& env_value, const std::string& data_dir) {
+outcome<admin_token_source> load_admin_token(const std::string& token_file,
+                                             const std::string& env_value,
+                                             const std::string& data_dir) {
   if (!token_file.empty()) {
     auto t = read_token_file(token_file);
-    if (!t) return {in_place_error, t.error()};
+    if (!t) return t.error();
     return admin_token_source{*t, "file " + token_file};
   }
   if (!env_value.empty()) {
     auto token = trim(env_value);
     if (token.size() < 16)
-      return {in_place_error,
-              "RESPALDO_ADMIN_TOKEN is shorter than 16 characters; use a long random value"};
+      return invalid("RESPALDO_ADMIN_TOKEN is shorter than 16 characters; use a long random value");
     return admin_token_source{token, "environment RESPALDO_ADMIN_TOKEN"};
   }
   const std::string path = (fs::path(data_dir) / "admin-token").string();
   if (fs::exists(path)) {
     auto t = read_token_file(path);
-    if (!t) return {in_place_error, t.error()};
+    if (!t) return t.error();
     return admin_token_source{*t, "file " + path};
   }
   auto token = random_token(32);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return {in_place_error, "cannot create " + path + ": " + std::strerror(errno)};
+  if (fd < 0) {
+    const int err = errno;
+    return os_failure(err, "cannot create " + path + ": " + std::strerror(err));
+  }
   const std::string line = token + "\n";
-  const bool ok = write_fully(fd, line.data(), line.size()) == 0 && ::fsync(fd) == 0;
+  int err = write_fully(fd, line.data(), line.size());
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  const bool ok = err == 0;
   ::close(fd);
   if (!ok) {
     ::unlink(path.c_str());  // a half-written token file would be read back next start
-    return {in_place_error, "cannot write " + path};
+    return os_failure(err, "cannot write " + path);
   }
   sync_parent_directory(path);
   return admin_token_source{token, "generated " + path};

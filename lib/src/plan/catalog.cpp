@@ -5,12 +5,12 @@
 
 namespace respaldo {
 
-boost::system::result<std::vector<backup_record>> all_backups(store& db, const std::string& app) {
+outcome<std::vector<backup_record>> all_backups(store& db, const std::string& app) {
   std::vector<backup_record> all;
   std::optional<std::int64_t> before;
   while (true) {
     auto page = db.list_backups(app, 1000, before);
-    if (!page) return page.error().code;
+    if (!page) return page.error();
     if (page->empty()) break;
     before = page->back().seq;
     for (auto& b : *page) all.push_back(std::move(b));

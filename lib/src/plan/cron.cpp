@@ -54,7 +54,11 @@ constexpr std::array<macro, 7> macros{{
 }};
 
 template <class T>
-using result = boost::system::result<T, std::string>;
+using result = outcome<T>;
+
+failure invalid(std::string message) {
+  return failure{errc::invalid_argument, std::move(message)};
+}
 
 bool is_blank(char c) {
   return c == ' ' || c == '\t';
@@ -102,7 +106,7 @@ result<int> parse_value(std::string_view text, const field_spec& f) {
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc{} || ptr != text.data() + text.size() || v < unsigned(f.min) ||
         v > unsigned(f.max)) {
-      return "value " + std::string(text) + " out of range " + range_text(f.min, f.max);
+      return invalid("value " + std::string(text) + " out of range " + range_text(f.min, f.max));
     }
     return static_cast<int>(v);
   }
@@ -114,21 +118,21 @@ result<int> parse_value(std::string_view text, const field_spec& f) {
   if (f.names != nullptr) {
     msg += " or a name " + std::string(f.names[0]) + "-" + std::string(f.names[f.name_count - 1]);
   }
-  return msg + ")";
+  return invalid(msg + ")");
 }
 
 // One list element: "*", "N", "A-B", each with an optional "/S". Returns the bits it selects.
 result<std::uint64_t> parse_element(std::string_view elem, const field_spec& f) {
-  if (elem.empty()) return std::string("empty list element");
+  if (elem.empty()) return invalid(std::string("empty list element"));
   std::string_view base = elem;
   std::optional<std::string_view> step_text;
   if (const auto slash = elem.find('/'); slash != std::string_view::npos) {
     base = elem.substr(0, slash);
     step_text = elem.substr(slash + 1);
     if (step_text->find('/') != std::string_view::npos) {
-      return "more than one '/' in " + quoted(elem);
+      return invalid("more than one '/' in " + quoted(elem));
     }
-    if (base.empty()) return "missing range before '/' in " + quoted(elem);
+    if (base.empty()) return invalid("missing range before '/' in " + quoted(elem));
   }
 
   int lo = 0;
@@ -139,7 +143,7 @@ result<std::uint64_t> parse_element(std::string_view elem, const field_spec& f) 
   } else if (const auto dash = base.find('-'); dash != std::string_view::npos) {
     const auto a = base.substr(0, dash);
     const auto b = base.substr(dash + 1);
-    if (a.empty() || b.empty()) return "incomplete range " + quoted(base);
+    if (a.empty() || b.empty()) return invalid("incomplete range " + quoted(base));
     auto lo_r = parse_value(a, f);
     if (!lo_r) return lo_r.error();
     auto hi_r = parse_value(b, f);
@@ -147,8 +151,8 @@ result<std::uint64_t> parse_element(std::string_view elem, const field_spec& f) 
     lo = *lo_r;
     hi = *hi_r;
     if (lo > hi) {
-      return "range " + quoted(base) + " goes backwards (" + std::to_string(lo) + " > " +
-             std::to_string(hi) + ")";
+      return invalid("range " + quoted(base) + " goes backwards (" + std::to_string(lo) + " > " +
+                     std::to_string(hi) + ")");
     }
   } else {
     auto v = parse_value(base, f);
@@ -161,15 +165,15 @@ result<std::uint64_t> parse_element(std::string_view elem, const field_spec& f) 
   if (step_text) {
     const int span = f.star_max - f.min + 1;
     if (!all_digits(*step_text)) {
-      return "invalid step " + quoted(*step_text) + " (expected a number 1-" +
-             std::to_string(span) + ")";
+      return invalid("invalid step " + quoted(*step_text) + " (expected a number 1-" +
+                     std::to_string(span) + ")");
     }
     unsigned s = 0;
     const auto [ptr, ec] =
         std::from_chars(step_text->data(), step_text->data() + step_text->size(), s);
     if (ec != std::errc{} || ptr != step_text->data() + step_text->size() || s < 1 ||
         s > unsigned(span)) {
-      return "step " + std::string(*step_text) + " out of range 1-" + std::to_string(span);
+      return invalid("step " + std::string(*step_text) + " out of range 1-" + std::to_string(span));
     }
     step = static_cast<int>(s);
   }
@@ -188,7 +192,8 @@ result<std::uint64_t> parse_field(std::string_view text, const field_spec& f) {
         text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     auto r = parse_element(elem, f);
     if (!r) {
-      return "field " + std::to_string(f.number) + " (" + std::string(f.name) + "): " + r.error();
+      return invalid("field " + std::to_string(f.number) + " (" + std::string(f.name) +
+                     "): " + r.error().message);
     }
     bits |= *r;
     if (comma == std::string_view::npos) break;
@@ -212,7 +217,7 @@ unsigned days_in_month_max(unsigned month) {
 
 }  // namespace
 
-boost::system::result<cron_schedule, std::string> cron_schedule::parse(std::string_view expr) {
+outcome<cron_schedule> cron_schedule::parse(std::string_view expr) {
   const auto trimmed = trim(expr);
   std::string_view body = trimmed;
 
@@ -224,7 +229,7 @@ boost::system::result<cron_schedule, std::string> cron_schedule::parse(std::stri
     if (found == nullptr) {
       std::string msg = "unknown macro " + quoted(trimmed) + " (expected one of";
       for (const auto& m : macros) msg += " " + std::string(m.name);
-      return msg + ")";
+      return invalid(msg + ")");
     }
     body = found->expansion;
   }
@@ -241,7 +246,7 @@ boost::system::result<cron_schedule, std::string> cron_schedule::parse(std::stri
     ++count;
   }
   if (count != parts.size()) {
-    return std::string(fields_summary) + ", got " + std::to_string(count);
+    return invalid(std::string(fields_summary) + ", got " + std::to_string(count));
   }
 
   cron_schedule s;

@@ -63,33 +63,32 @@ bucket_keys buckets_of(std::chrono::sys_seconds t, const date::time_zone* tz) {
 
 }  // namespace
 
-boost::system::result<retention_policy, std::string> parse_retention_policy(
-    const boost::json::value& v) {
-  using boost::system::in_place_error;
+outcome<retention_policy> parse_retention_policy(const boost::json::value& v) {
+  const auto invalid = [](std::string message) {
+    return failure{errc::invalid_argument, std::move(message)};
+  };
   const auto* obj = v.if_object();
   if (!obj)
-    return {in_place_error,
-            "retention policy: expected a JSON object such as "
-            "{\"daily\":7,\"weekly\":4}, got " +
-                describe(v)};
+    return invalid(
+        "retention policy: expected a JSON object such as {\"daily\":7,\"weekly\":4}, got " +
+        describe(v));
   retention_policy p;
   for (const auto& [key, value] : *obj) {
     int* field = policy_field(p, key);
     if (!field)
-      return {in_place_error, "retention policy: unknown rule " +
-                                  describe(boost::json::value(key)) + " (expected one of " +
-                                  std::string(policy_fields) + ")"};
+      return invalid("retention policy: unknown rule " + describe(boost::json::value(key)) +
+                     " (expected one of " + std::string(policy_fields) + ")");
     const std::string expected = "retention policy: \"" + std::string(key) +
                                  "\" must be an integer from 0 to " +
                                  std::to_string(max_retention_count) + ", got " + describe(value);
     // Values above INT64_MAX arrive as uint64 and are out of range like any other.
     if (!value.is_int64() || value.get_int64() < 0 || value.get_int64() > max_retention_count)
-      return {in_place_error, expected};
+      return invalid(expected);
     *field = static_cast<int>(value.get_int64());
   }
   if (p.last <= 0 && p.daily <= 0 && p.weekly <= 0 && p.monthly <= 0 && p.yearly <= 0)
-    return {in_place_error, "retention policy: expected at least one of " +
-                                std::string(policy_fields) + " above 0"};
+    return invalid("retention policy: expected at least one of " + std::string(policy_fields) +
+                   " above 0");
   return p;
 }
 

@@ -1,5 +1,5 @@
-// A job runner over fakes of storage and the app contract, a store file in a temporary
-// directory and a manual clock; helpers run the io_context until a job gets somewhere.
+// A job runner over fakes of the store, storage and the app contract and a manual clock; helpers
+// run the io_context until a job gets somewhere.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -14,20 +14,13 @@
 #include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/runner.hpp"
 #include "respaldo/plan/catalog.hpp"
-#include "respaldo/store/sqlite/sqlite_store.hpp"
 #include "support/async_test.hpp"
 #include "support/fake_contract.hpp"
 #include "support/fake_storage.hpp"
+#include "support/fake_store.hpp"
 #include "support/manual_clock.hpp"
-#include "support/temp_files.hpp"
 
 namespace respaldo::test {
-
-inline std::unique_ptr<store> open_test_store(const temp_dir& dir, logger& log) {
-  auto s = make_sqlite_store(dir.file("respaldo.db"), log);
-  if (!s) FAIL(s.error().message);
-  return std::move(*s);
-}
 
 inline runner_options fast_runner_options(std::chrono::milliseconds deadline) {
   runner_options o;
@@ -39,11 +32,10 @@ inline runner_options fast_runner_options(std::chrono::milliseconds deadline) {
 }
 
 struct runner_fixture {
-  temp_dir dir{"respaldo-runner"};
   secret_box box = secret_box::generate();
   std::ostringstream log_text;
   logger log{log_format::text, &log_text, log_level::debug};
-  std::unique_ptr<store> db = open_test_store(dir, log);
+  std::unique_ptr<fake_store> db = std::make_unique<fake_store>();
   token_seal tokens{box, log};
   metrics stats;
   boost::asio::io_context io;

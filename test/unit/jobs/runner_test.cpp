@@ -1,5 +1,5 @@
-// The job runner against fakes of storage and the app contract, on a real store file and a
-// manual clock: backups, each failure class, cancellation, deadline and shutdown.
+// The job runner against fakes of the store, storage and the app contract and a manual clock:
+// backups, each failure class (the store's included), cancellation, deadline and shutdown.
 #include "respaldo/jobs/runner.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -163,4 +163,39 @@ TEST_CASE("runner: shutdown interrupts a job, which keeps its attempt for the ne
   CHECK(job.attempt == 0);
   CHECK(job.error_code == "interrupted");
   CHECK(job.next_attempt_at == f.clock.now());
+}
+
+TEST_CASE("runner: a store that cannot catalog the backup fails the job and keeps nothing",
+          "[job_runner]") {
+  runner_fixture f;
+  f.add_app("mi-app");
+  f.db->fail_operation("insert_backup");
+  f.runner.start();
+  auto job = f.run_job("mi-app", job_kind::backup);
+  CHECK(job.state == job_state::failed);
+  CHECK(job.error_code == "store_error");
+  CHECK(job.error_message == "the backup was stored but could not be cataloged");
+  CHECK(job.backup_id.empty());
+  // The uploaded object was removed again: storage holds nothing the catalog does not know.
+  CHECK(f.backups.objects.empty());
+  CHECK(f.catalog("mi-app").empty());
+  CHECK(f.db->calls["insert_backup"] == 1);
+}
+
+TEST_CASE("runner: a job the store cannot save is refused and never runs", "[job_runner]") {
+  runner_fixture f;
+  f.add_app("mi-app");
+  f.db->fail_operation("insert_job");
+  f.runner.start();
+  auto queued = f.runner.enqueue(*f.app("mi-app"), job_kind::backup, job_trigger::manual);
+  REQUIRE_FALSE(queued);
+  CHECK(queued.error().code == errc::store_error);
+  CHECK(queued.error().message == "the job could not be saved");
+  f.io.run_for(std::chrono::milliseconds(50));
+  CHECK(f.runner.running_jobs() == 0);
+  CHECK(f.apps.starts == 0);
+  CHECK(f.backups.objects.empty());
+  f.db->heal();
+  job_filter all;
+  CHECK(f.db->list_jobs(all)->empty());
 }

@@ -16,6 +16,7 @@
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/store/sqlite/sqlite_store.hpp"
 #include "respaldo/store/store.hpp"
+#include "support/fake_store.hpp"
 #include "support/temp_files.hpp"
 
 namespace {
@@ -216,4 +217,24 @@ TEST_CASE("all_backups reads every page of one app, newest first", "[catalog]") 
     CHECK(newest_first);
     CHECK(std::all_of(all->begin(), all->end(), [](const auto& b) { return b.app == "mi-app"; }));
   }
+}
+
+TEST_CASE("all_backups passes on the store's failure", "[catalog]") {
+  test::fake_store db;
+  for (int i = 0; i < 1500; ++i) {
+    auto b = entry("bk-" + std::to_string(i), 0, base_time + i);
+    REQUIRE(db.insert_backup(b));
+  }
+  SECTION("on the first page") {
+    db.fail_operation("list_backups");
+  }
+  SECTION("on a later page") {
+    db.fail_when = [&](std::string_view op) {
+      return op == "list_backups" && db.calls["list_backups"] == 2;
+    };
+  }
+  auto all = all_backups(db, "mi-app");
+  REQUIRE_FALSE(all.has_value());
+  CHECK(all.error().code == errc::store_error);
+  CHECK_THAT(all.error().message, Catch::Contains("list_backups"));
 }

@@ -239,7 +239,8 @@ TEST_CASE("cron rejects invalid expressions naming the field", "[cron]") {
     INFO("expression \"" << r.expr << "\"");
     const auto s = cron_schedule::parse(r.expr);
     REQUIRE_FALSE(s.has_value());
-    CHECK(s.error() == r.message);
+    CHECK(s.error().message == r.message);
+    CHECK(s.error().code == respaldo::errc::invalid_argument);
   }
 }
 

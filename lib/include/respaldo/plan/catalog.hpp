@@ -2,7 +2,6 @@
 // the API shows is exactly the one the runner executes.
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <string>
 #include <vector>
 
@@ -15,8 +14,9 @@ class time_zone;
 
 namespace respaldo {
 
-// Every catalog entry of `app`, newest first.
-boost::system::result<std::vector<backup_record>> all_backups(store& db, const std::string& app);
+// Every catalog entry of `app`, newest first, read page by page; the store's failure if a page
+// cannot be read.
+outcome<std::vector<backup_record>> all_backups(store& db, const std::string& app);
 
 // The retention plan over an app's catalog. Entries flagged "missing" are never planned for
 // deletion (they stay visible until an operator acts) and count for no bucket; entries already

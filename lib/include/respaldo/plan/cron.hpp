@@ -31,7 +31,6 @@
 // with daylight saving).
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -39,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "respaldo/core/error.hpp"
 #include "respaldo/core/time_format.hpp"
 
 namespace respaldo {
@@ -47,9 +47,8 @@ class cron_schedule {
  public:
   // Parses a 5-field expression or a macro. The error names the bad field and what was expected,
   // e.g. "field 2 (hour): value 24 out of range 0-23" or
-  // "expected 5 fields (minute hour day-of-month month day-of-week), got 4".
-  // Note: the error type is a string, so use has_value()/operator*/error(), not value().
-  static boost::system::result<cron_schedule, std::string> parse(std::string_view expr);
+  // "expected 5 fields (minute hour day-of-month month day-of-week), got 4" (invalid_argument).
+  static outcome<cron_schedule> parse(std::string_view expr);
 
   // First fire time strictly after `after`, evaluated in `tz` (nullptr = UTC). std::nullopt when
   // the expression can never fire ("0 0 30 2 *"), or when the next fire time would fall after the

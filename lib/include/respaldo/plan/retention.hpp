@@ -36,10 +36,11 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-#include <boost/system/result.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "respaldo/core/error.hpp"
 
 namespace respaldo {
 
@@ -54,10 +55,8 @@ inline constexpr int max_retention_count = 10000;
 
 // Parses and validates a policy object such as {"daily":7,"weekly":4}: keys among last, daily,
 // weekly, monthly, yearly; values integers from 0 to max_retention_count; at least one above 0.
-// The error message names the offending field and what is expected. Read the value with `*r`
-// (result<T, std::string>::value() does not compile).
-boost::system::result<retention_policy, std::string> parse_retention_policy(
-    const boost::json::value& v);
+// The error (invalid_argument) names the offending field and what is expected.
+outcome<retention_policy> parse_retention_policy(const boost::json::value& v);
 
 // The rules above 0 only, e.g. {"daily":7,"weekly":4}; parse_retention_policy reads it back.
 boost::json::object to_json(const retention_policy& p);

@@ -8,8 +8,8 @@
 // `checked_at` is when the probe ended and `detail` the failure message (empty when ok; it never
 // holds the token). A failed probe keeps the capabilities of the last good one.
 // Probes run with bounded concurrency; a round starts `interval` after the previous one ended, so
-// rounds never overlap. Apps whose token cannot be unsealed are not probed (and not written: the
-// store would overwrite the sealed token).
+// rounds never overlap. Apps whose token cannot be unsealed are neither probed nor written: their
+// health stays as it was until a new token is PATCHed (token_seal logs the cause once).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
