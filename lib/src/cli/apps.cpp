@@ -83,13 +83,9 @@ int apps_list(const client_settings& s, client_transport& api, std::ostream& out
 int apps_register(const client_settings& s, client_transport& api, std::string body,
                   std::ostream& out, std::ostream& err) {
   auto r = api.call("POST", "/api/apps", std::move(body), "application/json");
-  if (!success(r)) return report_failure(s, r, err);
-  if (s.json) {
-    print_raw(out, r.body);
-    return client_exit_ok;
-  }
-  auto o = expect_object(s, r, err);
-  if (!o) return client_exit_failed;
+  auto answer = take_answer(s, r, out, err);
+  if (!answer.object) return answer.exit;
+  auto& o = answer.object;
   out << "registered app " << text(*o, "id") << "\n";
   return client_exit_ok;
 }
@@ -97,13 +93,9 @@ int apps_register(const client_settings& s, client_transport& api, std::string b
 int apps_get(const client_settings& s, client_transport& api, const std::string& name,
              std::ostream& out, std::ostream& err) {
   auto r = api.get("/api/apps/" + encode(name));
-  if (!success(r)) return report_failure(s, r, err);
-  if (s.json) {
-    print_raw(out, r.body);
-    return client_exit_ok;
-  }
-  auto o = expect_object(s, r, err);
-  if (!o) return client_exit_failed;
+  auto answer = take_answer(s, r, out, err);
+  if (!answer.object) return answer.exit;
+  auto& o = answer.object;
   print_app(out, *o);
   return client_exit_ok;
 }

@@ -67,13 +67,9 @@ int jobs_list(const client_settings& s, client_transport& api, const command_lin
   if (const auto* v = a.value("--state")) path += "&state=" + encode(*v);
   if (const auto* v = a.value("--kind")) path += "&kind=" + encode(*v);
   auto r = api.get(path);
-  if (!success(r)) return report_failure(s, r, err);
-  if (s.json) {
-    print_raw(out, r.body);
-    return client_exit_ok;
-  }
-  auto o = expect_object(s, r, err);
-  if (!o) return client_exit_failed;
+  auto answer = take_answer(s, r, out, err);
+  if (!answer.object) return answer.exit;
+  auto& o = answer.object;
   const json::value* items = o->if_contains("items");
   if (!items || !items->is_array() || items->as_array().empty()) {
     out << "no jobs\n";
@@ -89,13 +85,9 @@ int jobs_show(const client_settings& s, client_transport& api, const std::string
               std::ostream& out, std::ostream& err) {
   auto r = cancel ? api.call("POST", "/api/jobs/" + encode(id) + "/cancel", "", "")
                   : api.get("/api/jobs/" + encode(id));
-  if (!success(r)) return report_failure(s, r, err);
-  if (s.json) {
-    print_raw(out, r.body);
-    return client_exit_ok;
-  }
-  auto o = expect_object(s, r, err);
-  if (!o) return client_exit_failed;
+  auto answer = take_answer(s, r, out, err);
+  if (!answer.object) return answer.exit;
+  auto& o = answer.object;
   if (!cancel) {
     print_job(out, *o);
   } else if (text(*o, "state") == "cancelled") {

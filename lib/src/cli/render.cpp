@@ -50,6 +50,23 @@ std::optional<json::object> expect_object(const client_settings& s, const api_re
   return o;
 }
 
+taken_answer take_answer(const client_settings& s, const api_reply& r, std::ostream& out,
+                         std::ostream& err) {
+  taken_answer a;
+  if (!success(r)) {
+    a.exit = report_failure(s, r, err);
+    return a;
+  }
+  if (s.json) {
+    print_raw(out, r.body);
+    a.exit = client_exit_ok;
+    return a;
+  }
+  a.object = expect_object(s, r, err);
+  a.exit = a.object ? client_exit_ok : client_exit_failed;
+  return a;
+}
+
 bool success(const api_reply& r) {
   return r.reached && r.status >= 200 && r.status < 300;
 }

@@ -26,6 +26,15 @@ std::optional<boost::json::object> expect_object(const client_settings& s, const
 
 bool success(const api_reply& r);
 
+// An answer taken for output: a failure is reported, --json prints the body as it came; only
+// otherwise is there an object to render as text. `exit` is the status when there is none.
+struct taken_answer {
+  int exit = 0;
+  std::optional<boost::json::object> object;
+};
+taken_answer take_answer(const client_settings& s, const api_reply& r, std::ostream& out,
+                         std::ostream& err);
+
 // A field for people: strings as they are, null or absent as "-".
 std::string text(const boost::json::object& o, std::string_view key);
 std::optional<std::uint64_t> number(const boost::json::object& o, std::string_view key);
