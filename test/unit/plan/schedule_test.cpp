@@ -8,28 +8,19 @@
 
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/plan/retention.hpp"
+#include "support/time_values.hpp"
 
 using namespace respaldo;
 using namespace std::chrono_literals;
+using respaldo::test::utc;
+using respaldo::test::zone;
 
 namespace {
-
-sys_seconds utc(const char* text) {
-  auto t = parse_rfc3339(text);
-  REQUIRE(t);
-  return *t;
-}
 
 cron_schedule cron(const char* expr) {
   auto c = cron_schedule::parse(expr);
   REQUIRE(c.has_value());
   return *c;
-}
-
-const date::time_zone* zone(const char* name) {
-  auto z = find_time_zone(name);
-  REQUIRE(z != nullptr);
-  return z;
 }
 
 schedule_entry entry(std::string app, const char* expr, const date::time_zone* tz = nullptr) {

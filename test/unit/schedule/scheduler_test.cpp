@@ -16,25 +16,12 @@
 #include "respaldo/store/sqlite/sqlite_store.hpp"
 #include "support/async_test.hpp"
 #include "support/manual_clock.hpp"
+#include "support/time_values.hpp"
 
 using namespace respaldo;
 using namespace std::chrono_literals;
-
-namespace {
-
-sys_seconds utc(const char* text) {
-  auto t = parse_rfc3339(text);
-  REQUIRE(t);
-  return *t;
-}
-
-const date::time_zone* zone(const char* name) {
-  auto z = find_time_zone(name);
-  REQUIRE(z != nullptr);
-  return z;
-}
-
-}  // namespace
+using respaldo::test::utc;
+using respaldo::test::zone;
 
 TEST_CASE("make_schedule_entry resolves the zone and the jitter", "[scheduler]") {
   app_record a;
