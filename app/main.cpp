@@ -112,12 +112,12 @@ int serve(const std::vector<std::string>& args) {
     m.set("respaldo_store_call_seconds_max", static_cast<double>(s.max_ns) / 1e9);
   });
 
-  std::string tls_error;
-  auto tls = make_tls_context(cfg.ca_file, &tls_error);
-  if (!tls) {
-    log.error("cannot start", {{"error", "--ca-file: " + tls_error}});
+  auto made_tls = make_tls_context(cfg.ca_file);
+  if (!made_tls) {
+    log.error("cannot start", {{"error", "--ca-file: " + made_tls.error().message}});
     return 2;
   }
+  auto tls = std::move(*made_tls);
   http_client_options app_client_options;
   app_client_options.connect_timeout = cfg.connect_timeout;
   app_client_options.io_timeout = cfg.read_timeout;

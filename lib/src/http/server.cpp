@@ -12,10 +12,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <list>
-#include <random>
 #include <tuple>
 #include <variant>
 
+#include "respaldo/core/ids.hpp"
 #include "respaldo/http/problem.hpp"
 
 namespace respaldo {
@@ -34,16 +34,9 @@ struct connection {
   bool busy = false;
 };
 
+// 16 hex digits, as before; core's generator so that there is one source of ids.
 std::string make_request_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string id(16, '0');
-  auto v = rng();
-  for (auto& c : id) {
-    c = hex[v & 0xf];
-    v >>= 4;
-  }
-  return id;
+  return random_hex_id(8);
 }
 
 // An incoming X-Request-Id is echoed only when it is short and harmless in logs and headers.

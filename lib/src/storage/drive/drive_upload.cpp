@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "respaldo/core/text.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
 
@@ -130,8 +131,7 @@ std::optional<std::uint64_t> parse_upload_range(std::optional<std::string_view> 
   std::string_view v = trim(*header);
   constexpr std::string_view prefix = "bytes=";
   if (v.size() < prefix.size()) return std::nullopt;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(v[i])) != prefix[i]) return std::nullopt;
+  if (!iequals(v.substr(0, prefix.size()), prefix)) return std::nullopt;
   v.remove_prefix(prefix.size());
   const auto dash = v.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
@@ -171,12 +171,8 @@ boost::system::result<stored_object, std::string> parse_drive_file(std::string_v
   } else {
     return bad("the file resource has no size");
   }
-  f.md5 = str("md5Checksum");
-  f.sha256 = str("sha256Checksum");
-  std::transform(f.sha256.begin(), f.sha256.end(), f.sha256.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::transform(f.md5.begin(), f.md5.end(), f.md5.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  f.md5 = lower(str("md5Checksum"));
+  f.sha256 = lower(str("sha256Checksum"));
   if (auto t = parse_rfc3339(str("createdTime"))) f.created_at = *t;
   if (const json::value* p = o.if_contains("appProperties"); p && p->is_object())
     for (const auto& [k, v] : p->get_object())

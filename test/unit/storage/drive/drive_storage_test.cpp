@@ -140,7 +140,7 @@ struct env {
       req.target = url->target;
       req.headers = {{"Content-Type", "application/json"}};
       req.body = body;
-      auto c = co_await client.acquire(url->origin, nullptr);
+      auto c = co_await client.acquire(url->origin);
       REQUIRE(c);
       auto head = co_await (*c)->request(req);
       REQUIRE(head);

@@ -9,10 +9,10 @@
 //   - DNS and socket failures                     -> the asio code as is (e.g. connection_refused)
 //   - a connection closed before any byte of the response -> boost::asio::error::eof
 //   - misuse (bad header characters, request while a body is pending) -> errc::invalid_argument
-// A human-readable reason travels beside the code: connect(), acquire() and fetch() take an
-// optional `std::string* error_detail` they fill on failure, and a connection keeps the reason of
-// its last failure in last_error_detail() (e.g. "TLS handshake with example.com:443 failed:
-// certificate verify failed (unable to get local issuer certificate)").
+// A human-readable reason travels with the code: connect(), acquire() and fetch() return an
+// outcome whose failure message is the reason, and a connection keeps the reason of its last
+// failure in last_error_detail() (e.g. "TLS handshake with example.com:443 failed: certificate
+// verify failed (unable to get local issuer certificate)").
 //
 // Bodies are not copied: request bodies are written from the caller's memory and response bodies
 // are read into the caller's buffer (straight from the socket for Content-Length bodies).
@@ -102,7 +102,10 @@ struct http_client_options {
 // newer, peer verification on. Defined in the implementation; shared by connections.
 class tls_context;
 
-// nullptr on failure, with the reason in *error (when error is not null).
+// errc::tls_error with the reason (e.g. an unreadable CA file) on failure.
+outcome<std::shared_ptr<tls_context>> make_tls_context(const std::string& ca_file);
+// Compatibility form for the CLI until it moves to outcome: nullptr on failure, the reason in
+// *error (when not null).
 std::shared_ptr<tls_context> make_tls_context(const std::string& ca_file, std::string* error);
 
 // One connection to an origin; keep-alive; sequential requests (one at a time, each response body
@@ -112,9 +115,9 @@ class http_connection {
   // Resolves, connects and (for https) performs the TLS handshake with SNI and host name
   // verification, all within opts.connect_timeout. `tls` may be null: a context with the system
   // CAs and opts.ca_file is then made for this connection.
-  static boost::asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> connect(
+  static boost::asio::awaitable<outcome<std::unique_ptr<http_connection>>> connect(
       boost::asio::any_io_executor ex, http_origin origin, http_client_options opts,
-      std::shared_ptr<tls_context> tls, std::string* error_detail = nullptr);
+      std::shared_ptr<tls_context> tls);
 
   ~http_connection();
   http_connection(const http_connection&) = delete;
@@ -172,8 +175,11 @@ class http_client {
               std::shared_ptr<tls_context> tls);
 
   // A pooled connection to `origin` that still looks alive, or a new one.
+  boost::asio::awaitable<outcome<std::unique_ptr<http_connection>>> acquire(
+      const http_origin& origin);
+  // Compatibility form for the CLI until it moves to http_exchange: the reason in *error_detail.
   boost::asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> acquire(
-      const http_origin& origin, std::string* error_detail = nullptr);
+      const http_origin& origin, std::string* error_detail);
   // Keeps the connection for reuse only if reusable(); closes it otherwise.
   void release(std::unique_ptr<http_connection> conn);
 
@@ -184,9 +190,9 @@ class http_client {
     http_client_response_head head;
     std::string body;
   };
-  boost::asio::awaitable<boost::system::result<simple_response>> fetch(
-      const parsed_url& url, http_client_request req, std::size_t body_limit = 1 << 20,
-      std::string* error_detail = nullptr);
+  boost::asio::awaitable<outcome<simple_response>> fetch(const parsed_url& url,
+                                                         http_client_request req,
+                                                         std::size_t body_limit = 1 << 20);
 
   const http_client_options& options() const { return opts_; }
   boost::asio::any_io_executor get_executor() const { return ex_; }
