@@ -83,7 +83,7 @@ int serve(const std::vector<std::string>& args) {
                                    : cfg.secret_key_file;
   auto box = secret_box::load_or_create(key_file, cfg.secret_key_file.empty());
   if (!box) {
-    log.error("cannot start", {{"error", box.error()}});
+    log.error("cannot start", {{"error", box.error().message}});
     return 1;
   }
   const std::string db_path = (std::filesystem::path(cfg.data_dir) / "respaldo.db").string();

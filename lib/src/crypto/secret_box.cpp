@@ -42,8 +42,9 @@ bool cipher_update(EVP_CIPHER_CTX* ctx, bool encrypt, unsigned char* out, const 
   return true;
 }
 
-std::string key_file_error(const std::string& path, const std::string& what) {
-  return "secret key file \"" + path + "\": " + what;
+failure key_file_error(const std::string& path, const std::string& what) {
+  return failure{make_error_code(errc::invalid_argument),
+                 "secret key file \"" + path + "\": " + what};
 }
 
 std::string errno_text(int e) {
@@ -100,7 +101,7 @@ secret_box secret_box::generate() {
 
 namespace {
 
-using key_result = boost::system::result<secret_box, std::string>;
+using key_result = outcome<secret_box>;
 
 // Reads the key from an open key file (and closes it): a regular file, 0600 or stricter.
 key_result load_key_file(int fd, const std::string& path) {
@@ -150,13 +151,12 @@ key_result load_key_file(int fd, const std::string& path) {
 
 // Writes a new random key to a file created exclusively (0600, fsynced); nullopt when another
 // process created the file first.
-boost::system::result<std::optional<secret_box>, std::string> create_key_file(
-    const std::string& path) {
+outcome<std::optional<secret_box>> create_key_file(const std::string& path) {
   const int wfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (wfd < 0) {
     const int e = errno;
     if (e == EEXIST) return std::optional<secret_box>();
-    return {boost::system::in_place_error, key_file_error(path, "cannot create: " + errno_text(e))};
+    return key_file_error(path, "cannot create: " + errno_text(e));
   }
   std::array<unsigned char, secret_box::key_size> key{};
   cleanse_guard wipe_key{key.data(), key.size()};
@@ -178,8 +178,7 @@ boost::system::result<std::optional<secret_box>, std::string> create_key_file(
   if (!ok) {
     // Leave no truncated key behind: it would block every later start.
     ::unlink(path.c_str());
-    return {boost::system::in_place_error,
-            key_file_error(path, "cannot write the new key: " + errno_text(e))};
+    return key_file_error(path, "cannot write the new key: " + errno_text(e));
   }
   sync_parent_directory(path);
   return std::optional<secret_box>(secret_box(key));
@@ -187,8 +186,7 @@ boost::system::result<std::optional<secret_box>, std::string> create_key_file(
 
 }  // namespace
 
-boost::system::result<secret_box, std::string> secret_box::load_or_create(const std::string& path,
-                                                                          bool create_if_missing) {
+outcome<secret_box> secret_box::load_or_create(const std::string& path, bool create_if_missing) {
   // Two rounds at most: when another process creates the file between our attempts, read theirs.
   for (int round = 0; round < 2; ++round) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

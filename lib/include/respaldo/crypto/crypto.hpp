@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "respaldo/core/error.hpp"
+
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace respaldo {
@@ -100,9 +102,9 @@ class secret_box {
   // Loads the key file: 32 raw bytes, or 64 hex digits with an optional trailing newline. When the
   // file does not exist and create_if_missing, writes a new random key there (64 hex digits and a
   // newline, mode 0600, created exclusively and fsynced). A file that group or others may access
-  // is rejected. Error messages name the path and the problem, never the key.
-  static boost::system::result<secret_box, std::string> load_or_create(const std::string& path,
-                                                                       bool create_if_missing);
+  // is rejected. Failures are errc::invalid_argument; their messages name the path and the
+  // problem, never the key.
+  static outcome<secret_box> load_or_create(const std::string& path, bool create_if_missing);
 
   std::string seal(std::string_view plaintext, std::string_view aad) const;
   // nullopt when the text is malformed or was sealed under another key or aad, or was altered.
@@ -116,9 +118,9 @@ class secret_box {
 // private_key_pem: PKCS#8 "BEGIN PRIVATE KEY" or traditional "BEGIN RSA PRIVATE KEY", unencrypted,
 // RSA of at least 2048 bits. Header {"alg":"RS256","typ":"JWT","kid":kid} (kid left out when
 // empty). Returns header.claims.signature, each part base64url without padding.
-boost::system::result<std::string, std::string> sign_jwt_rs256(std::string_view private_key_pem,
-                                                               std::string_view kid,
-                                                               const boost::json::object& claims);
+// A key that cannot sign is errc::invalid_argument, the message saying why.
+outcome<std::string> sign_jwt_rs256(std::string_view private_key_pem, std::string_view kid,
+                                    const boost::json::object& claims);
 // Checks the compact form, that the header says RS256, and the signature against a
 // "BEGIN PUBLIC KEY" PEM. Claims (exp, aud, ...) are not interpreted.
 bool verify_jwt_rs256(std::string_view jwt, std::string_view public_key_pem);

@@ -80,7 +80,7 @@ cred_result parse_drive_credentials(std::string_view text) {
     auto probe = sign_jwt_rs256(c.private_key, c.private_key_id, json::object{{"probe", 1}});
     if (!probe)
       return cred_error("service_account credentials: \"private_key\" is not usable: " +
-                        probe.error());
+                        probe.error().message);
   } else if (type == "authorized_user") {
     c.type = drive_credentials::kind::authorized_user;
     for (auto [name, out] :
@@ -158,7 +158,7 @@ outcome<std::string> make_token_request_body(const drive_credentials& creds,
   auto jwt = sign_jwt_rs256(creds.private_key, creds.private_key_id, claims);
   if (!jwt)
     return auth_failure("cannot sign the service account's token request with the key in " +
-                        credentials_name(creds) + ": " + jwt.error());
+                        credentials_name(creds) + ": " + jwt.error().message);
   return "grant_type=" + form_urlencode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
          "&assertion=" + form_urlencode(*jwt);
 }
