@@ -71,7 +71,7 @@ std::optional<int> open_state(const serve_config& cfg, logger& log, state& s) {
                                    : cfg.secret_key_file;
   auto box = secret_box::load_or_create(key_file, cfg.secret_key_file.empty());
   if (!box) {
-    log.error("cannot start", {{"error", box.error()}});
+    log.error("cannot start", {{"error", box.error().message}});
     return 1;
   }
   s.box.emplace(std::move(*box));
@@ -271,12 +271,12 @@ int run_serve(const std::vector<std::string>& args) {
   asio::thread_pool blocking(2);
   metrics stats;
   describe_store_metrics(stats, st.db.get());
-  std::string tls_error;
-  auto tls = make_tls_context(cfg.ca_file, &tls_error);
-  if (!tls) {
-    log.error("cannot start", {{"error", "--ca-file: " + tls_error}});
+  auto made_tls = make_tls_context(cfg.ca_file);
+  if (!made_tls) {
+    log.error("cannot start", {{"error", "--ca-file: " + made_tls.error().message}});
     return 2;
   }
+  auto tls = std::move(*made_tls);
   http_client_options app_client_options;
   app_client_options.connect_timeout = cfg.connect_timeout;
   app_client_options.io_timeout = cfg.read_timeout;

@@ -184,9 +184,9 @@ int load_settings(const command_line& a, std::string_view command, client_settin
   s.json = a.flag("--json");
   if (int rc = load_server(a, command, s, err)) return rc;
   if (const auto* ca = a.value("--ca-file")) {
-    std::string why;
-    s.tls = make_tls_context(*ca, &why);
-    if (!s.tls) return value_error(err, command, "--ca-file: " + why);
+    auto made = make_tls_context(*ca);
+    if (!made) return value_error(err, command, "--ca-file: " + made.error().message);
+    s.tls = std::move(*made);
   }
   return load_token(a, command, s, err);
 }

@@ -1,7 +1,5 @@
 #include "respaldo/contract/exporter.hpp"
 
-#include <date/date.h>
-
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -12,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "respaldo/core/text.hpp"
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/jobs/control.hpp"
 #include "respaldo/store/store.hpp"
@@ -43,12 +42,6 @@ bool safe_format(std::string_view f) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '-' || c == '_' || c == '+';
   });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // An export body read straight from the app's connection.
@@ -121,6 +114,55 @@ bool range_starts_at(const http_client_response_head& head, std::uint64_t offset
   auto rest = range->substr(unit.size());
   auto first = parse_u64(rest.substr(0, rest.find('-')));
   return first && *first == offset;
+}
+
+// The status URL a 202 names: "status_url" in its JSON body, else its Location; it must stay on
+// the app's own origin (the app's token goes there).
+outcome<parsed_url> accepted_status_url(const parsed_url& export_url,
+                                        const http_client_response_head& head,
+                                        std::string_view body) {
+  boost::system::error_code jec;
+  auto v = json::parse(body, jec);
+  std::string status_ref;
+  if (!jec && v.is_object())
+    if (auto s = v.as_object().find("status_url");
+        s != v.as_object().end() && s->value().is_string())
+      status_ref = std::string(s->value().as_string());
+  if (status_ref.empty())
+    if (auto loc = head.header("Location")) status_ref = std::string(*loc);
+  if (status_ref.empty())
+    return fail(errc::app_contract_violation,
+                "202 from POST /backup/export without a status_url in its JSON body");
+  auto status_url = resolve_url(export_url, status_ref);
+  if (!status_url)
+    return fail(errc::app_contract_violation, "bad status_url: " + status_url.error());
+  if (!(status_url->origin == export_url.origin))
+    return fail(errc::app_contract_violation, "status_url must be on the app's own host (" +
+                                                  to_string(export_url.origin) + "), got " +
+                                                  to_string(status_url->origin));
+  return std::move(*status_url);
+}
+
+// A JSON document from the status URL: {"status":"failed","error":...} is the app's failure;
+// any other document is not a download.
+failure status_document_failure(std::string_view doc) {
+  boost::system::error_code jec;
+  auto dv = json::parse(doc, jec);
+  const json::object* o = !jec && dv.is_object() ? &dv.as_object() : nullptr;
+  const auto st = o ? o->find("status") : nullptr;
+  if (o && st != o->end() && st->value().is_string() && st->value().as_string() == "failed") {
+    std::string reason = "the app reported the export as failed";
+    if (auto e = o->find("error"); e != o->end()) {
+      if (e->value().is_string())
+        reason += ": " + std::string(e->value().as_string()).substr(0, 500);
+      else
+        reason += ": " + json::serialize(e->value()).substr(0, 500);
+    }
+    return fail(errc::app_export_failed, reason);
+  }
+  return fail(errc::app_contract_violation,
+              "the export status URL answered 200 with a JSON document but without the "
+              "X-Checksum-SHA256, X-Size and X-Format headers of a download");
 }
 
 http_client_request bearer_request(std::string method, std::string target, const app_record& app) {
@@ -219,35 +261,6 @@ outcome<app_capabilities> parse_capabilities(std::string_view body) {
   return caps;
 }
 
-std::optional<std::chrono::milliseconds> parse_retry_after(
-    std::string_view v, std::chrono::system_clock::time_point now) {
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  if (auto secs = parse_u64(v)) {
-    constexpr std::uint64_t a_day = 86'400;
-    return std::chrono::milliseconds(std::min(*secs, a_day) * 1000);
-  }
-  // IMF-fixdate: fixed positions, "Sun, 06 Nov 1994 08:49:37 GMT".
-  if (v.size() != 29 || v.substr(3, 2) != ", " || v.substr(25) != " GMT") return std::nullopt;
-  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  const auto month_pos = months.find(v.substr(8, 3));
-  if (month_pos == std::string_view::npos || month_pos % 3 != 0) return std::nullopt;
-  auto field = [&](std::size_t pos, std::size_t n) { return parse_u64(v.substr(pos, n)); };
-  const auto day = field(5, 2), year = field(12, 4), hh = field(17, 2), mm = field(20, 2),
-             ss = field(23, 2);
-  if (!day || !year || !hh || !mm || !ss || v[16] != ' ' || v[19] != ':' || v[22] != ':' ||
-      v[7] != ' ' || v[11] != ' ' || *hh > 23 || *mm > 59 || *ss > 60)
-    return std::nullopt;
-  const date::year_month_day ymd{date::year(static_cast<int>(*year)),
-                                 date::month(static_cast<unsigned>(month_pos / 3 + 1)),
-                                 date::day(static_cast<unsigned>(*day))};
-  if (!ymd.ok()) return std::nullopt;
-  const auto at = date::sys_days(ymd) + std::chrono::hours(*hh) + std::chrono::minutes(*mm) +
-                  std::chrono::seconds(*ss);
-  if (at <= now) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
-}
-
 exporter::exporter(http_client& client, exporter_options options)
     : client_(client), options_(options) {}
 
@@ -255,9 +268,10 @@ asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app
                                                            job_control* control) {
   auto url = contract_url(app.url, "backup/capabilities");
   if (!url) co_return fail(errc::app_contract_violation, url.error());
-  std::string detail;
-  auto conn = co_await client_.acquire(url->origin, &detail);
-  if (!conn) co_return network_failure(conn.error(), control, "GET /backup/capabilities", detail);
+  auto conn = co_await client_.acquire(url->origin);
+  if (!conn)
+    co_return network_failure(conn.error().code, control, "GET /backup/capabilities",
+                              conn.error().message);
   http_connection* probing = conn->get();
   std::optional<stop_scope> interrupt;
   if (control) interrupt.emplace(*control, [probing] { probing->cancel(); });
@@ -286,9 +300,8 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
                                                                job_control& control,
                                                                int redirects_left) {
   const std::string what = "GET " + path_of(url);
-  std::string detail;
-  auto conn = co_await client_.acquire(url.origin, &detail);
-  if (!conn) co_return network_failure(conn.error(), &control, what, detail);
+  auto conn = co_await client_.acquire(url.origin);
+  if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
   auto req = download_request(url, app);
   if (offset > 0) req.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-"});
   auto head = co_await request_until_stopped(**conn, req, control);
@@ -338,116 +351,78 @@ asio::awaitable<outcome<export_stream>> exporter::start(
     std::function<void(const std::string& note)> on_progress) {
   auto url = contract_url(app.url, "backup/export");
   if (!url) co_return fail(errc::app_contract_violation, url.error());
-  std::string detail;
-  auto conn = co_await client_.acquire(url->origin, &detail);
-  if (!conn) co_return network_failure(conn.error(), &control, "POST /backup/export", detail);
+  const std::string what = "POST /backup/export";
+  auto conn = co_await client_.acquire(url->origin);
+  if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
   const auto export_request = bearer_request("POST", url->target, app);
   auto head = co_await request_until_stopped(**conn, export_request, control);
-  if (!head)
-    co_return network_failure(head.error(), &control, "POST /backup/export",
-                              (*conn)->last_error_detail());
+  if (!head) co_return network_failure(head.error(), &control, what, (*conn)->last_error_detail());
   if (head->status == 200) {
     auto stream = read_contract_headers(*head);
     if (!stream) co_return stream;
     stream->body = std::make_unique<connection_body>(std::move(*conn));
     co_return stream;
   }
-  if (head->status != 202) co_return status_failure(head->status, "POST /backup/export");
+  if (head->status != 202) co_return status_failure(head->status, what);
 
   // Deferred export: {"job_id", "status_url"}, then poll.
   auto body = co_await (*conn)->read_body_all(options_.json_limit);
-  if (!body)
-    co_return network_failure(body.error(), &control, "POST /backup/export",
-                              (*conn)->last_error_detail());
+  if (!body) co_return network_failure(body.error(), &control, what, (*conn)->last_error_detail());
   client_.release(std::move(*conn));
-  boost::system::error_code jec;
-  auto v = json::parse(*body, jec);
-  std::string status_ref;
-  if (!jec && v.is_object())
-    if (auto s = v.as_object().find("status_url");
-        s != v.as_object().end() && s->value().is_string())
-      status_ref = std::string(s->value().as_string());
-  if (status_ref.empty())
-    if (auto loc = head->header("Location")) status_ref = std::string(*loc);
-  if (status_ref.empty())
-    co_return fail(errc::app_contract_violation,
-                   "202 from POST /backup/export without a status_url in its JSON body");
-  auto status_url = resolve_url(*url, status_ref);
-  if (!status_url)
-    co_return fail(errc::app_contract_violation, "bad status_url: " + status_url.error());
-  if (!(status_url->origin == url->origin))
-    co_return fail(errc::app_contract_violation, "status_url must be on the app's own host (" +
-                                                     to_string(url->origin) + "), got " +
-                                                     to_string(status_url->origin));
+  auto status_url = accepted_status_url(*url, *head, *body);
+  if (!status_url) co_return status_url.error();
   if (on_progress) on_progress("deferred export, polling " + path_of(*status_url));
+  co_return co_await poll_status(app, *status_url, control);
+}
 
-  auto delay = options_.poll_initial;
+asio::awaitable<outcome<export_stream>> exporter::poll_status(const app_record& app,
+                                                              const parsed_url& status_url,
+                                                              job_control& control) {
+  const std::string what = "GET status_url";
+  deferred_poll polling(options_.poll_initial, options_.poll_max);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
     if (control.stopped()) co_return control.reason();
-    auto poll_conn = co_await client_.acquire(status_url->origin, &detail);
-    if (!poll_conn)
-      co_return network_failure(poll_conn.error(), &control, "GET status_url", detail);
-    const auto poll_request = bearer_request("GET", status_url->target, app);
-    auto ph = co_await request_until_stopped(**poll_conn, poll_request, control);
-    if (!ph)
-      co_return network_failure(ph.error(), &control, "GET status_url",
-                                (*poll_conn)->last_error_detail());
-    if (ph->status == 202) {
-      (void)co_await (*poll_conn)->discard_body(options_.json_limit);
-      client_.release(std::move(*poll_conn));
-      auto wait = delay;
-      if (auto ra = ph->header("Retry-After"))
-        if (auto asked = parse_retry_after(*ra, std::chrono::system_clock::now())) wait = *asked;
-      wait = std::clamp(wait, std::chrono::milliseconds(100),
-                        std::max(options_.poll_max, std::chrono::milliseconds(100)));
-      delay = std::min(options_.poll_max, delay * 3 / 2);
+    auto conn = co_await client_.acquire(status_url.origin);
+    if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
+    const auto poll_request = bearer_request("GET", status_url.target, app);
+    auto head = co_await request_until_stopped(**conn, poll_request, control);
+    if (!head)
+      co_return network_failure(head.error(), &control, what, (*conn)->last_error_detail());
+    if (head->status == 202) {
+      (void)co_await (*conn)->discard_body(options_.json_limit);
+      client_.release(std::move(*conn));
+      const auto wait =
+          polling.next_delay(head->header("Retry-After"), std::chrono::system_clock::now());
       if (control.stopped()) co_return control.reason();
       timer.expires_after(wait);
       co_await timer.async_wait(
           asio::bind_cancellation_slot(control.slot(), asio::as_tuple(asio::use_awaitable)));
       continue;
     }
-    if (ph->status == 303) {
-      (void)co_await (*poll_conn)->discard_body(options_.json_limit);
-      client_.release(std::move(*poll_conn));
-      auto location = ph->header("Location");
+    if (head->status == 303) {
+      (void)co_await (*conn)->discard_body(options_.json_limit);
+      client_.release(std::move(*conn));
+      auto location = head->header("Location");
       if (!location)
         co_return fail(errc::app_contract_violation,
                        "303 from the export status URL without Location");
-      auto dl = resolve_url(*status_url, *location);
+      auto dl = resolve_url(status_url, *location);
       if (!dl) co_return fail(errc::app_contract_violation, "bad Location: " + dl.error());
       co_return co_await get_download(app, *dl, 0, control, max_redirects);
     }
-    if (ph->status == 200 && is_status_document(*ph)) {
-      // {"status":"failed","error":...}: the export failed. Any other document is not a download.
-      auto doc = co_await (*poll_conn)->read_body_all(options_.json_limit);
+    if (head->status == 200 && is_status_document(*head)) {
+      auto doc = co_await (*conn)->read_body_all(options_.json_limit);
       if (!doc)
-        co_return network_failure(doc.error(), &control, "GET status_url",
-                                  (*poll_conn)->last_error_detail());
-      client_.release(std::move(*poll_conn));
-      auto dv = json::parse(*doc, jec);
-      const json::object* o = !jec && dv.is_object() ? &dv.as_object() : nullptr;
-      const auto st = o ? o->find("status") : nullptr;
-      if (o && st != o->end() && st->value().is_string() && st->value().as_string() == "failed") {
-        std::string reason = "the app reported the export as failed";
-        if (auto e = o->find("error"); e != o->end()) {
-          if (e->value().is_string())
-            reason += ": " + std::string(e->value().as_string()).substr(0, 500);
-          else
-            reason += ": " + json::serialize(e->value()).substr(0, 500);
-        }
-        co_return fail(errc::app_export_failed, reason);
-      }
-      co_return fail(errc::app_contract_violation,
-                     "the export status URL answered 200 with a JSON document but without the "
-                     "X-Checksum-SHA256, X-Size and X-Format headers of a download");
+        co_return network_failure(doc.error(), &control, what, (*conn)->last_error_detail());
+      client_.release(std::move(*conn));
+      co_return status_document_failure(*doc);
     }
-    if (ph->status != 200) co_return status_failure(ph->status, "GET status_url");
-    auto stream = read_contract_headers(*ph);
+    if (head->status != 200) co_return status_failure(head->status, what);
+    auto stream = read_contract_headers(*head);
     if (!stream) co_return stream;
-    stream->body = std::make_unique<connection_body>(std::move(*poll_conn));
-    stream->download_url = to_string(*status_url);
+    stream->body = std::make_unique<connection_body>(std::move(*conn));
+    stream->download_url = to_string(status_url);
     co_return stream;
   }
 }

@@ -41,33 +41,35 @@ std::array<unsigned char, N> md_finish(detail::md_ctx_ptr& ctx, const EVP_MD* md
   return out;
 }
 
+const EVP_MD* evp_of(digest_algorithm a) {
+  return a == digest_algorithm::sha256 ? EVP_sha256() : EVP_md5();
+}
+
 }  // namespace
 
 // --- digests -----------------------------------------------------------------------------------
 
-sha256::sha256() : ctx_(new_md_ctx(EVP_sha256())) {}
-void sha256::update(const void* data, std::size_t n) {
-  md_update(ctx_, EVP_sha256(), data, n);
+template <digest_algorithm A>
+basic_digest<A>::basic_digest() : ctx_(new_md_ctx(evp_of(A))) {}
+
+template <digest_algorithm A>
+void basic_digest<A>::update(const void* data, std::size_t n) {
+  md_update(ctx_, evp_of(A), data, n);
 }
-std::array<unsigned char, sha256::digest_size> sha256::finish() {
-  return md_finish<digest_size>(ctx_, EVP_sha256());
+
+template <digest_algorithm A>
+std::array<unsigned char, basic_digest<A>::digest_size> basic_digest<A>::finish() {
+  return md_finish<digest_size>(ctx_, evp_of(A));
 }
-std::string sha256::finish_hex() {
+
+template <digest_algorithm A>
+std::string basic_digest<A>::finish_hex() {
   const auto d = finish();
   return to_hex(d.data(), d.size());
 }
 
-md5::md5() : ctx_(new_md_ctx(EVP_md5())) {}
-void md5::update(const void* data, std::size_t n) {
-  md_update(ctx_, EVP_md5(), data, n);
-}
-std::array<unsigned char, md5::digest_size> md5::finish() {
-  return md_finish<digest_size>(ctx_, EVP_md5());
-}
-std::string md5::finish_hex() {
-  const auto d = finish();
-  return to_hex(d.data(), d.size());
-}
+template class basic_digest<digest_algorithm::sha256>;
+template class basic_digest<digest_algorithm::md5>;
 
 std::string sha256_hex(std::string_view data) {
   sha256 h;

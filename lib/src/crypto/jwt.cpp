@@ -30,11 +30,11 @@ std::string openssl_reason() {
   return reason ? std::string(" (") + reason + ")" : std::string();
 }
 
-using jwt_result = boost::system::result<std::string, std::string>;
+using jwt_result = outcome<std::string>;
 
 // Value and error are both strings here, so say which one is meant.
 jwt_result jwt_error(std::string message) {
-  return jwt_result(boost::system::in_place_error, std::move(message));
+  return jwt_result(failure{make_error_code(errc::invalid_argument), std::move(message)});
 }
 
 bio_ptr memory_bio(std::string_view data) {
@@ -48,9 +48,8 @@ bio_ptr memory_bio(std::string_view data) {
 
 // --- JWT ---------------------------------------------------------------------------------------
 
-boost::system::result<std::string, std::string> sign_jwt_rs256(std::string_view private_key_pem,
-                                                               std::string_view kid,
-                                                               const boost::json::object& claims) {
+outcome<std::string> sign_jwt_rs256(std::string_view private_key_pem, std::string_view kid,
+                                    const boost::json::object& claims) {
   auto bio = memory_bio(private_key_pem);
   if (!bio) return jwt_error("private key PEM is too large");
   pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));

@@ -42,8 +42,9 @@ bool cipher_update(EVP_CIPHER_CTX* ctx, bool encrypt, unsigned char* out, const 
   return true;
 }
 
-std::string key_file_error(const std::string& path, const std::string& what) {
-  return "secret key file \"" + path + "\": " + what;
+failure key_file_error(const std::string& path, const std::string& what) {
+  return failure{make_error_code(errc::invalid_argument),
+                 "secret key file \"" + path + "\": " + what};
 }
 
 std::string errno_text(int e) {
@@ -98,93 +99,104 @@ secret_box secret_box::generate() {
   return box;
 }
 
-boost::system::result<secret_box, std::string> secret_box::load_or_create(const std::string& path,
-                                                                          bool create_if_missing) {
+namespace {
+
+using key_result = outcome<secret_box>;
+
+// Reads the key from an open key file (and closes it): a regular file, 0600 or stricter.
+key_result load_key_file(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return key_file_error(path, "cannot stat: " + errno_text(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return key_file_error(path, "is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return key_file_error(path, "permissions " + mode_text(st.st_mode) +
+                                    " are too open (group or others may access it); "
+                                    "it must be 0600 or stricter, e.g. chmod 600 on it");
+  }
+  // Read a little more than the largest valid size, to tell "too long" from "just right".
+  std::array<char, 2 * secret_box::key_size + 8> buf{};
+  cleanse_guard wipe{buf.data(), buf.size()};
+  std::size_t got = 0;
+  int read_errno = 0;
+  while (got < buf.size()) {
+    const ssize_t r = ::read(fd, buf.data() + got, buf.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) read_errno = errno;
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+  if (read_errno != 0) return key_file_error(path, "cannot read: " + errno_text(read_errno));
+  auto key = parse_key(std::string_view(buf.data(), got));
+  if (!key) {
+    const std::string size = got == buf.size()
+                                 ? "more than " + std::to_string(2 * secret_box::key_size + 2)
+                                 : std::to_string(got);
+    return key_file_error(path, "has " + size +
+                                    " bytes that are not a key; expected 32 raw bytes or 64 "
+                                    "hex digits with an optional newline");
+  }
+  secret_box box(*key);
+  OPENSSL_cleanse(key->data(), key->size());
+  return box;
+}
+
+// Writes a new random key to a file created exclusively (0600, fsynced); nullopt when another
+// process created the file first.
+outcome<std::optional<secret_box>> create_key_file(const std::string& path) {
+  const int wfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (wfd < 0) {
+    const int e = errno;
+    if (e == EEXIST) return std::optional<secret_box>();
+    return key_file_error(path, "cannot create: " + errno_text(e));
+  }
+  std::array<unsigned char, secret_box::key_size> key{};
+  cleanse_guard wipe_key{key.data(), key.size()};
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+    ::close(wfd);
+    ::unlink(path.c_str());
+    openssl_failure("RAND_bytes");
+  }
+  std::string text = to_hex(key.data(), key.size()) + "\n";
+  cleanse_guard wipe_text{text.data(), text.size()};
+  // The umask may only have removed bits; set the exact mode all the same.
+  bool ok = ::fchmod(wfd, 0600) == 0 && write_fully(wfd, text.data(), text.size()) == 0 &&
+            ::fsync(wfd) == 0;
+  int e = ok ? 0 : errno;
+  if (::close(wfd) != 0 && ok) {
+    ok = false;
+    e = errno;
+  }
+  if (!ok) {
+    // Leave no truncated key behind: it would block every later start.
+    ::unlink(path.c_str());
+    return key_file_error(path, "cannot write the new key: " + errno_text(e));
+  }
+  sync_parent_directory(path);
+  return std::optional<secret_box>(secret_box(key));
+}
+
+}  // namespace
+
+outcome<secret_box> secret_box::load_or_create(const std::string& path, bool create_if_missing) {
   // Two rounds at most: when another process creates the file between our attempts, read theirs.
   for (int round = 0; round < 2; ++round) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      struct stat st {};
-      if (::fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        return key_file_error(path, "cannot stat: " + errno_text(e));
-      }
-      if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return key_file_error(path, "is not a regular file");
-      }
-      if ((st.st_mode & 077) != 0) {
-        ::close(fd);
-        return key_file_error(path, "permissions " + mode_text(st.st_mode) +
-                                        " are too open (group or others may access it); "
-                                        "it must be 0600 or stricter, e.g. chmod 600 on it");
-      }
-      // Read a little more than the largest valid size, to tell "too long" from "just right".
-      std::array<char, 2 * key_size + 8> buf{};
-      cleanse_guard wipe{buf.data(), buf.size()};
-      std::size_t got = 0;
-      bool read_error = false;
-      int read_errno = 0;
-      while (got < buf.size()) {
-        const ssize_t r = ::read(fd, buf.data() + got, buf.size() - got);
-        if (r < 0) {
-          if (errno == EINTR) continue;
-          read_error = true;
-          read_errno = errno;
-          break;
-        }
-        if (r == 0) break;
-        got += static_cast<std::size_t>(r);
-      }
-      ::close(fd);
-      if (read_error) return key_file_error(path, "cannot read: " + errno_text(read_errno));
-      auto key = parse_key(std::string_view(buf.data(), got));
-      if (!key) {
-        const std::string size = got == buf.size() ? "more than " + std::to_string(2 * key_size + 2)
-                                                   : std::to_string(got);
-        return key_file_error(path, "has " + size +
-                                        " bytes that are not a key; expected 32 raw bytes or 64 "
-                                        "hex digits with an optional newline");
-      }
-      secret_box box(*key);
-      OPENSSL_cleanse(key->data(), key->size());
-      return box;
-    }
+    if (fd >= 0) return load_key_file(fd, path);
     const int open_errno = errno;
     if (open_errno != ENOENT) return key_file_error(path, "cannot open: " + errno_text(open_errno));
     if (!create_if_missing) return key_file_error(path, "does not exist");
-
-    const int wfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (wfd < 0) {
-      const int e = errno;
-      if (e == EEXIST) continue;  // created concurrently: load that one
-      return key_file_error(path, "cannot create: " + errno_text(e));
-    }
-    std::array<unsigned char, key_size> key{};
-    cleanse_guard wipe_key{key.data(), key.size()};
-    if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
-      ::close(wfd);
-      ::unlink(path.c_str());
-      openssl_failure("RAND_bytes");
-    }
-    std::string text = to_hex(key.data(), key.size()) + "\n";
-    cleanse_guard wipe_text{text.data(), text.size()};
-    // The umask may only have removed bits; set the exact mode all the same.
-    bool ok = ::fchmod(wfd, 0600) == 0 && write_fully(wfd, text.data(), text.size()) == 0 &&
-              ::fsync(wfd) == 0;
-    int e = ok ? 0 : errno;
-    if (::close(wfd) != 0 && ok) {
-      ok = false;
-      e = errno;
-    }
-    if (!ok) {
-      // Leave no truncated key behind: it would block every later start.
-      ::unlink(path.c_str());
-      return key_file_error(path, "cannot write the new key: " + errno_text(e));
-    }
-    sync_parent_directory(path);
-    return secret_box(key);
+    auto created = create_key_file(path);
+    if (!created) return created.error();
+    if (*created) return std::move(**created);
   }
   return key_file_error(path, "appeared and vanished while being created; try again");
 }

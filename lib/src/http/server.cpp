@@ -12,10 +12,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <list>
-#include <random>
 #include <tuple>
 #include <variant>
 
+#include "respaldo/core/ids.hpp"
 #include "respaldo/http/problem.hpp"
 
 namespace respaldo {
@@ -34,16 +34,9 @@ struct connection {
   bool busy = false;
 };
 
+// 16 hex digits, as before; core's generator so that there is one source of ids.
 std::string make_request_id() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::string id(16, '0');
-  auto v = rng();
-  for (auto& c : id) {
-    c = hex[v & 0xf];
-    v >>= 4;
-  }
-  return id;
+  return random_hex_id(8);
 }
 
 // An incoming X-Request-Id is echoed only when it is short and harmless in logs and headers.
@@ -131,6 +124,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     return res;
   }
 
+  using request_parser = http::request_parser<http::string_body>;
+
   asio::awaitable<void> run_session(tcp::socket socket) {
     std::string remote;
     {
@@ -146,52 +141,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
     while (!stopping) {
       conn->busy = false;
-      http::request_parser<http::string_body> parser;
+      request_parser parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
-      // Reads run under our own deadline (read_some_until) rather than the stream's expiry,
-      // which would close the socket and leave no way to answer 408.
-      const auto header_deadline =
-          std::chrono::steady_clock::now() + (first ? options.read_timeout : options.idle_timeout);
-      // Beast applies header_limit to what one parse step sees, not to a header that arrives
-      // over several reads (fields parsed early are consumed), so count the bytes in total.
-      boost::system::error_code ec;
-      std::size_t header_bytes = 0;
-      while (!parser.is_header_done()) {
-        auto [rec, rn] = co_await read_some_until(stream, buffer, parser, header_deadline);
-        header_bytes += rn;
-        if (rec) {
-          ec = rec;
-          break;
-        }
-        if (header_bytes > options.header_limit) {
-          ec = http::error::header_limit;
-          break;
-        }
-      }
-      if (ec) {
-        std::optional<http_response> refusal;
-        if (ec == http::error::header_limit)
-          refusal = bad_request(
-              431, "header_fields_too_large",
-              "request header exceeds " + std::to_string(options.header_limit) + " bytes");
-        else if (ec == http::error::body_limit)
-          refusal = too_large();
-        else if (ec == beast::error::timeout && (header_bytes > 0 || buffer.size() > 0))
-          refusal = timed_out();  // a keep-alive connection that stays silent just closes
-        else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-                 ec != beast::error::timeout && ec != asio::error::eof &&
-                 ec != asio::error::connection_reset && (header_bytes > 0 || buffer.size() > 0))
-          refusal = bad_request(400, "bad_request", "malformed HTTP request");
-        if (refusal) {
-          const auto id = make_request_id();
-          const auto at = std::chrono::steady_clock::now();
-          const std::string none;
-          co_await write_simple(stream, *refusal, none, none, remote, at, id);
-          co_await drain(stream);
-        }
-        break;
-      }
+      if (!co_await read_header(stream, buffer, parser, first, remote)) break;
       conn->busy = true;
       const auto started = std::chrono::steady_clock::now();
       std::string request_id;
@@ -200,56 +153,18 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         request_id = std::string(it->value());
       else
         request_id = make_request_id();
-      const std::string method(parser.get().method_string());
-      const std::string target(parser.get().target());
-
-      if (parser.get()[http::field::expect] == "100-continue") {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        stream.expires_after(options.write_timeout);
-        co_await http::async_write(stream, cont, as_tuple_awaitable);
-      }
-      const auto body_deadline = std::chrono::steady_clock::now() + options.read_timeout;
-      boost::system::error_code rec;
-      while (!rec && !parser.is_done()) {
-        auto [bec, bn] = co_await read_some_until(stream, buffer, parser, body_deadline);
-        rec = bec;
-      }
-      if (rec) {
-        std::optional<http_response> refusal;
-        if (rec == http::error::body_limit)
-          refusal = too_large();
-        else if (rec == beast::error::timeout)
-          refusal = timed_out();
-        else if (rec != asio::error::operation_aborted && rec != asio::error::eof &&
-                 rec != asio::error::connection_reset && rec != http::error::end_of_stream &&
-                 rec != http::error::partial_message)
-          refusal = bad_request(400, "bad_request", "malformed HTTP request body");
-        if (refusal) {
-          co_await write_simple(stream, *refusal, method, target, remote, started, request_id);
-          co_await drain(stream);
-        }
-        break;
-      }
+      http_request req;
+      req.method = std::string(parser.get().method_string());
+      req.target = std::string(parser.get().target());
+      req.request_id = request_id;
+      if (!co_await read_body(stream, buffer, parser, req, remote, started)) break;
       auto& msg = parser.get();
       const bool keep_alive = msg.keep_alive();
-
-      http_request req;
-      req.method = method;
-      req.target = target;
-      req.request_id = request_id;
       req.body = std::move(msg.body());
       for (const auto& f : msg)
         req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
 
-      http_response res;
-      auto url = boost::urls::parse_origin_form(target);
-      if (!url) {
-        res = problem(400, "invalid_target", "the request target is not a valid origin-form URL");
-      } else {
-        req.path = std::string(url->path());
-        for (auto param : url->params()) req.query.emplace_back(param.key, param.value);
-        res = co_await call_handler(req);
-      }
+      http_response res = co_await dispatch(req);
       res.set_header("X-Request-Id", request_id);
       const bool close_after = !keep_alive || stopping || res.header("Connection") == "close";
       bool ok = co_await write_response(stream, res, close_after, req.method, req.path, remote,
@@ -262,6 +177,100 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     stream.close();
     connections.erase(conn);
     if (connections.empty()) drained.cancel();
+  }
+
+  // Reads a request header. On failure answers what deserves an answer (431, 413, 408, 400)
+  // and returns false: the connection then closes.
+  asio::awaitable<bool> read_header(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                    request_parser& parser, bool first, const std::string& remote) {
+    // Reads run under our own deadline (read_some_until) rather than the stream's expiry,
+    // which would close the socket and leave no way to answer 408.
+    const auto header_deadline =
+        std::chrono::steady_clock::now() + (first ? options.read_timeout : options.idle_timeout);
+    // Beast applies header_limit to what one parse step sees, not to a header that arrives
+    // over several reads (fields parsed early are consumed), so count the bytes in total.
+    boost::system::error_code ec;
+    std::size_t header_bytes = 0;
+    while (!parser.is_header_done()) {
+      auto [rec, rn] = co_await read_some_until(stream, buffer, parser, header_deadline);
+      header_bytes += rn;
+      if (rec) {
+        ec = rec;
+        break;
+      }
+      if (header_bytes > options.header_limit) {
+        ec = http::error::header_limit;
+        break;
+      }
+    }
+    if (!ec) co_return true;
+    const bool started = header_bytes > 0 || buffer.size() > 0;
+    std::optional<http_response> refusal;
+    if (ec == http::error::header_limit)
+      refusal =
+          bad_request(431, "header_fields_too_large",
+                      "request header exceeds " + std::to_string(options.header_limit) + " bytes");
+    else if (ec == http::error::body_limit)
+      refusal = too_large();
+    else if (ec == beast::error::timeout && started)
+      refusal = timed_out();  // a keep-alive connection that stays silent just closes
+    else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+             ec != beast::error::timeout && ec != asio::error::eof &&
+             ec != asio::error::connection_reset && started)
+      refusal = bad_request(400, "bad_request", "malformed HTTP request");
+    if (refusal) {
+      const auto id = make_request_id();
+      const auto at = std::chrono::steady_clock::now();
+      const std::string none;
+      co_await write_simple(stream, *refusal, none, none, remote, at, id);
+      co_await drain(stream);
+    }
+    co_return false;
+  }
+
+  // Reads the body (after a 100 Continue when asked for); false, with any answer sent, when
+  // the connection must close.
+  asio::awaitable<bool> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                  request_parser& parser, const http_request& req,
+                                  const std::string& remote,
+                                  std::chrono::steady_clock::time_point started) {
+    if (parser.get()[http::field::expect] == "100-continue") {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      stream.expires_after(options.write_timeout);
+      co_await http::async_write(stream, cont, as_tuple_awaitable);
+    }
+    const auto body_deadline = std::chrono::steady_clock::now() + options.read_timeout;
+    boost::system::error_code rec;
+    while (!rec && !parser.is_done()) {
+      auto [bec, bn] = co_await read_some_until(stream, buffer, parser, body_deadline);
+      rec = bec;
+    }
+    if (!rec) co_return true;
+    std::optional<http_response> refusal;
+    if (rec == http::error::body_limit)
+      refusal = too_large();
+    else if (rec == beast::error::timeout)
+      refusal = timed_out();
+    else if (rec != asio::error::operation_aborted && rec != asio::error::eof &&
+             rec != asio::error::connection_reset && rec != http::error::end_of_stream &&
+             rec != http::error::partial_message)
+      refusal = bad_request(400, "bad_request", "malformed HTTP request body");
+    if (refusal) {
+      co_await write_simple(stream, *refusal, req.method, req.target, remote, started,
+                            req.request_id);
+      co_await drain(stream);
+    }
+    co_return false;
+  }
+
+  // Splits the target into path and query, then runs the handler.
+  asio::awaitable<http_response> dispatch(http_request& req) {
+    auto url = boost::urls::parse_origin_form(req.target);
+    if (!url)
+      co_return problem(400, "invalid_target", "the request target is not a valid origin-form URL");
+    req.path = std::string(url->path());
+    for (auto param : url->params()) req.query.emplace_back(param.key, param.value);
+    co_return co_await call_handler(req);
   }
 
   // After refusing a request whose bytes may still be arriving (a body over the limit, an

@@ -446,7 +446,7 @@ TEST_CASE("secret_box key files", "[crypto]") {
   SECTION("missing file without create") {
     auto r = secret_box::load_or_create(path, false);
     REQUIRE(r.has_error());
-    CHECK_THAT(r.error(), Catch::Contains(path) && Catch::Contains("does not exist"));
+    CHECK_THAT(r.error().message, Catch::Contains(path) && Catch::Contains("does not exist"));
     CHECK_FALSE(std::filesystem::exists(path));
   }
   SECTION("wrong sizes and formats are rejected, naming the path but not the content") {
@@ -466,8 +466,10 @@ TEST_CASE("secret_box key files", "[crypto]") {
       write_file(path, content, 0600);
       auto r = secret_box::load_or_create(path, true);
       REQUIRE(r.has_error());
-      CHECK_THAT(r.error(), Catch::Contains(path) && Catch::Contains("expected 32 raw bytes"));
-      if (content.size() >= 8) CHECK(r.error().find(content.substr(0, 8)) == std::string::npos);
+      CHECK_THAT(r.error().message,
+                 Catch::Contains(path) && Catch::Contains("expected 32 raw bytes"));
+      if (content.size() >= 8)
+        CHECK(r.error().message.find(content.substr(0, 8)) == std::string::npos);
       CHECK(read_file(path) == content);  // never overwritten
     }
   }
@@ -480,8 +482,8 @@ TEST_CASE("secret_box key files", "[crypto]") {
       auto r = secret_box::load_or_create(path, true);
       INFO("mode " << std::oct << mode);
       REQUIRE(r.has_error());
-      CHECK_THAT(r.error(), Catch::Contains(path) && Catch::Contains("too open"));
-      CHECK(r.error().find(content.substr(0, 16)) == std::string::npos);
+      CHECK_THAT(r.error().message, Catch::Contains(path) && Catch::Contains("too open"));
+      CHECK(r.error().message.find(content.substr(0, 16)) == std::string::npos);
     }
     REQUIRE(::chmod(path.c_str(), 0600) == 0);
     CHECK(secret_box::load_or_create(path, false).has_value());
@@ -489,21 +491,21 @@ TEST_CASE("secret_box key files", "[crypto]") {
   SECTION("not a regular file, unreachable places") {
     auto r = secret_box::load_or_create(dir.path.string(), true);
     REQUIRE(r.has_error());
-    CHECK_THAT(r.error(), Catch::Contains(dir.path.string()));
+    CHECK_THAT(r.error().message, Catch::Contains(dir.path.string()));
     // The directory itself has 0700 from mkdtemp, so the complaint is about the file type.
-    CHECK_THAT(r.error(), Catch::Contains("not a regular file"));
+    CHECK_THAT(r.error().message, Catch::Contains("not a regular file"));
 
     const std::string nested = dir.file("no/such/dir/secret.key");
     auto n = secret_box::load_or_create(nested, true);
     REQUIRE(n.has_error());
-    CHECK_THAT(n.error(), Catch::Contains(nested) && Catch::Contains("No such file"));
+    CHECK_THAT(n.error().message, Catch::Contains(nested) && Catch::Contains("No such file"));
   }
   SECTION("an unreadable file") {
     if (::geteuid() == 0) return;  // root reads anything
     write_file(path, std::string(32, 'k'), 0000);
     auto r = secret_box::load_or_create(path, true);
     REQUIRE(r.has_error());
-    CHECK_THAT(r.error(), Catch::Contains(path) && Catch::Contains("cannot open"));
+    CHECK_THAT(r.error().message, Catch::Contains(path) && Catch::Contains("cannot open"));
   }
 }
 
@@ -614,26 +616,26 @@ TEST_CASE("RS256 JWT signing and verification", "[crypto]") {
     for (const auto& pem : bad_pems) {
       auto r = respaldo::sign_jwt_rs256(pem, "kid", claims);
       REQUIRE(r.has_error());
-      CHECK_THAT(r.error(), Catch::Contains("private key"));
-      CHECK(r.error().find(body_line) == std::string::npos);
+      CHECK_THAT(r.error().message, Catch::Contains("private key"));
+      CHECK(r.error().message.find(body_line) == std::string::npos);
     }
     // An encrypted key fails without asking for a passphrase.
     auto encrypted =
         respaldo::sign_jwt_rs256(export_pem(key, pem_kind::pkcs8_encrypted), "", claims);
     REQUIRE(encrypted.has_error());
-    CHECK_THAT(encrypted.error(), Catch::Contains("unencrypted"));
+    CHECK_THAT(encrypted.error().message, Catch::Contains("unencrypted"));
   }
   SECTION("keys that are not RSA of 2048 bits or more are refused") {
     pkey_ptr ec(EVP_EC_gen("P-256"));
     REQUIRE(ec);
     auto r = respaldo::sign_jwt_rs256(export_pem(ec.get(), pem_kind::pkcs8), "", claims);
     REQUIRE(r.has_error());
-    CHECK_THAT(r.error(), Catch::Contains("not an RSA key"));
+    CHECK_THAT(r.error().message, Catch::Contains("not an RSA key"));
 
     pkey_ptr small(EVP_RSA_gen(1024));
     REQUIRE(small);
     auto s = respaldo::sign_jwt_rs256(export_pem(small.get(), pem_kind::pkcs8), "", claims);
     REQUIRE(s.has_error());
-    CHECK_THAT(s.error(), Catch::Contains("1024 bits"));
+    CHECK_THAT(s.error().message, Catch::Contains("1024 bits"));
   }
 }

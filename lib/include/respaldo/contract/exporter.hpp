@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "respaldo/contract/client.hpp"
+#include "respaldo/contract/deferred_poll.hpp"
 #include "respaldo/core/error.hpp"
 #include "respaldo/http/client/client.hpp"
 
@@ -26,10 +27,6 @@ class job_control;
 outcome<export_stream> read_contract_headers(const http_client_response_head& head);
 // Parses a capabilities document; version must be "v1".
 outcome<app_capabilities> parse_capabilities(std::string_view body);
-// How long a Retry-After header asks to wait: delta-seconds ("5", capped at a day) or an
-// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", 0 when already past); nullopt when malformed.
-std::optional<std::chrono::milliseconds> parse_retry_after(
-    std::string_view value, std::chrono::system_clock::time_point now);
 
 // The URL of a contract path below the registered app URL, whether or not that ends in '/':
 // "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
@@ -59,6 +56,10 @@ class exporter final : public contract_client {
                                                               std::uint64_t offset,
                                                               job_control& control,
                                                               int redirects_left);
+  // Polls a deferred export's status URL until the download starts or the export fails.
+  boost::asio::awaitable<outcome<export_stream>> poll_status(const app_record& app,
+                                                             const parsed_url& status_url,
+                                                             job_control& control);
   http_client& client_;
   exporter_options options_;
 };

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "respaldo/core/error.hpp"
+
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
 namespace respaldo {
@@ -23,18 +25,23 @@ struct md_ctx_deleter {
 using md_ctx_ptr = std::unique_ptr<evp_md_ctx_st, md_ctx_deleter>;
 }  // namespace detail
 
-// Streaming SHA-256. After finish() the object is reset and can hash the next input.
-// A moved-from object is usable again (it starts a fresh hash).
-class sha256 {
- public:
-  static constexpr std::size_t digest_size = 32;
+enum class digest_algorithm { sha256, md5 };
 
-  sha256();
-  sha256(sha256&&) noexcept = default;
-  sha256& operator=(sha256&&) noexcept = default;
-  sha256(const sha256&) = delete;
-  sha256& operator=(const sha256&) = delete;
-  ~sha256() = default;
+// Streaming message digest. After finish() the object is reset and can hash the next input; a
+// moved-from object is usable again (it starts a fresh hash). One type for every algorithm, so
+// that a new one is a line in the .cpp, not another class.
+template <digest_algorithm Algorithm>
+class basic_digest {
+ public:
+  static constexpr digest_algorithm algorithm = Algorithm;
+  static constexpr std::size_t digest_size = Algorithm == digest_algorithm::sha256 ? 32 : 16;
+
+  basic_digest();
+  basic_digest(basic_digest&&) noexcept = default;
+  basic_digest& operator=(basic_digest&&) noexcept = default;
+  basic_digest(const basic_digest&) = delete;
+  basic_digest& operator=(const basic_digest&) = delete;
+  ~basic_digest() = default;
 
   void update(const void* data, std::size_t n);
   void update(std::string_view s) { update(s.data(), s.size()); }
@@ -45,26 +52,13 @@ class sha256 {
   detail::md_ctx_ptr ctx_;
 };
 
-// Streaming MD5, only to compare with Drive's md5Checksum; never for anything security related.
-class md5 {
- public:
-  static constexpr std::size_t digest_size = 16;
+// Both instantiated in digest.cpp only.
+extern template class basic_digest<digest_algorithm::sha256>;
+extern template class basic_digest<digest_algorithm::md5>;
 
-  md5();
-  md5(md5&&) noexcept = default;
-  md5& operator=(md5&&) noexcept = default;
-  md5(const md5&) = delete;
-  md5& operator=(const md5&) = delete;
-  ~md5() = default;
-
-  void update(const void* data, std::size_t n);
-  void update(std::string_view s) { update(s.data(), s.size()); }
-  std::array<unsigned char, digest_size> finish();
-  std::string finish_hex();  // lowercase hex
-
- private:
-  detail::md_ctx_ptr ctx_;
-};
+using sha256 = basic_digest<digest_algorithm::sha256>;
+// Only to compare with Drive's md5Checksum; never for anything security related.
+using md5 = basic_digest<digest_algorithm::md5>;
 
 std::string sha256_hex(std::string_view data);
 std::string md5_hex(std::string_view data);
@@ -108,9 +102,9 @@ class secret_box {
   // Loads the key file: 32 raw bytes, or 64 hex digits with an optional trailing newline. When the
   // file does not exist and create_if_missing, writes a new random key there (64 hex digits and a
   // newline, mode 0600, created exclusively and fsynced). A file that group or others may access
-  // is rejected. Error messages name the path and the problem, never the key.
-  static boost::system::result<secret_box, std::string> load_or_create(const std::string& path,
-                                                                       bool create_if_missing);
+  // is rejected. Failures are errc::invalid_argument; their messages name the path and the
+  // problem, never the key.
+  static outcome<secret_box> load_or_create(const std::string& path, bool create_if_missing);
 
   std::string seal(std::string_view plaintext, std::string_view aad) const;
   // nullopt when the text is malformed or was sealed under another key or aad, or was altered.
@@ -124,9 +118,9 @@ class secret_box {
 // private_key_pem: PKCS#8 "BEGIN PRIVATE KEY" or traditional "BEGIN RSA PRIVATE KEY", unencrypted,
 // RSA of at least 2048 bits. Header {"alg":"RS256","typ":"JWT","kid":kid} (kid left out when
 // empty). Returns header.claims.signature, each part base64url without padding.
-boost::system::result<std::string, std::string> sign_jwt_rs256(std::string_view private_key_pem,
-                                                               std::string_view kid,
-                                                               const boost::json::object& claims);
+// A key that cannot sign is errc::invalid_argument, the message saying why.
+outcome<std::string> sign_jwt_rs256(std::string_view private_key_pem, std::string_view kid,
+                                    const boost::json::object& claims);
 // Checks the compact form, that the header says RS256, and the signature against a
 // "BEGIN PUBLIC KEY" PEM. Claims (exp, aud, ...) are not interpreted.
 bool verify_jwt_rs256(std::string_view jwt, std::string_view public_key_pem);

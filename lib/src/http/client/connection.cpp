@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <functional>
 #include <limits>
 
 #include "connection_impl.hpp"
@@ -70,13 +69,11 @@ bool is_tls_category(const error_code& ec) {
          ec.category() == ssl::error::get_stream_category();
 }
 
-using report_fn = std::function<void(std::string)>;
-
 // The resolver has no timeout of its own: a timer cancels it. The handler may run after the
 // coroutine is gone, so it only holds shared state.
-asio::awaitable<boost::system::result<tcp::resolver::results_type>> resolve(
+asio::awaitable<outcome<tcp::resolver::results_type>> resolve(
     asio::any_io_executor ex, const http_origin& origin,
-    std::chrono::steady_clock::time_point deadline, const report_fn& report) {
+    std::chrono::steady_clock::time_point deadline) {
   auto resolver = std::make_shared<tcp::resolver>(ex);
   auto resolve_timed_out = std::make_shared<bool>(false);
   asio::steady_timer timer(ex);
@@ -90,21 +87,15 @@ asio::awaitable<boost::system::result<tcp::resolver::results_type>> resolve(
   auto [rec, endpoints] =
       co_await resolver->async_resolve(origin.host, origin.port, nothrow_awaitable);
   timer.cancel();
-  if (*resolve_timed_out) {
-    report("resolving " + origin.host + " timed out");
-    co_return errc::timeout;
-  }
-  if (rec) {
-    report("cannot resolve " + origin.host + ": " + rec.message());
-    co_return rec;
-  }
+  if (*resolve_timed_out)
+    co_return failure{errc::timeout, "resolving " + origin.host + " timed out"};
+  if (rec) co_return failure{rec, "cannot resolve " + origin.host + ": " + rec.message()};
   co_return endpoints;
 }
 
 // SNI carries names only (RFC 6066); the certificate must match the name or the address.
-asio::awaitable<error_code> handshake(http_connection::impl& p,
-                                      std::chrono::steady_clock::time_point deadline,
-                                      const report_fn& report) {
+asio::awaitable<outcome<void>> handshake(http_connection::impl& p,
+                                         std::chrono::steady_clock::time_point deadline) {
   const http_origin& origin = p.origin;
   SSL* handle = p.secured->native_handle();
   const bool ip = is_ip_literal(origin.host);
@@ -112,25 +103,20 @@ asio::awaitable<error_code> handshake(http_connection::impl& p,
       ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), origin.host.c_str()) == 1
          : SSL_set_tlsext_host_name(handle, origin.host.c_str()) == 1 &&
                SSL_set1_host(handle, origin.host.c_str()) == 1;
-  if (!configured) {
-    report("cannot set up TLS host verification for " + origin.host);
-    co_return errc::tls_error;
-  }
+  if (!configured)
+    co_return failure{errc::tls_error, "cannot set up TLS host verification for " + origin.host};
   error_code ignored;
   p.secured->set_verify_mode(ssl::verify_peer, ignored);
   p.lowest().expires_at(deadline);
   auto [hec] = co_await p.secured->async_handshake(ssl::stream_base::client, nothrow_awaitable);
-  if (!hec) co_return error_code{};
-  if (hec == beast::error::timeout) {
-    report("TLS handshake with " + p.where() + " timed out");
-    co_return errc::timeout;
-  }
+  if (!hec) co_return outcome<void>{};
+  if (hec == beast::error::timeout)
+    co_return failure{errc::timeout, "TLS handshake with " + p.where() + " timed out"};
   const long verify = SSL_get_verify_result(handle);
   const std::string why = verify != X509_V_OK ? std::string("certificate verification failed: ") +
                                                     X509_verify_cert_error_string(verify)
                                               : hec.message();
-  report("TLS handshake with " + p.where() + " failed: " + why);
-  co_return errc::tls_error;
+  co_return failure{errc::tls_error, "TLS handshake with " + p.where() + " failed: " + why};
 }
 
 }  // namespace
@@ -255,27 +241,19 @@ asio::awaitable<error_code> http_connection::impl::read_head(bool head_request) 
 http_connection::http_connection(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 http_connection::~http_connection() = default;
 
-asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_connection::connect(
+asio::awaitable<outcome<std::unique_ptr<http_connection>>> http_connection::connect(
     asio::any_io_executor ex, http_origin origin, http_client_options opts,
-    std::shared_ptr<tls_context> tls, std::string* error_detail) {
-  const report_fn report = [error_detail](std::string message) {
-    if (error_detail) *error_detail = std::move(message);
-  };
-  if (origin.host.empty() || origin.port.empty()) {
-    report("no host or port to connect to");
-    co_return errc::invalid_argument;
-  }
+    std::shared_ptr<tls_context> tls) {
+  if (origin.host.empty() || origin.port.empty())
+    co_return failure{errc::invalid_argument, "no host or port to connect to"};
   if (origin.tls && !tls) {
-    std::string why;
-    tls = make_tls_context(opts.ca_file, &why);
-    if (!tls) {
-      report(why);
-      co_return errc::tls_error;
-    }
+    auto made = make_tls_context(opts.ca_file);
+    if (!made) co_return made.error();
+    tls = std::move(*made);
   }
   const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
   auto p = std::make_unique<impl>(ex, origin, opts, tls);
-  auto endpoints = co_await resolve(ex, origin, deadline, report);
+  auto endpoints = co_await resolve(ex, origin, deadline);
   if (!endpoints) co_return endpoints.error();
 
   if (origin.tls) p->secured = std::make_unique<tls_stream_type>(ex, tls->ctx);
@@ -283,13 +261,14 @@ asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_co
   low.expires_at(deadline);
   auto [cec, endpoint] = co_await low.async_connect(*endpoints, nothrow_awaitable);
   if (cec) {
-    report("cannot connect to " + p->where() + ": " + cec.message());
-    co_return cec == beast::error::timeout ? error_code(errc::timeout) : cec;
+    const error_code code = cec == beast::error::timeout ? error_code(errc::timeout) : cec;
+    co_return failure{code, "cannot connect to " + p->where() + ": " + cec.message()};
   }
   error_code ignored;
   low.socket().set_option(tcp::no_delay(true), ignored);
   if (origin.tls) {
-    if (auto hec = co_await handshake(*p, deadline, report)) co_return hec;
+    auto shaken = co_await handshake(*p, deadline);
+    if (!shaken) co_return shaken.error();
   }
   low.expires_never();
   co_return std::unique_ptr<http_connection>(new http_connection(std::move(p)));

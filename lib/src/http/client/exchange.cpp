@@ -33,9 +33,8 @@ asio::awaitable<outcome<pending_response>> http_send(http_client& client, const 
                                                      const http_client_request& req,
                                                      const exchange_options& opts) {
   for (int attempt = 0;; ++attempt) {
-    std::string why;
-    auto c = co_await client.acquire(origin, &why);
-    if (!c) co_return failure{c.error(), std::move(why)};
+    auto c = co_await client.acquire(origin);
+    if (!c) co_return c.error();
     std::unique_ptr<http_connection> conn = std::move(*c);
     boost::system::result<http_client_response_head> head;
     {
@@ -72,19 +71,14 @@ asio::awaitable<outcome<http_client::simple_response>> http_exchange(http_client
   co_return co_await read_whole(client, std::move(*sent), opts);
 }
 
-// Kept for callers that want the URL's target and an error-detail string.
-asio::awaitable<boost::system::result<http_client::simple_response>> http_client::fetch(
-    const parsed_url& url, http_client_request req, std::size_t body_limit,
-    std::string* error_detail) {
+// The target taken from the URL.
+asio::awaitable<outcome<http_client::simple_response>> http_client::fetch(const parsed_url& url,
+                                                                          http_client_request req,
+                                                                          std::size_t body_limit) {
   req.target = url.target;
   exchange_options opts;
   opts.body_limit = body_limit;
-  auto r = co_await http_exchange(*this, url.origin, req, opts);
-  if (!r) {
-    if (error_detail) *error_detail = r.error().message;
-    co_return r.error().code;
-  }
-  co_return std::move(*r);
+  co_return co_await http_exchange(*this, url.origin, req, opts);
 }
 
 }  // namespace respaldo

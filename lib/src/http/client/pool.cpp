@@ -27,8 +27,8 @@ http_client::http_client(asio::any_io_executor ex, http_client_options opts,
                          std::shared_ptr<tls_context> tls)
     : ex_(std::move(ex)), opts_(std::move(opts)), tls_(std::move(tls)) {}
 
-asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_client::acquire(
-    const http_origin& origin, std::string* error_detail) {
+asio::awaitable<outcome<std::unique_ptr<http_connection>>> http_client::acquire(
+    const http_origin& origin) {
   const std::string key = to_string(origin);
   std::unique_ptr<http_connection> pooled;
   std::shared_ptr<tls_context> tls;
@@ -41,12 +41,9 @@ asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_cl
       idle_.erase(it);
     }
     if (origin.tls && !tls_) {
-      std::string why;
-      tls_ = make_tls_context(opts_.ca_file, &why);
-      if (!tls_) {
-        if (error_detail) *error_detail = why;
-        co_return errc::tls_error;
-      }
+      auto made = make_tls_context(opts_.ca_file);
+      if (!made) co_return made.error();
+      tls_ = std::move(*made);
     }
     tls = tls_;
   }
@@ -54,7 +51,7 @@ asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> http_cl
       idle_socket_usable(pooled->impl_->lowest().socket().native_handle()))
     co_return std::move(pooled);
   pooled.reset();
-  co_return co_await http_connection::connect(ex_, origin, opts_, std::move(tls), error_detail);
+  co_return co_await http_connection::connect(ex_, origin, opts_, std::move(tls));
 }
 
 void http_client::release(std::unique_ptr<http_connection> conn) {

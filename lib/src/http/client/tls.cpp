@@ -10,11 +10,8 @@ namespace respaldo {
 namespace ssl = boost::asio::ssl;
 using boost::system::error_code;
 
-std::shared_ptr<tls_context> make_tls_context(const std::string& ca_file, std::string* error) {
-  auto fail = [&](std::string message) -> std::shared_ptr<tls_context> {
-    if (error) *error = std::move(message);
-    return nullptr;
-  };
+outcome<std::shared_ptr<tls_context>> make_tls_context(const std::string& ca_file) {
+  auto fail = [](std::string message) { return failure{errc::tls_error, std::move(message)}; };
   auto t = std::make_shared<tls_context>();
   auto& c = t->ctx;
   error_code ec;

@@ -80,7 +80,7 @@ cred_result parse_drive_credentials(std::string_view text) {
     auto probe = sign_jwt_rs256(c.private_key, c.private_key_id, json::object{{"probe", 1}});
     if (!probe)
       return cred_error("service_account credentials: \"private_key\" is not usable: " +
-                        probe.error());
+                        probe.error().message);
   } else if (type == "authorized_user") {
     c.type = drive_credentials::kind::authorized_user;
     for (auto [name, out] :
@@ -158,82 +158,91 @@ outcome<std::string> make_token_request_body(const drive_credentials& creds,
   auto jwt = sign_jwt_rs256(creds.private_key, creds.private_key_id, claims);
   if (!jwt)
     return auth_failure("cannot sign the service account's token request with the key in " +
-                        credentials_name(creds) + ": " + jwt.error());
+                        credentials_name(creds) + ": " + jwt.error().message);
   return "grant_type=" + form_urlencode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
          "&assertion=" + form_urlencode(*jwt);
 }
+
+namespace {
+
+// A string member of the reply, "" when absent or not a string (or the reply is not an object).
+std::string reply_text(const json::object* o, const char* name) {
+  if (!o) return "";
+  const json::value* v = o->if_contains(name);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// A 200 reply: a Bearer access_token and its lifetime (an hour when expires_in is missing).
+outcome<access_token> issued_token(const json::object* o) {
+  access_token t;
+  t.value = reply_text(o, "access_token");
+  if (t.value.empty())
+    return auth_failure("the OAuth token endpoint answered 200 without an access_token");
+  const std::string type = reply_text(o, "token_type");
+  if (!type.empty() && type != "Bearer" && type != "bearer")
+    return auth_failure("the OAuth token endpoint issued a \"" + printable_excerpt(type, 40) +
+                        "\" token; only Bearer tokens are supported");
+  std::int64_t seconds = 3600;
+  if (const json::value* e = o->if_contains("expires_in")) {
+    if (e->is_int64())
+      seconds = e->get_int64();
+    else if (e->is_uint64())
+      seconds = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), 1u << 30));
+    else if (e->is_double())
+      seconds = static_cast<std::int64_t>(std::floor(e->get_double()));
+    else if (e->is_string())
+      seconds = std::atoll(std::string(e->get_string()).c_str());
+  }
+  if (seconds <= 0) return auth_failure("the OAuth token endpoint issued an already expired token");
+  t.expires_in = std::chrono::seconds(seconds);
+  return t;
+}
+
+// invalid_grant: what to fix depends on the kind of credentials.
+failure invalid_grant(const drive_credentials& creds, const std::string& said,
+                      std::string_view subject) {
+  const std::string file = credentials_name(creds);
+  if (creds.type == drive_credentials::kind::service_account) {
+    std::string m = "Google refused the service account's token request" + said +
+                    ". Check that the key in " + file + " still exists and is enabled for " +
+                    creds.client_email +
+                    " (IAM > Service accounts > Keys), and that this machine's clock is right";
+    if (!subject.empty())
+      m += "; with --drive-impersonate, the service account's client id must be granted "
+           "domain-wide delegation for the scope " +
+           std::string(drive_scope) + " and the user must exist";
+    return auth_failure(m + ". Then restart respaldo or retry the job.");
+  }
+  return auth_failure(
+      "Google refused the refresh token" + said +
+      ": it was revoked or has expired (OAuth apps left in \"Testing\" status issue refresh "
+      "tokens that expire after 7 days). Authorize respaldo again to obtain a new "
+      "authorized_user file, replace " +
+      file + " and restart respaldo.");
+}
+
+}  // namespace
 
 outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned status,
                                         std::string_view body, std::string_view subject) {
   boost::system::error_code ec;
   json::value doc = json::parse(body, ec);
   const json::object* o = !ec && doc.is_object() ? &doc.get_object() : nullptr;
-  auto text = [o](const char* name) -> std::string {
-    if (!o) return "";
-    const json::value* v = o->if_contains(name);
-    return v && v->is_string() ? std::string(v->get_string()) : std::string();
-  };
+  if (status == 200) return issued_token(o);
 
-  if (status == 200) {
-    access_token t;
-    t.value = text("access_token");
-    if (t.value.empty())
-      return auth_failure("the OAuth token endpoint answered 200 without an access_token");
-    const std::string type = text("token_type");
-    if (!type.empty() && type != "Bearer" && type != "bearer")
-      return auth_failure("the OAuth token endpoint issued a \"" + printable_excerpt(type, 40) +
-                          "\" token; only Bearer tokens are supported");
-    std::int64_t seconds = 3600;
-    if (const json::value* e = o->if_contains("expires_in")) {
-      if (e->is_int64())
-        seconds = e->get_int64();
-      else if (e->is_uint64())
-        seconds = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), 1u << 30));
-      else if (e->is_double())
-        seconds = static_cast<std::int64_t>(std::floor(e->get_double()));
-      else if (e->is_string())
-        seconds = std::atoll(std::string(e->get_string()).c_str());
-    }
-    if (seconds <= 0)
-      return auth_failure("the OAuth token endpoint issued an already expired token");
-    t.expires_in = std::chrono::seconds(seconds);
-    return t;
-  }
-
-  const std::string error = text("error");
-  const std::string description = printable_excerpt(text("error_description"), 200);
+  const std::string error = reply_text(o, "error");
+  const std::string description = printable_excerpt(reply_text(o, "error_description"), 200);
   const std::string said = " (" + (error.empty() ? "HTTP " + std::to_string(status) : error) +
                            (description.empty() ? std::string() : ": " + description) + ")";
-  const std::string file = credentials_name(creds);
-  const bool service_account = creds.type == drive_credentials::kind::service_account;
-
   if (status == 429 || status >= 500)
     return failure{make_error_code(errc::drive_rate_limited),
                    "the OAuth token endpoint is unavailable" + said + "; will retry"};
-  if (error == "invalid_grant") {
-    if (service_account) {
-      std::string m = "Google refused the service account's token request" + said +
-                      ". Check that the key in " + file + " still exists and is enabled for " +
-                      creds.client_email +
-                      " (IAM > Service accounts > Keys), and that this machine's clock is right";
-      if (!subject.empty())
-        m += "; with --drive-impersonate, the service account's client id must be granted "
-             "domain-wide delegation for the scope " +
-             std::string(drive_scope) + " and the user must exist";
-      return auth_failure(m + ". Then restart respaldo or retry the job.");
-    }
-    return auth_failure(
-        "Google refused the refresh token" + said +
-        ": it was revoked or has expired (OAuth apps left in \"Testing\" status issue refresh "
-        "tokens that expire after 7 days). Authorize respaldo again to obtain a new "
-        "authorized_user file, replace " +
-        file + " and restart respaldo.");
-  }
+  if (error == "invalid_grant") return invalid_grant(creds, said, subject);
   if (error == "invalid_client")
     return auth_failure("Google refused the OAuth client" + said +
                         ": check client_id and "
                         "client_secret in " +
-                        file);
+                        credentials_name(creds));
   if (error == "unauthorized_client")
     return auth_failure("the OAuth client is not allowed this grant" + said +
                         (subject.empty() ? std::string()

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/encode.hpp>
@@ -119,8 +120,14 @@ asio::awaitable<outcome<drive_storage::impl::call_result>> drive_storage::impl::
                                    {"reason", reason},
                                    {"delay_ms", static_cast<std::int64_t>(delay.count())}});
     if (delay.count() > 0) {
+      // Bound to the caller's cancellation: a cancel during the back-off ends it at once
+      // (a signal emitted while nothing listens would otherwise be lost).
       timer.expires_after(delay);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      auto [wec] = co_await timer.async_wait(
+          asio::bind_cancellation_slot(spec.cancel, asio::as_tuple(asio::use_awaitable)));
+      if (wec == asio::error::operation_aborted)
+        co_return failure{make_error_code(errc::cancelled),
+                          "cancelled while waiting to retry (" + reason + ")"};
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "respaldo/core/text.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
 
@@ -130,8 +131,7 @@ std::optional<std::uint64_t> parse_upload_range(std::optional<std::string_view> 
   std::string_view v = trim(*header);
   constexpr std::string_view prefix = "bytes=";
   if (v.size() < prefix.size()) return std::nullopt;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(v[i])) != prefix[i]) return std::nullopt;
+  if (!iequals(v.substr(0, prefix.size()), prefix)) return std::nullopt;
   v.remove_prefix(prefix.size());
   const auto dash = v.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
@@ -171,12 +171,8 @@ boost::system::result<stored_object, std::string> parse_drive_file(std::string_v
   } else {
     return bad("the file resource has no size");
   }
-  f.md5 = str("md5Checksum");
-  f.sha256 = str("sha256Checksum");
-  std::transform(f.sha256.begin(), f.sha256.end(), f.sha256.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::transform(f.md5.begin(), f.md5.end(), f.md5.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  f.md5 = lower(str("md5Checksum"));
+  f.sha256 = lower(str("sha256Checksum"));
   if (auto t = parse_rfc3339(str("createdTime"))) f.created_at = *t;
   if (const json::value* p = o.if_contains("appProperties"); p && p->is_object())
     for (const auto& [k, v] : p->get_object())
@@ -326,44 +322,11 @@ void resumable_upload::on_response(const upload_response& r) {
   if (status == 200 && r.status_override && trim(*r.status_override) == "308") status = 308;
 
   if (was == request::initiate && (status == 200 || status == 201)) {
-    if (!r.location || trim(*r.location).empty()) {
-      fail_with(errc::drive_upload_failed,
-                "Drive accepted the upload request but sent no session URI (Location header)");
-      return;
-    }
-    session_ = std::string(trim(*r.location));
-    persisted_ = 0;
-    need_query_ = false;
-    attempts_ = 0;
-    transport_failures_ = 0;
-    refreshed_ = false;
+    on_session_started(r);
     return;
   }
   if (was != request::initiate && status == 308) {
-    auto p = parse_upload_range(r.range ? std::optional<std::string_view>(*r.range) : std::nullopt);
-    if (!p || *p > total_) {
-      fail_with(errc::drive_upload_failed, "Drive answered 308 with an unusable Range header \"" +
-                                               printable_excerpt(r.range.value_or(""), 80) + "\"");
-      return;
-    }
-    const bool progress = *p > persisted_;
-    persisted_ = *p;
-    need_query_ = false;
-    refreshed_ = false;
-    transport_failures_ = 0;
-    if (was == request::send && !progress) {
-      // Nothing of what was sent was kept: pause, then send again (bounded).
-      ++attempts_;
-      if (attempts_ > policy_.max_attempts) {
-        fail_with(errc::drive_upload_failed,
-                  "Drive kept none of the bytes sent " + std::to_string(policy_.max_attempts) +
-                      " times in a row, after " + bytes_text(persisted_, total_));
-        return;
-      }
-      waiting_backoff_ = true;
-    } else {
-      attempts_ = 0;
-    }
+    on_incomplete(was, r);
     return;
   }
   if (was != request::initiate && (status == 200 || status == 201)) {
@@ -372,7 +335,52 @@ void resumable_upload::on_response(const upload_response& r) {
     state_ = state::complete;
     return;
   }
+  on_refusal(was, status, r);
+}
 
+void resumable_upload::on_session_started(const upload_response& r) {
+  if (!r.location || trim(*r.location).empty()) {
+    fail_with(errc::drive_upload_failed,
+              "Drive accepted the upload request but sent no session URI (Location header)");
+    return;
+  }
+  session_ = std::string(trim(*r.location));
+  persisted_ = 0;
+  need_query_ = false;
+  attempts_ = 0;
+  transport_failures_ = 0;
+  refreshed_ = false;
+}
+
+// 308 Resume Incomplete: Range says how much Drive holds.
+void resumable_upload::on_incomplete(request was, const upload_response& r) {
+  auto p = parse_upload_range(r.range ? std::optional<std::string_view>(*r.range) : std::nullopt);
+  if (!p || *p > total_) {
+    fail_with(errc::drive_upload_failed, "Drive answered 308 with an unusable Range header \"" +
+                                             printable_excerpt(r.range.value_or(""), 80) + "\"");
+    return;
+  }
+  const bool progress = *p > persisted_;
+  persisted_ = *p;
+  need_query_ = false;
+  refreshed_ = false;
+  transport_failures_ = 0;
+  if (was != request::send || progress) {
+    attempts_ = 0;
+    return;
+  }
+  // Nothing of what was sent was kept: pause, then send again (bounded).
+  ++attempts_;
+  if (attempts_ > policy_.max_attempts) {
+    fail_with(errc::drive_upload_failed,
+              "Drive kept none of the bytes sent " + std::to_string(policy_.max_attempts) +
+                  " times in a row, after " + bytes_text(persisted_, total_));
+    return;
+  }
+  waiting_backoff_ = true;
+}
+
+void resumable_upload::on_refusal(request was, unsigned status, const upload_response& r) {
   const google_error e = parse_google_error(status, r.body);
   if (status == 401) {
     if (refreshed_) {
@@ -388,18 +396,7 @@ void resumable_upload::on_response(const upload_response& r) {
   }
   refreshed_ = false;
   if (was != request::initiate && (status == 404 || status == 410)) {
-    if (window_begin_ == 0 && restarts_ < 3) {
-      // The session is gone but every byte is still at hand: start a new one.
-      session_.clear();
-      persisted_ = 0;
-      need_query_ = false;
-      attempts_ = 0;
-      ++restarts_;
-      return;
-    }
-    fail_with(errc::drive_session_expired,
-              "the upload session expired or was removed by Drive (" + describe(e) + ") after " +
-                  bytes_text(persisted_, total_) + "; the upload must start over");
+    on_session_lost(e);
     return;
   }
   if (was == request::initiate && status == 404) {
@@ -427,6 +424,21 @@ void resumable_upload::on_response(const upload_response& r) {
     return;
   }
   fail_with(errc::drive_upload_failed, "Drive refused the upload (" + describe(e) + ")");
+}
+
+// 404/410 on a session: restart while every byte is still at hand, fail otherwise.
+void resumable_upload::on_session_lost(const google_error& e) {
+  if (window_begin_ == 0 && restarts_ < 3) {
+    session_.clear();
+    persisted_ = 0;
+    need_query_ = false;
+    attempts_ = 0;
+    ++restarts_;
+    return;
+  }
+  fail_with(errc::drive_session_expired,
+            "the upload session expired or was removed by Drive (" + describe(e) + ") after " +
+                bytes_text(persisted_, total_) + "; the upload must start over");
 }
 
 void resumable_upload::on_transport_error(const boost::system::error_code& ec, std::string detail) {

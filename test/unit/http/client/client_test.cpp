@@ -167,9 +167,8 @@ std::uint64_t weighted_sum(std::string_view s) {
 asio::awaitable<std::unique_ptr<http_connection>> connect_to(const test_server& srv,
                                                              http_client_options opts) {
   auto ex = co_await asio::this_coro::executor;
-  std::string why;
-  auto c = co_await http_connection::connect(ex, srv.origin(), opts, nullptr, &why);
-  INFO(why);
+  auto c = co_await http_connection::connect(ex, srv.origin(), opts, nullptr);
+  INFO((c ? std::string() : c.error().message));
   REQUIRE(c);
   co_return std::move(*c);
 }
@@ -719,23 +718,21 @@ TEST_CASE("connection refused is an error", "[http_client]") {
     port = std::to_string(probe.local_endpoint().port());
   }
   auto client = [&]() -> asio::awaitable<void> {
-    std::string why;
     const http_origin origin{false, "127.0.0.1", port};
     auto c = co_await http_connection::connect(co_await asio::this_coro::executor, origin,
-                                               quick_options(), nullptr, &why);
+                                               quick_options(), nullptr);
     REQUIRE_FALSE(c);
-    CHECK(c.error() == asio::error::connection_refused);
-    CHECK(respaldo::is_transient(c.error()));
-    CHECK_THAT(why, Catch::Contains("127.0.0.1:" + port));
+    CHECK(c.error().code == asio::error::connection_refused);
+    CHECK(respaldo::is_transient(c.error().code));
+    CHECK_THAT(c.error().message, Catch::Contains("127.0.0.1:" + port));
 
     http_client hc(co_await asio::this_coro::executor, quick_options(), nullptr);
-    std::string why2;
     const auto url = respaldo::parse_http_url("http://127.0.0.1:" + port + "/");
     REQUIRE(url);
-    auto f = co_await hc.fetch(*url, plain_get, 1024, &why2);
+    auto f = co_await hc.fetch(*url, plain_get, 1024);
     REQUIRE_FALSE(f);
-    CHECK(f.error() == asio::error::connection_refused);
-    CHECK_FALSE(why2.empty());
+    CHECK(f.error().code == asio::error::connection_refused);
+    CHECK_FALSE(f.error().message.empty());
   };
   run_with_deadline(io, client());
 }
@@ -1120,9 +1117,8 @@ TEST_CASE("https with the CA file: verified, reused, bodies intact", "[http_clie
     http_client hc(co_await asio::this_coro::executor, opts, nullptr);
     auto url = respaldo::parse_http_url("https://localhost:" + srv.port() + "/hello");
     REQUIRE(url);
-    std::string why;
-    auto r = co_await hc.fetch(*url, plain_get, 1 << 20, &why);
-    INFO(why);
+    auto r = co_await hc.fetch(*url, plain_get, 1 << 20);
+    INFO((r ? std::string() : r.error().message));
     REQUIRE(r);
     CHECK(r->head.status == 200);
     CHECK(r->body == "hello over tls /hello");
@@ -1162,39 +1158,38 @@ TEST_CASE("https fails with errc::tls_error when the certificate cannot be verif
   test_server srv = tls_server(io);
   auto client = [&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    std::string why;
     SECTION("CA not trusted") {
-      auto tls = respaldo::make_tls_context("", &why);
+      auto tls = respaldo::make_tls_context("");
       REQUIRE(tls);
       const http_origin origin{true, "localhost", srv.port()};
-      auto c = co_await http_connection::connect(ex, origin, quick_options(), tls, &why);
+      auto c = co_await http_connection::connect(ex, origin, quick_options(), *tls);
       REQUIRE_FALSE(c);
-      CHECK(c.error() == errc::tls_error);
-      CHECK_FALSE(respaldo::is_transient(c.error()));
-      CHECK_THAT(why, Catch::Contains("certificate verification failed"));
-      CHECK_THAT(why, Catch::Contains("localhost:" + srv.port()));
+      CHECK(c.error().code == errc::tls_error);
+      CHECK_FALSE(respaldo::is_transient(c.error().code));
+      CHECK_THAT(c.error().message, Catch::Contains("certificate verification failed"));
+      CHECK_THAT(c.error().message, Catch::Contains("localhost:" + srv.port()));
     }
     SECTION("wrong host name") {
-      auto tls = respaldo::make_tls_context(test_tls_material().ca_file.string(), &why);
+      auto tls = respaldo::make_tls_context(test_tls_material().ca_file.string());
       REQUIRE(tls);
       const http_origin origin{true, "127.0.0.1", srv.port()};
-      auto c = co_await http_connection::connect(ex, origin, quick_options(), tls, &why);
+      auto c = co_await http_connection::connect(ex, origin, quick_options(), *tls);
       REQUIRE_FALSE(c);
-      CHECK(c.error() == errc::tls_error);
-      CHECK_THAT(why, Catch::Contains("mismatch"));
+      CHECK(c.error().code == errc::tls_error);
+      CHECK_THAT(c.error().message, Catch::Contains("mismatch"));
     }
     SECTION("through http_client without ca_file") {
       http_client hc(ex, quick_options(), nullptr);
       const auto url = respaldo::parse_http_url("https://localhost:" + srv.port());
       REQUIRE(url);
-      auto r = co_await hc.fetch(*url, plain_get, 1024, &why);
+      auto r = co_await hc.fetch(*url, plain_get, 1024);
       REQUIRE_FALSE(r);
-      CHECK(r.error() == errc::tls_error);
-      CHECK_THAT(why, Catch::Contains("certificate verification failed"));
+      CHECK(r.error().code == errc::tls_error);
+      CHECK_THAT(r.error().message, Catch::Contains("certificate verification failed"));
     }
     SECTION("plain http to a TLS port is not TLS") {
       const http_origin origin{false, "localhost", srv.port()};
-      auto c = co_await http_connection::connect(ex, origin, quick_options(), nullptr, &why);
+      auto c = co_await http_connection::connect(ex, origin, quick_options(), nullptr);
       REQUIRE(c);
       auto h = co_await (*c)->request(plain_get);
       REQUIRE_FALSE(h);
@@ -1204,15 +1199,16 @@ TEST_CASE("https fails with errc::tls_error when the certificate cannot be verif
 }
 
 TEST_CASE("make_tls_context reports an unusable CA file", "[http_client]") {
-  std::string why;
-  CHECK_FALSE(respaldo::make_tls_context("/nonexistent/ca.pem", &why));
-  CHECK_THAT(why, Catch::Contains("/nonexistent/ca.pem"));
+  auto missing = respaldo::make_tls_context("/nonexistent/ca.pem");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == errc::tls_error);
+  CHECK_THAT(missing.error().message, Catch::Contains("/nonexistent/ca.pem"));
   const auto bad = std::filesystem::temp_directory_path() /
                    ("respaldo-bad-ca-" + std::to_string(::getpid()) + ".pem");
   std::ofstream(bad) << "not a certificate\n";
-  why.clear();
-  CHECK_FALSE(respaldo::make_tls_context(bad.string(), &why));
-  CHECK_FALSE(why.empty());
+  auto garbage = respaldo::make_tls_context(bad.string());
+  REQUIRE_FALSE(garbage);
+  CHECK_FALSE(garbage.error().message.empty());
   std::filesystem::remove(bad);
-  CHECK(respaldo::make_tls_context("", nullptr));
+  CHECK(respaldo::make_tls_context(""));
 }

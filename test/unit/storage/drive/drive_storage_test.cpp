@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -140,7 +141,7 @@ struct env {
       req.target = url->target;
       req.headers = {{"Content-Type", "application/json"}};
       req.body = body;
-      auto c = co_await client.acquire(url->origin, nullptr);
+      auto c = co_await client.acquire(url->origin);
       REQUIRE(c);
       auto head = co_await (*c)->request(req);
       REQUIRE(head);
@@ -444,4 +445,39 @@ TEST_CASE("cancelling a Drive download interrupts its reads", "[drive_storage]")
   auto [total, ec] = run_with_deadline(e.io, op(), 20s);
   CHECK(ec == errc::cancelled);
   CHECK(total < data.size());
+}
+
+TEST_CASE("cancelling a Drive download during a resume's retry wait ends it at once",
+          "[drive_storage]") {
+  env e;
+  const std::string data = bytes_of(3 * G + 777, 9);
+  auto obj = e.upload("patient", data, 2 * G);
+  // The first GET breaks after 200 000 bytes; the resume is told to come back in 30 s.
+  e.fault(R"({"name":"reset_download","after":200000})");
+  asio::cancellation_signal stop;
+  using download_ptr = std::unique_ptr<respaldo::storage_download>;
+  auto open = [&]() -> asio::awaitable<respaldo::outcome<download_ptr>> {
+    co_return co_await e.storage->open(obj.location, stop.slot());
+  };
+  const auto downloads = e.stat("downloads");
+  auto d = run_with_deadline(e.io, open(), 20s);
+  REQUIRE(d);
+  e.fault(R"({"name":"error","where":"download","status":503,"retry_after":30})");
+  auto op = [&]() -> asio::awaitable<boost::system::error_code> {
+    auto emit = [&stop] { stop.emit(asio::cancellation_type::terminal); };
+    asio::steady_timer later(co_await asio::this_coro::executor, 500ms);
+    later.async_wait([emit](boost::system::error_code) { emit(); });
+    std::string buf(64 * 1024, '\0');
+    for (;;) {
+      auto n = co_await (*d)->read_some(asio::buffer(buf));
+      if (!n) co_return n.error().code;
+      if (*n == 0) co_return boost::system::error_code{};
+    }
+  };
+  const auto started = std::chrono::steady_clock::now();
+  auto ec = run_with_deadline(e.io, op(), 20s);
+  CHECK(ec == errc::cancelled);
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  // Only the first GET sent bytes: the resume was refused, and nothing was asked after the wait.
+  CHECK(e.stat("downloads") == downloads + 1);
 }

@@ -9,10 +9,10 @@
 //   - DNS and socket failures                     -> the asio code as is (e.g. connection_refused)
 //   - a connection closed before any byte of the response -> boost::asio::error::eof
 //   - misuse (bad header characters, request while a body is pending) -> errc::invalid_argument
-// A human-readable reason travels beside the code: connect(), acquire() and fetch() take an
-// optional `std::string* error_detail` they fill on failure, and a connection keeps the reason of
-// its last failure in last_error_detail() (e.g. "TLS handshake with example.com:443 failed:
-// certificate verify failed (unable to get local issuer certificate)").
+// A human-readable reason travels with the code: connect(), acquire() and fetch() return an
+// outcome whose failure message is the reason, and a connection keeps the reason of its last
+// failure in last_error_detail() (e.g. "TLS handshake with example.com:443 failed: certificate
+// verify failed (unable to get local issuer certificate)").
 //
 // Bodies are not copied: request bodies are written from the caller's memory and response bodies
 // are read into the caller's buffer (straight from the socket for Content-Length bodies).
@@ -102,8 +102,8 @@ struct http_client_options {
 // newer, peer verification on. Defined in the implementation; shared by connections.
 class tls_context;
 
-// nullptr on failure, with the reason in *error (when error is not null).
-std::shared_ptr<tls_context> make_tls_context(const std::string& ca_file, std::string* error);
+// errc::tls_error with the reason (e.g. an unreadable CA file) on failure.
+outcome<std::shared_ptr<tls_context>> make_tls_context(const std::string& ca_file);
 
 // One connection to an origin; keep-alive; sequential requests (one at a time, each response body
 // consumed before the next request).
@@ -112,9 +112,9 @@ class http_connection {
   // Resolves, connects and (for https) performs the TLS handshake with SNI and host name
   // verification, all within opts.connect_timeout. `tls` may be null: a context with the system
   // CAs and opts.ca_file is then made for this connection.
-  static boost::asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> connect(
+  static boost::asio::awaitable<outcome<std::unique_ptr<http_connection>>> connect(
       boost::asio::any_io_executor ex, http_origin origin, http_client_options opts,
-      std::shared_ptr<tls_context> tls, std::string* error_detail = nullptr);
+      std::shared_ptr<tls_context> tls);
 
   ~http_connection();
   http_connection(const http_connection&) = delete;
@@ -172,8 +172,8 @@ class http_client {
               std::shared_ptr<tls_context> tls);
 
   // A pooled connection to `origin` that still looks alive, or a new one.
-  boost::asio::awaitable<boost::system::result<std::unique_ptr<http_connection>>> acquire(
-      const http_origin& origin, std::string* error_detail = nullptr);
+  boost::asio::awaitable<outcome<std::unique_ptr<http_connection>>> acquire(
+      const http_origin& origin);
   // Keeps the connection for reuse only if reusable(); closes it otherwise.
   void release(std::unique_ptr<http_connection> conn);
 
@@ -184,9 +184,9 @@ class http_client {
     http_client_response_head head;
     std::string body;
   };
-  boost::asio::awaitable<boost::system::result<simple_response>> fetch(
-      const parsed_url& url, http_client_request req, std::size_t body_limit = 1 << 20,
-      std::string* error_detail = nullptr);
+  boost::asio::awaitable<outcome<simple_response>> fetch(const parsed_url& url,
+                                                         http_client_request req,
+                                                         std::size_t body_limit = 1 << 20);
 
   const http_client_options& options() const { return opts_; }
   boost::asio::any_io_executor get_executor() const { return ex_; }

@@ -147,6 +147,10 @@ class resumable_upload {
   enum class state { active, complete, failed };
   enum class request { none, initiate, send, query };
 
+  void on_session_started(const upload_response& r);
+  void on_incomplete(request was, const upload_response& r);
+  void on_refusal(request was, unsigned status, const upload_response& r);
+  void on_session_lost(const google_error& e);
   void retry_later(const google_error& e, const upload_response& r);
   void fail_with(errc code, std::string message);
 
