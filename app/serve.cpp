@@ -119,7 +119,7 @@ std::optional<int> open_drive(const serve_config& cfg, asio::io_context& io,
                               backup_storage& b) {
   auto creds = load_drive_credentials(cfg.drive_credentials);
   if (!creds) {
-    log.error("cannot start", {{"error", "--drive-credentials: " + creds.error()}});
+    log.error("cannot start", {{"error", "--drive-credentials: " + creds.error().message}});
     return 2;
   }
   http_client_options drive_client_options;
@@ -141,7 +141,7 @@ std::optional<int> open_drive(const serve_config& cfg, asio::io_context& io,
   dopts.log = &log;
   auto created = drive_storage::create(*b.drive_client, *b.drive_tokens, dopts);
   if (!created) {
-    log.error("cannot start", {{"error", created.error()}});
+    log.error("cannot start", {{"error", created.error().message}});
     return 2;
   }
   b.drive = std::move(*created);

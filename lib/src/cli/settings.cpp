@@ -65,7 +65,7 @@ int load_server(const command_line& a, std::string_view command, client_settings
     server_source = "RESPALDO_SERVER";
   }
   auto url = parse_http_url(server);
-  if (!url) return value_error(err, command, server_source + ": " + url.error());
+  if (!url) return value_error(err, command, server_source + ": " + url.error().message);
   if (url->target.find('?') != std::string::npos)
     return value_error(err, command, server_source + ": the server URL must not have a query");
   s.origin = url->origin;

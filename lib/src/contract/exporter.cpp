@@ -135,7 +135,7 @@ outcome<parsed_url> accepted_status_url(const parsed_url& export_url,
                 "202 from POST /backup/export without a status_url in its JSON body");
   auto status_url = resolve_url(export_url, status_ref);
   if (!status_url)
-    return fail(errc::app_contract_violation, "bad status_url: " + status_url.error());
+    return fail(errc::app_contract_violation, "bad status_url: " + status_url.error().message);
   if (!(status_url->origin == export_url.origin))
     return fail(errc::app_contract_violation, "status_url must be on the app's own host (" +
                                                   to_string(export_url.origin) + "), got " +
@@ -187,10 +187,11 @@ http_client_request download_request(const parsed_url& url, const app_record& ap
 
 // The contract paths hang below the registered URL's path, whether or not it ends in '/':
 // "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
-boost::system::result<parsed_url, std::string> contract_url(const std::string& app_url,
-                                                            std::string_view path) {
+outcome<parsed_url> contract_url(const std::string& app_url, std::string_view path) {
   auto base = parse_http_url(app_url);
-  if (!base) return {boost::system::in_place_error, "app url is invalid: " + base.error()};
+  if (!base)
+    return failure{make_error_code(errc::invalid_argument),
+                   "app url is invalid: " + base.error().message};
   auto target = base->target.substr(0, base->target.find('?'));
   if (target.empty() || target.back() != '/') target += '/';
   base->target = target;
@@ -267,7 +268,7 @@ exporter::exporter(http_client& client, exporter_options options)
 asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app,
                                                            job_control* control) {
   auto url = contract_url(app.url, "backup/capabilities");
-  if (!url) co_return fail(errc::app_contract_violation, url.error());
+  if (!url) co_return fail(errc::app_contract_violation, url.error().message);
   auto conn = co_await client_.acquire(url->origin);
   if (!conn)
     co_return network_failure(conn.error().code, control, "GET /backup/capabilities",
@@ -314,7 +315,8 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
       co_return fail(errc::app_contract_violation,
                      "303 from the export status URL without Location");
     auto next = resolve_url(url, *location);
-    if (!next) co_return fail(errc::app_contract_violation, "bad Location: " + next.error());
+    if (!next)
+      co_return fail(errc::app_contract_violation, "bad Location: " + next.error().message);
     (void)co_await (*conn)->discard_body(options_.json_limit);
     client_.release(std::move(*conn));
     auto s = co_await get_download(app, *next, offset, control, redirects_left - 1);
@@ -350,7 +352,7 @@ asio::awaitable<outcome<export_stream>> exporter::start(
     const app_record& app, job_control& control,
     std::function<void(const std::string& note)> on_progress) {
   auto url = contract_url(app.url, "backup/export");
-  if (!url) co_return fail(errc::app_contract_violation, url.error());
+  if (!url) co_return fail(errc::app_contract_violation, url.error().message);
   const std::string what = "POST /backup/export";
   auto conn = co_await client_.acquire(url->origin);
   if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
@@ -408,7 +410,7 @@ asio::awaitable<outcome<export_stream>> exporter::poll_status(const app_record& 
         co_return fail(errc::app_contract_violation,
                        "303 from the export status URL without Location");
       auto dl = resolve_url(status_url, *location);
-      if (!dl) co_return fail(errc::app_contract_violation, "bad Location: " + dl.error());
+      if (!dl) co_return fail(errc::app_contract_violation, "bad Location: " + dl.error().message);
       co_return co_await get_download(app, *dl, 0, control, max_redirects);
     }
     if (head->status == 200 && is_status_document(*head)) {
@@ -432,7 +434,8 @@ asio::awaitable<outcome<export_stream>> exporter::reopen(const app_record& app,
                                                          std::uint64_t offset,
                                                          job_control& control) {
   auto url = parse_http_url(download_url);
-  if (!url) co_return fail(errc::app_contract_violation, "bad download URL: " + url.error());
+  if (!url)
+    co_return fail(errc::app_contract_violation, "bad download URL: " + url.error().message);
   co_return co_await get_download(app, *url, offset, control, max_redirects);
 }
 

@@ -30,8 +30,7 @@ outcome<app_capabilities> parse_capabilities(std::string_view body);
 
 // The URL of a contract path below the registered app URL, whether or not that ends in '/':
 // "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
-boost::system::result<parsed_url, std::string> contract_url(const std::string& app_url,
-                                                            std::string_view path);
+outcome<parsed_url> contract_url(const std::string& app_url, std::string_view path);
 // A GET of an export download; it carries the app's token only towards the app's own origin.
 http_client_request download_request(const parsed_url& url, const app_record& app);
 

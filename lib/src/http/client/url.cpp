@@ -15,10 +15,10 @@ namespace urls = boost::urls;
 
 namespace {
 
-using url_result = boost::system::result<parsed_url, std::string>;
+using url_result = outcome<parsed_url>;
 
 url_result url_error(std::string message) {
-  return url_result(boost::system::in_place_error, std::move(message));
+  return failure{make_error_code(errc::invalid_argument), std::move(message)};
 }
 
 std::string host_for_url(const std::string& host) {

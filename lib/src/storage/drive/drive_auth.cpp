@@ -22,10 +22,10 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 namespace urls = boost::urls;
-using cred_result = boost::system::result<drive_credentials, std::string>;
+using cred_result = outcome<drive_credentials>;
 
 cred_result cred_error(std::string message) {
-  return cred_result(boost::system::in_place_error, std::move(message));
+  return failure{make_error_code(errc::invalid_argument), std::move(message)};
 }
 
 failure auth_failure(std::string message) {
@@ -94,7 +94,7 @@ cred_result parse_drive_credentials(std::string_view text) {
   }
   if (!c.token_uri.empty()) {
     if (auto u = parse_http_url(c.token_uri); !u)
-      return cred_error("\"token_uri\" is not a usable URL: " + u.error());
+      return cred_error("\"token_uri\" is not a usable URL: " + u.error().message);
   }
   return c;
 }
@@ -106,7 +106,7 @@ cred_result load_drive_credentials(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return cred_error(path + ": cannot read the file");
   auto parsed = parse_drive_credentials(text.str());
-  if (!parsed) return cred_error(path + ": " + parsed.error());
+  if (!parsed) return cred_error(path + ": " + parsed.error().message);
   parsed->source = path;
   return parsed;
 }
@@ -300,7 +300,7 @@ asio::awaitable<outcome<std::string>> drive_token_source::refresh() {
   outcome<std::string> result = auth_failure("no token request was made");
   auto parsed_url = parse_http_url(token_url_);
   if (!parsed_url) {
-    result = auth_failure("the OAuth token URL is not usable: " + parsed_url.error());
+    result = auth_failure("the OAuth token URL is not usable: " + parsed_url.error().message);
   } else {
     asio::steady_timer pause(client_.get_executor());
     for (int attempt = 1;; ++attempt) {

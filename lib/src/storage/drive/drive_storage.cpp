@@ -114,14 +114,16 @@ class drive_download final : public storage_download {
 
 }  // namespace
 
-boost::system::result<std::unique_ptr<drive_storage>, std::string> drive_storage::create(
-    http_client& client, drive_token_source& tokens, drive_storage_options options) {
-  using res = boost::system::result<std::unique_ptr<drive_storage>, std::string>;
+outcome<std::unique_ptr<drive_storage>> drive_storage::create(http_client& client,
+                                                              drive_token_source& tokens,
+                                                              drive_storage_options options) {
   auto url = parse_http_url(options.api_url);
-  if (!url) return res(boost::system::in_place_error, "--drive-api-url: " + url.error());
+  if (!url)
+    return failure{make_error_code(errc::invalid_argument),
+                   "--drive-api-url: " + url.error().message};
   if (url->target.find('?') != std::string::npos)
-    return res(boost::system::in_place_error,
-               std::string("--drive-api-url: must not have a query"));
+    return failure{make_error_code(errc::invalid_argument),
+                   "--drive-api-url: must not have a query"};
   auto p = std::make_unique<impl>(client, tokens, std::move(options), std::move(*url));
   return std::unique_ptr<drive_storage>(new drive_storage(std::move(p)));
 }

@@ -142,9 +142,10 @@ std::optional<std::uint64_t> parse_upload_range(std::optional<std::string_view> 
   return last + 1;
 }
 
-boost::system::result<stored_object, std::string> parse_drive_file(std::string_view text) {
-  using res = boost::system::result<stored_object, std::string>;
-  auto bad = [](std::string m) { return res(boost::system::in_place_error, std::move(m)); };
+outcome<stored_object> parse_drive_file(std::string_view text) {
+  auto bad = [](std::string m) -> outcome<stored_object> {
+    return failure{make_error_code(errc::storage_error), std::move(m)};
+  };
   boost::system::error_code ec;
   json::value doc = json::parse(text, ec);
   if (ec || !doc.is_object()) return bad("the file resource is not a JSON object");

@@ -86,7 +86,7 @@ class drive_upload final : public storage_upload {
     auto file = parse_drive_file(machine_.resource());
     if (!file)
       co_return fail(errc::drive_upload_failed,
-                     "Drive's answer to the last chunk cannot be read: " + file.error());
+                     "Drive's answer to the last chunk cannot be read: " + file.error().message);
     finished_ = true;
     co_return co_await verify(std::move(*file));
   }

@@ -243,8 +243,8 @@ TEST_CASE("parse_http_url rejects what it cannot use, saying why", "[http_client
     INFO(r.url);
     auto u = respaldo::parse_http_url(r.url);
     REQUIRE_FALSE(u);
-    CHECK_THAT(u.error(), Catch::Contains(r.message_part));
-    CHECK_THAT(u.error(), !Catch::Contains("secret"));
+    CHECK_THAT(u.error().message, Catch::Contains(r.message_part));
+    CHECK_THAT(u.error().message, !Catch::Contains("secret"));
   }
 }
 
@@ -271,10 +271,10 @@ TEST_CASE("resolve_url resolves references against a base", "[http_client]") {
   }
   auto bad = respaldo::resolve_url(*base, "ftp://x/y");
   REQUIRE_FALSE(bad);
-  CHECK_THAT(bad.error(), Catch::Contains("unsupported scheme"));
+  CHECK_THAT(bad.error().message, Catch::Contains("unsupported scheme"));
   auto spaces = respaldo::resolve_url(*base, "/a b");
   REQUIRE_FALSE(spaces);
-  CHECK_THAT(spaces.error(), Catch::Contains("invalid URL reference"));
+  CHECK_THAT(spaces.error().message, Catch::Contains("invalid URL reference"));
 }
 
 // ---- bodies ------------------------------------------------------------------------------

@@ -226,14 +226,14 @@ TEST_CASE("service_account credentials are read unchanged", "[drive_auth]") {
       o.erase(field);
       auto r = respaldo::parse_drive_credentials(json::serialize(o));
       REQUIRE_FALSE(r);
-      CHECK_THAT(r.error(), Catch::Contains(std::string("lack \"") + field + "\""));
+      CHECK_THAT(r.error().message, Catch::Contains(std::string("lack \"") + field + "\""));
     }
     SECTION(std::string("empty or not a string: ") + field) {
       auto o = service_account_json();
       o[field] = 42;
       auto r = respaldo::parse_drive_credentials(json::serialize(o));
       REQUIRE_FALSE(r);
-      CHECK_THAT(r.error(),
+      CHECK_THAT(r.error().message,
                  Catch::Contains(std::string("\"") + field + "\" must be a non-empty string"));
     }
   }
@@ -249,15 +249,15 @@ TEST_CASE("service_account credentials are read unchanged", "[drive_auth]") {
     o["private_key"] = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n";
     auto r = respaldo::parse_drive_credentials(json::serialize(o));
     REQUIRE_FALSE(r);
-    CHECK_THAT(r.error(), Catch::Contains("\"private_key\" is not usable"));
-    CHECK_THAT(r.error(), !Catch::Contains("bm90IGEga2V5"));
+    CHECK_THAT(r.error().message, Catch::Contains("\"private_key\" is not usable"));
+    CHECK_THAT(r.error().message, !Catch::Contains("bm90IGEga2V5"));
   }
   SECTION("a token_uri that is not a URL") {
     auto o = service_account_json();
     o["token_uri"] = "not a url";
     auto r = respaldo::parse_drive_credentials(json::serialize(o));
     REQUIRE_FALSE(r);
-    CHECK_THAT(r.error(), Catch::Contains("token_uri"));
+    CHECK_THAT(r.error().message, Catch::Contains("token_uri"));
   }
 }
 
@@ -275,32 +275,33 @@ TEST_CASE("authorized_user credentials are read unchanged", "[drive_auth]") {
       o.erase(field);
       auto r = respaldo::parse_drive_credentials(json::serialize(o));
       REQUIRE_FALSE(r);
-      CHECK_THAT(r.error(), Catch::Contains(std::string("authorized_user credentials lack \"") +
-                                            field + "\""));
-      CHECK_THAT(r.error(), !Catch::Contains("GOCSPX") && !Catch::Contains("1//0refresh"));
+      CHECK_THAT(
+          r.error().message,
+          Catch::Contains(std::string("authorized_user credentials lack \"") + field + "\""));
+      CHECK_THAT(r.error().message, !Catch::Contains("GOCSPX") && !Catch::Contains("1//0refresh"));
     }
   }
 }
 
 TEST_CASE("malformed credential documents and files", "[drive_auth]") {
   using respaldo::parse_drive_credentials;
-  CHECK_THAT(parse_drive_credentials("{").error(), Catch::Contains("not valid JSON"));
-  CHECK_THAT(parse_drive_credentials("[1]").error(), Catch::Contains("JSON object"));
-  CHECK_THAT(parse_drive_credentials(R"({"client_email":"x"})").error(),
+  CHECK_THAT(parse_drive_credentials("{").error().message, Catch::Contains("not valid JSON"));
+  CHECK_THAT(parse_drive_credentials("[1]").error().message, Catch::Contains("JSON object"));
+  CHECK_THAT(parse_drive_credentials(R"({"client_email":"x"})").error().message,
              Catch::Contains("lack \"type\""));
-  CHECK_THAT(parse_drive_credentials(R"({"type":"external_account"})").error(),
+  CHECK_THAT(parse_drive_credentials(R"({"type":"external_account"})").error().message,
              Catch::Contains("unsupported credentials \"type\": \"external_account\""));
 
   auto missing = respaldo::load_drive_credentials("/nonexistent/dir/creds.json");
   REQUIRE_FALSE(missing);
-  CHECK(missing.error() == "/nonexistent/dir/creds.json: cannot read the file");
+  CHECK(missing.error().message == "/nonexistent/dir/creds.json: cannot read the file");
 
   auto o = authorized_user_json();
   o.erase("refresh_token");
   temp_file f(json::serialize(o));
   auto bad = respaldo::load_drive_credentials(f.path);
   REQUIRE_FALSE(bad);
-  CHECK(bad.error() == f.path + ": authorized_user credentials lack \"refresh_token\"");
+  CHECK(bad.error().message == f.path + ": authorized_user credentials lack \"refresh_token\"");
 
   temp_file good(json::serialize(authorized_user_json()));
   auto ok = respaldo::load_drive_credentials(good.path);

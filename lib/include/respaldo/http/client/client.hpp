@@ -53,11 +53,10 @@ struct parsed_url {
 
 // Parses an absolute http or https URL with a host. The error says what is wrong (it does not
 // repeat the URL, which may carry secrets in its query).
-boost::system::result<parsed_url, std::string> parse_http_url(std::string_view url);
+outcome<parsed_url> parse_http_url(std::string_view url);
 
 // Resolves a reference (absolute URL, "/path", "../x", "?q") against `base` (RFC 3986 section 5).
-boost::system::result<parsed_url, std::string> resolve_url(const parsed_url& base,
-                                                           std::string_view ref);
+outcome<parsed_url> resolve_url(const parsed_url& base, std::string_view ref);
 
 // "https://host:port" (the port only when not the scheme's default; IPv6 hosts in brackets).
 std::string to_string(const http_origin& origin);

@@ -46,11 +46,9 @@ struct drive_credentials {
 // Parses a credentials JSON document. The error names the problem and the missing or malformed
 // field (e.g. `service_account credentials lack "private_key_id"`), never a value. A service
 // account's private key is checked to be a usable RSA key.
-boost::system::result<drive_credentials, std::string> parse_drive_credentials(
-    std::string_view json);
+outcome<drive_credentials> parse_drive_credentials(std::string_view json);
 // Reads and parses the file; errors start with the path.
-boost::system::result<drive_credentials, std::string> load_drive_credentials(
-    const std::string& path);
+outcome<drive_credentials> load_drive_credentials(const std::string& path);
 
 // The token endpoint to use: the explicit URL, else the credentials' token_uri, else Google's.
 std::string drive_token_url(const drive_credentials& creds, std::string_view override_url);

@@ -36,8 +36,9 @@ std::string query_encode(std::string_view value);
 class drive_storage final : public storage {
  public:
   // Fails when api_url is not an absolute http(s) URL without a query.
-  static boost::system::result<std::unique_ptr<drive_storage>, std::string> create(
-      http_client& client, drive_token_source& tokens, drive_storage_options options);
+  static outcome<std::unique_ptr<drive_storage>> create(http_client& client,
+                                                        drive_token_source& tokens,
+                                                        drive_storage_options options);
   ~drive_storage() override;
 
   std::string_view kind() const override { return "drive"; }

@@ -71,7 +71,7 @@ std::optional<std::uint64_t> parse_upload_range(std::optional<std::string_view> 
 
 // The file resource of a finished upload or files.get/list: id, name, size (decimal string),
 // md5Checksum, sha256Checksum, createdTime, appProperties. The error says what is wrong.
-boost::system::result<stored_object, std::string> parse_drive_file(std::string_view json);
+outcome<stored_object> parse_drive_file(std::string_view json);
 
 // What a restarted process needs to continue an upload: the session URI, the acknowledged
 // offset and what the upload was for (a different backup must not continue this session).
