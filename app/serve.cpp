@@ -244,7 +244,7 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   server.start();
   log.info("listening",
            {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
-            {"storage", std::string(backups.kind())},
+            {"storage", std::string(to_string(backups.kind()))},
             {"version", RESPALDO_VERSION}});
   on_shutdown_signal(signals, io, cfg, log, schedules, probes, server, runner);
   io.run();

@@ -61,7 +61,7 @@ handler_result backup_content(api_context& ctx, http_request& req) {
   if (!found) co_return store_failure();
   if (!*found) co_return backup_not_found(id);
   backup_record b = **found;
-  if (!ctx.svc.backups || to_string(b.storage) != ctx.svc.backups->kind())
+  if (!ctx.svc.backups || b.storage != ctx.svc.backups->kind())
     co_return problem(409, "storage_not_configured",
                       "backup " + id + " is kept in " + std::string(to_string(b.storage)) +
                           " storage, which this server is not configured for");

@@ -191,7 +191,7 @@ asio::awaitable<outcome<backup_record>> catalog_backup(job_context& ctx, const j
   b.sha256 = piped.sha256;
   b.md5 = piped.object.md5;
   b.format = req.format;
-  b.storage = parse_storage_kind(ctx.backups.kind()).value_or(storage_kind::local);
+  b.storage = ctx.backups.kind();
   b.location = piped.object.location;
   b.name = piped.object.name.empty() ? req.name : piped.object.name;
   b.folder = app.drive_folder_id;

@@ -44,7 +44,7 @@ void report_unknown_objects(job_context& ctx, const app_record& app,
   for (const auto& o : listed) {
     if (cataloged.count(o.location)) continue;
     ctx.stats.add("respaldo_storage_unknown_objects_total", 1,
-                  {{"storage", std::string(ctx.backups.kind())}});
+                  {{"storage", std::string(to_string(ctx.backups.kind()))}});
     ctx.log.warn("object in storage is not in the catalog",
                  {{"app", app.name}, {"location", o.location}, {"name", o.name}});
   }

@@ -53,7 +53,7 @@ void job_context::save(const job_record& job) {
 }
 
 bool job_context::stored_here(const backup_record& b) const {
-  return to_string(b.storage) == backups.kind();
+  return b.storage == backups.kind();
 }
 
 struct job_runner::impl : std::enable_shared_from_this<impl> {

@@ -37,7 +37,7 @@ class fake_storage final : public storage {
   bool download_stalled = false;  // a download reached the stall
   std::string error = "the fake storage refused";
 
-  std::string_view kind() const override { return "local"; }
+  storage_kind kind() const override { return storage_kind::local; }
   std::size_t chunk_granularity() const override { return 0; }
 
   failure refusal(errc code = errc::storage_error) const {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "respaldo/core/error.hpp"
+#include "respaldo/domain/backup.hpp"
 
 namespace respaldo {
 
@@ -77,7 +78,7 @@ class storage_download {
 class storage {
  public:
   virtual ~storage() = default;
-  virtual std::string_view kind() const = 0;  // "local" | "drive"
+  virtual storage_kind kind() const = 0;
   // The chunk size the backend wants (every chunk but the last), 0 = any.
   virtual std::size_t chunk_granularity() const = 0;
   virtual boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(

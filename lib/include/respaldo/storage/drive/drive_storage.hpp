@@ -41,7 +41,7 @@ class drive_storage final : public storage {
                                                         drive_storage_options options);
   ~drive_storage() override;
 
-  std::string_view kind() const override { return "drive"; }
+  storage_kind kind() const override { return storage_kind::drive; }
   std::size_t chunk_granularity() const override { return drive_chunk_granularity; }
   boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) override;

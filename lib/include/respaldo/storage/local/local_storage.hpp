@@ -17,7 +17,7 @@ class local_storage final : public storage {
  public:
   local_storage(boost::asio::thread_pool& blocking_pool, std::string root);
 
-  std::string_view kind() const override { return "local"; }
+  storage_kind kind() const override { return storage_kind::local; }
   std::size_t chunk_granularity() const override { return 0; }
   boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) override;
