@@ -60,16 +60,9 @@ handler_result list_apps(api_context& ctx, http_request& req) {
   if (!after) co_return after.error();
   auto apps = ctx.svc.db.list_apps(*limit + 1, *after);
   if (!apps) co_return store_failure();
-  json::array items;
-  json::value next = nullptr;
-  for (std::size_t i = 0; i < apps->size(); ++i) {
-    if (i == *limit) {
-      next = json::value(encode_cursor((*apps)[i - 1].name));
-      break;
-    }
-    items.push_back(app_json(ctx.svc, (*apps)[i]));
-  }
-  co_return json_response(200, json::object{{"items", std::move(items)}, {"next_cursor", next}});
+  auto key = [](const app_record& a) { return a.name; };
+  auto view = [&ctx](const app_record& a) { return app_json(ctx.svc, a); };
+  co_return page_response(*apps, *limit, key, view);
 }
 
 handler_result get_app(api_context& ctx, http_request& req) {

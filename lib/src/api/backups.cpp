@@ -39,16 +39,10 @@ handler_result list_app_backups(api_context& ctx, http_request& req) {
   if (!backups) co_return store_failure();
   // A deleted app's backups stay listed (as orphaned) as long as the catalog has them.
   if (!*exists && backups->empty()) co_return app_not_found(id);
-  json::array items;
-  json::value next = nullptr;
-  for (std::size_t i = 0; i < backups->size(); ++i) {
-    if (i == *limit) {
-      next = json::value(encode_cursor(std::to_string((*backups)[i - 1].seq)));
-      break;
-    }
-    items.push_back(backup_json((*backups)[i], !*exists));
-  }
-  co_return json_response(200, json::object{{"items", std::move(items)}, {"next_cursor", next}});
+  const bool orphaned = !*exists;
+  auto key = [](const backup_record& b) { return std::to_string(b.seq); };
+  auto view = [orphaned](const backup_record& b) { return backup_json(b, orphaned); };
+  co_return page_response(*backups, *limit, key, view);
 }
 
 handler_result retention_plan(api_context& ctx, http_request& req) {

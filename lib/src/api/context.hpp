@@ -3,6 +3,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "respaldo/api/api.hpp"
 #include "respaldo/api/validation.hpp"
@@ -45,6 +48,24 @@ or_response<std::optional<std::int64_t>> read_seq_cursor(const http_request& req
 // A textual `cursor` (an app name), empty when absent.
 or_response<std::string> read_name_cursor(const http_request& req);
 std::string encode_cursor(std::string_view v);
+
+// A page answer {items, next_cursor} from rows fetched with limit + 1: the extra row only says
+// that more follow, and next_cursor is the key of the last row shown.
+template <class Row, class Key, class View>
+http_response page_response(const std::vector<Row>& rows, std::size_t limit, Key key_of,
+                            View view_of) {
+  boost::json::array items;
+  boost::json::value next = nullptr;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i == limit) {
+      next = boost::json::value(encode_cursor(key_of(rows[i - 1])));
+      break;
+    }
+    items.push_back(view_of(rows[i]));
+  }
+  return json_response(200,
+                       boost::json::object{{"items", std::move(items)}, {"next_cursor", next}});
+}
 
 // ---- common responses -------------------------------------------------------------------------
 

@@ -105,16 +105,9 @@ handler_result list_jobs(api_context& ctx, http_request& req) {
   f->limit = *limit + 1;
   auto jobs = ctx.svc.db.list_job_views(*f);
   if (!jobs) co_return store_failure();
-  json::array items;
-  json::value next = nullptr;
-  for (std::size_t i = 0; i < jobs->size(); ++i) {
-    if (i == *limit) {
-      next = json::value(encode_cursor(std::to_string((*jobs)[i - 1].job.seq)));
-      break;
-    }
-    items.push_back(job_json((*jobs)[i]));
-  }
-  co_return json_response(200, json::object{{"items", std::move(items)}, {"next_cursor", next}});
+  auto key = [](const job_view& j) { return std::to_string(j.job.seq); };
+  auto view = [](const job_view& j) { return job_json(j); };
+  co_return page_response(*jobs, *limit, key, view);
 }
 
 handler_result get_job(api_context& ctx, http_request& req) {
