@@ -157,8 +157,7 @@ runner_options runner_options_of(const serve_config& cfg) {
   runner_options ropts;
   ropts.max_concurrent_jobs = cfg.max_concurrent_jobs;
   ropts.max_attempts = cfg.max_attempts;
-  ropts.retry_base_delay = cfg.retry_base_delay;
-  ropts.retry_max_delay = cfg.retry_max_delay;
+  ropts.retry = {cfg.retry_base_delay, cfg.retry_max_delay};
   ropts.chunk_size = cfg.chunk_size;
   ropts.job_deadline = cfg.job_deadline;
   ropts.default_timezone = cfg.timezone;

@@ -147,8 +147,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     job.state = job_state::queued;
     job.phase = job_phase::none;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    const retry_policy policy{ctx.options.retry_base_delay, ctx.options.retry_max_delay};
-    auto delay = retry_delay(policy, job.attempt, unit(rng));
+    auto delay = retry_delay(ctx.options.retry, job.attempt, unit(rng));
     job.next_attempt_at = ctx.clock.now() + std::chrono::ceil<std::chrono::seconds>(delay);
     ctx.log.warn("job will be retried", {{"job", job.id},
                                          {"app", job.app},

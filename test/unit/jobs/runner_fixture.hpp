@@ -24,8 +24,7 @@ namespace respaldo::test {
 
 inline runner_options fast_runner_options(std::chrono::milliseconds deadline) {
   runner_options o;
-  o.retry_base_delay = std::chrono::seconds(2);
-  o.retry_max_delay = std::chrono::seconds(60);
+  o.retry = {std::chrono::seconds(2), std::chrono::seconds(60)};
   o.chunk_size = 4096;
   o.job_deadline = deadline;
   return o;

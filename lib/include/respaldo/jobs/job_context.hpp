@@ -9,6 +9,7 @@
 
 #include "respaldo/contract/client.hpp"
 #include "respaldo/core/clock.hpp"
+#include "respaldo/plan/retry.hpp"
 #include "respaldo/store/store.hpp"
 
 namespace respaldo {
@@ -21,8 +22,7 @@ class metrics;
 struct runner_options {
   unsigned max_concurrent_jobs = 4;
   unsigned max_attempts = 3;
-  std::chrono::milliseconds retry_base_delay{5'000};
-  std::chrono::milliseconds retry_max_delay{300'000};
+  retry_policy retry;  // --retry-base-delay, --retry-max-delay
   std::size_t chunk_size = 8 * 1024 * 1024;
   std::chrono::milliseconds job_deadline{6 * 3600'000};
   std::string default_timezone = "UTC";  // retention buckets of apps without their own
