@@ -73,7 +73,8 @@ http_response store_failure();
 http_response app_not_found(const std::string& id);
 http_response job_not_found(const std::string& id);
 http_response backup_not_found(const std::string& id);
-http_response validation_problem(const field_error& e);
+// A refused request body: 422 with the failure's code and the field it names.
+http_response validation_problem(const failure& e);
 http_response accepted_job(const job_record& job);
 
 // ---- handlers, one file per resource ----------------------------------------------------------

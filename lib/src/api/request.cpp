@@ -108,10 +108,10 @@ http_response backup_not_found(const std::string& id) {
   return problem(404, "backup_not_found", "no backup with id \"" + id + "\"");
 }
 
-http_response validation_problem(const field_error& e) {
+http_response validation_problem(const failure& e) {
   json::object extra;
-  if (!e.field.empty()) extra["field"] = e.field;
-  return problem(422, e.code, e.message, std::move(extra));
+  if (!e.subject.empty()) extra["field"] = e.subject;
+  return problem(422, std::string(code_name(e.code)), e.message, std::move(extra));
 }
 
 http_response accepted_job(const job_record& job) {

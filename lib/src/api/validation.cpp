@@ -40,10 +40,18 @@ std::string_view json_kind(const json::value& v) {
   return "a value";
 }
 
+// Success, or the first field that is wrong.
+using field_check = outcome<void>;
+
+failure bad_field(std::string_view field, std::string message,
+                  errc code = errc::validation_failed) {
+  return failure{make_error_code(code), std::move(message), std::string(field)};
+}
+
 // A rule's failure, told as a failure of `field`.
 field_check in_field(std::string_view field, outcome<void> checked) {
   if (checked) return {};
-  return field_error{std::string(field), std::move(checked.error().message)};
+  return bad_field(field, std::move(checked.error().message));
 }
 
 failure invalid(std::string message) {
@@ -54,34 +62,33 @@ field_check string_field(const json::object& body, std::string_view name, std::s
   auto it = body.find(name);
   if (it == body.end()) return {};
   if (!it->value().is_string())
-    return field_error{std::string(name), std::string(name) + " must be a string, got " +
-                                              std::string(json_kind(it->value()))};
+    return bad_field(std::string(name), std::string(name) + " must be a string, got " +
+                                            std::string(json_kind(it->value())));
   out = std::string(it->value().as_string());
   return {};
 }
 
 field_check check_token(std::string_view token) {
   if (token.empty() || token.size() > 4096)
-    return field_error{"token",
-                       "token must be 1 to 4096 bytes long, got " + std::to_string(token.size())};
+    return bad_field("token",
+                     "token must be 1 to 4096 bytes long, got " + std::to_string(token.size()));
   return {};
 }
 
 field_check check_schedule(std::string_view field, std::string_view expr) {
   auto parsed = cron_schedule::parse(expr);
   if (!parsed)
-    return field_error{
-        std::string(field),
-        std::string(field) + " is not a valid cron expression: " + parsed.error().message};
+    return bad_field(std::string(field), std::string(field) + " is not a valid cron expression: " +
+                                             parsed.error().message);
   return {};
 }
 
 field_check check_timezone(std::string_view tz) {
   if (!find_time_zone(tz))
-    return field_error{"timezone",
-                       "timezone must be an IANA time zone name such as "
-                       "\"Europe/Madrid\" or \"UTC\", got \"" +
-                           std::string(tz) + "\""};
+    return bad_field("timezone",
+                     "timezone must be an IANA time zone name such as "
+                     "\"Europe/Madrid\" or \"UTC\", got \"" +
+                         std::string(tz) + "\"");
   return {};
 }
 
@@ -91,10 +98,10 @@ field_check read_fields(const json::object& body, app_record& app) {
     bool known = false;
     for (auto f : known_fields) known = known || key == f;
     if (!known)
-      return field_error{std::string(key), "unknown field \"" + std::string(key) +
-                                               "\"; allowed fields are name, url, token, "
-                                               "drive_folder_id, schedule, retention, timezone, "
-                                               "verify_schedule"};
+      return bad_field(std::string(key), "unknown field \"" + std::string(key) +
+                                             "\"; allowed fields are name, url, token, "
+                                             "drive_folder_id, schedule, retention, timezone, "
+                                             "verify_schedule");
     (void)value;
   }
   if (auto e = string_field(body, "name", app.name); !e) return e;
@@ -114,12 +121,12 @@ field_check read_fields(const json::object& body, app_record& app) {
   }
   if (auto it = body.find("retention"); it != body.end()) {
     if (!it->value().is_object())
-      return field_error{"retention",
-                         "retention must be an object such as {\"daily\": 7, "
-                         "\"weekly\": 4}, got " +
-                             std::string(json_kind(it->value()))};
+      return bad_field("retention",
+                       "retention must be an object such as {\"daily\": 7, "
+                       "\"weekly\": 4}, got " +
+                           std::string(json_kind(it->value())));
     auto policy = parse_retention_policy(it->value());
-    if (!policy) return field_error{"retention", policy.error().message};
+    if (!policy) return bad_field("retention", policy.error().message);
     app.retention = *policy;
   }
   return {};
@@ -210,38 +217,37 @@ outcome<void> check_drive_folder_id(std::string_view id) {
   return {};
 }
 
-boost::system::result<app_record, field_error> validate_registration(const json::value& body) {
+outcome<app_record> validate_registration(const json::value& body) {
   if (!body.is_object())
-    return field_error{"",
-                       "the request body must be a JSON object with the fields name, url, "
-                       "token, drive_folder_id, schedule and retention"};
+    return bad_field("",
+                     "the request body must be a JSON object with the fields name, url, "
+                     "token, drive_folder_id, schedule and retention");
   const auto& obj = body.as_object();
   app_record app;
   if (auto e = read_fields(obj, app); !e) return e.error();
   for (auto f : required_fields)
     if (!obj.contains(f))
-      return field_error{std::string(f), "missing required field \"" + std::string(f) + "\""};
+      return bad_field(std::string(f), "missing required field \"" + std::string(f) + "\"");
   const auto& policy = obj.at("retention").as_object();
   for (auto rule : {"daily", "weekly"})
     if (!policy.contains(rule))
-      return field_error{"retention", std::string("retention needs \"") + rule +
-                                          "\" (a count, 0 to disable), as in {\"daily\": 7, "
-                                          "\"weekly\": 4}"};
+      return bad_field("retention", std::string("retention needs \"") + rule +
+                                        "\" (a count, 0 to disable), as in {\"daily\": 7, "
+                                        "\"weekly\": 4}");
   if (auto e = check_all(obj, app); !e) return e.error();
   return app;
 }
 
-boost::system::result<app_record, field_error> apply_app_patch(const app_record& app,
-                                                               const json::value& patch) {
+outcome<app_record> apply_app_patch(const app_record& app, const json::value& patch) {
   if (!patch.is_object())
-    return field_error{"", "the request body must be a JSON object holding the fields to change"};
+    return bad_field("", "the request body must be a JSON object holding the fields to change");
   const auto& obj = patch.as_object();
   if (obj.contains("name"))
-    return field_error{"name", "name cannot be changed; register a new app instead",
-                       "immutable_field"};
+    return bad_field("name", "name cannot be changed; register a new app instead",
+                     errc::immutable_field);
   for (auto f : required_fields)
     if (auto it = obj.find(f); it != obj.end() && it->value().is_null())
-      return field_error{std::string(f), std::string(f) + " cannot be removed (null)"};
+      return bad_field(std::string(f), std::string(f) + " cannot be removed (null)");
   // RFC 7396: a nested object merges into the current one, and null removes a member.
   json::object merged = obj;
   if (auto it = merged.find("retention"); it != merged.end() && it->value().is_object()) {

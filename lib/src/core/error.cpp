@@ -71,6 +71,18 @@ constexpr std::string_view name_of(errc e) noexcept {
       return "verify_mismatch";
     case errc::verify_missing:
       return "verify_missing";
+    case errc::validation_failed:
+      return "validation_failed";
+    case errc::immutable_field:
+      return "immutable_field";
+    case errc::unknown_option:
+      return "unknown_option";
+    case errc::missing_value:
+      return "missing_value";
+    case errc::unexpected_value:
+      return "unexpected_value";
+    case errc::repeated_option:
+      return "repeated_option";
   }
   return "internal_error";
 }

@@ -37,7 +37,7 @@ json::value with(const std::string& key, const std::string& value_json) {
 
 // apply_app_patch returns the patched copy; these tests were written against patching in place
 // (the handler's use), so they go through this adapter and keep their assertions.
-std::optional<respaldo::field_error> patch_in_place(app_record& app, const json::value& patch) {
+std::optional<respaldo::failure> patch_in_place(app_record& app, const json::value& patch) {
   auto patched = respaldo::apply_app_patch(app, patch);
   if (!patched) return patched.error();
   app = std::move(*patched);
@@ -200,8 +200,8 @@ TEST_CASE("invalid registrations name the field and say what is expected", "[app
     INFO(r.key << " = " << r.value.substr(0, 80));
     auto app = respaldo::validate_registration(with(r.key, r.value));
     REQUIRE_FALSE(app.has_value());
-    CHECK(app.error().field == r.field);
-    CHECK(app.error().code == "validation_failed");
+    CHECK(app.error().subject == r.field);
+    CHECK(app.error().code == respaldo::errc::validation_failed);
     CHECK_THAT(app.error().message, Catch::Contains(r.field));
     CHECK_THAT(app.error().message, Catch::Contains(r.expect));
   }
@@ -212,7 +212,7 @@ TEST_CASE("a registration body that is not an object is refused", "[app_validati
     INFO(body);
     auto app = respaldo::validate_registration(json::parse(body));
     REQUIRE_FALSE(app.has_value());
-    CHECK(app.error().field.empty());
+    CHECK(app.error().subject.empty());
     CHECK_THAT(app.error().message, Catch::Contains("JSON object"));
   }
 }
@@ -261,11 +261,11 @@ TEST_CASE("app patches merge (RFC 7396) and validate the result", "[app_validati
     app_record app = original;
     auto e = patch_in_place(app, json::parse(R"({"retention": {"daily": null, "weekly": null}})"));
     REQUIRE(e);
-    CHECK(e->field == "retention");
+    CHECK(e->subject == "retention");
     CHECK_THAT(e->message, Catch::Contains("at least one"));
     e = patch_in_place(app, json::parse(R"({"retention": {"daily": 20000}})"));
     REQUIRE(e);
-    CHECK(e->field == "retention");
+    CHECK(e->subject == "retention");
     e = patch_in_place(app, json::parse(R"({"retention": {"minutely": 1}})"));
     REQUIRE(e);
     CHECK_THAT(e->message, Catch::Contains("minutely"));
@@ -289,8 +289,8 @@ TEST_CASE("app patches merge (RFC 7396) and validate the result", "[app_validati
       app_record app = original;
       auto e = patch_in_place(app, json::parse(body));
       REQUIRE(e);
-      CHECK(e->field == "name");
-      CHECK(e->code == "immutable_field");
+      CHECK(e->subject == "name");
+      CHECK(e->code == respaldo::errc::immutable_field);
       CHECK(app.url == original.url);
     }
   }
@@ -302,7 +302,7 @@ TEST_CASE("app patches merge (RFC 7396) and validate the result", "[app_validati
       patch[f] = nullptr;
       auto e = patch_in_place(app, patch);
       REQUIRE(e);
-      CHECK(e->field == f);
+      CHECK(e->subject == f);
       CHECK_THAT(e->message, Catch::Contains("null"));
     }
   }
@@ -326,8 +326,8 @@ TEST_CASE("app patches merge (RFC 7396) and validate the result", "[app_validati
       app_record app = original;
       auto e = patch_in_place(app, json::parse(r.body));
       REQUIRE(e);
-      CHECK(e->field == r.field);
-      CHECK(e->code == "validation_failed");
+      CHECK(e->subject == r.field);
+      CHECK(e->code == respaldo::errc::validation_failed);
       CHECK(app.url == original.url);
       CHECK(app.schedule == original.schedule);
       CHECK(app.token == original.token);
@@ -339,7 +339,7 @@ TEST_CASE("app patches merge (RFC 7396) and validate the result", "[app_validati
     app_record app = original;
     auto e = patch_in_place(app, json::parse("[1]"));
     REQUIRE(e);
-    CHECK(e->field.empty());
+    CHECK(e->subject.empty());
   }
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-#include <boost/system/result.hpp>
 #include <string>
 
 #include "respaldo/core/error.hpp"
@@ -11,25 +10,14 @@
 
 namespace respaldo {
 
-// A refused body: which field, why, and the problem+json `code` of the 422 (the field name and
-// that code are part of the API, which a failure's code + message cannot carry).
-struct field_error {
-  std::string field;
-  std::string message;
-  std::string code = "validation_failed";
-};
-
-// Success, or the first field that is wrong.
-using field_check = boost::system::result<void, field_error>;
-
 // Checks every field of the guide's registration body (plus the optional `timezone` and
-// `verify_schedule`) and rejects unknown fields by name.
-boost::system::result<app_record, field_error> validate_registration(
-    const boost::json::value& body);
+// `verify_schedule`) and rejects unknown fields by name. A refusal's code is the problem+json
+// `code` of the 422 (errc::validation_failed, or errc::immutable_field for a patched name) and its
+// subject the field at fault ("" for a body that is not an object).
+outcome<app_record> validate_registration(const boost::json::value& body);
 
 // `app` with a JSON merge patch applied (any field but `name`).
-boost::system::result<app_record, field_error> apply_app_patch(const app_record& app,
-                                                               const boost::json::value& patch);
+outcome<app_record> apply_app_patch(const app_record& app, const boost::json::value& patch);
 
 // The individual rules; an invalid value fails with errc::invalid_argument and says what is
 // expected.

@@ -49,6 +49,14 @@ enum class errc {
   // restore verification
   verify_mismatch,
   verify_missing,
+  // request bodies (the problem+json `code` of a 422 or 409 naming a field)
+  validation_failed,
+  immutable_field,
+  // command lines (the CLI exits 2 naming the option)
+  unknown_option,
+  missing_value,
+  unexpected_value,
+  repeated_option,
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -62,10 +70,12 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 std::string_view code_name(const boost::system::error_code& ec) noexcept;
 
 // A failure with the human-readable detail that goes with it: the code is what programs switch
-// on, the message is what an operator reads (it never holds secrets).
+// on, the message is what an operator reads (it never holds secrets). `subject` names what the
+// failure is about when a caller must point at it: a request field, a command-line option.
 struct failure {
   boost::system::error_code code;
   std::string message;
+  std::string subject = {};
 };
 
 // "code_name: message", for test reports and diagnostics (outcome<T> streams through it).
