@@ -92,79 +92,126 @@ std::string missing_value_name(const std::vector<option_spec>& options,
   return name;
 }
 
-usage_problem from_exception(const po::error_with_option_name& e,
-                             const std::vector<option_spec>& options,
-                             const std::vector<std::string>& tokens) {
-  using kind = usage_problem::kind;
+failure refusal(errc code, const std::string& option, const std::string& subject) {
+  std::string message;
+  switch (code) {
+    case errc::unknown_option:
+      message = "unknown option '" + option + "'";
+      break;
+    case errc::missing_value:
+      message = "option " + option + " needs a value";
+      break;
+    case errc::unexpected_value:
+      message = "option " + option + " takes no value";
+      break;
+    default:
+      message = "option " + option + " given more than once";
+      break;
+  }
+  return failure{make_error_code(code), std::move(message), subject};
+}
+
+// A problem Program_options found while tokenizing, and the index of the token it is about (so
+// that an earlier problem can win).
+struct tokenizer_problem {
+  failure what;
+  std::size_t at;
+};
+
+std::size_t index_of(const std::vector<std::string>& tokens, std::string_view typed) {
+  for (std::size_t i = 0; i < tokens.size() && tokens[i] != "--"; ++i)
+    if (typed_name(tokens[i]) == typed) return i;
+  return tokens.size();
+}
+
+tokenizer_problem from_exception(const po::error_with_option_name& e,
+                                 const std::vector<option_spec>& options,
+                                 const std::vector<std::string>& tokens) {
   const std::string name = e.get_option_name();
   if (const auto* syntax = dynamic_cast<const po::invalid_command_line_syntax*>(&e)) {
     if (syntax->kind() == po::invalid_command_line_syntax::missing_parameter) {
       const std::string typed = missing_value_name(options, tokens, name);
-      return {kind::missing_value, typed, typed};
+      return {refusal(errc::missing_value, typed, typed), index_of(tokens, typed)};
     }
     if (syntax->kind() == po::invalid_command_line_syntax::extra_parameter)
-      return {kind::unexpected_value, name, name};
+      return {refusal(errc::unexpected_value, name, name), index_of(tokens, name)};
   }
-  return {kind::unknown_option, name, name};
+  return {refusal(errc::unknown_option, name, name), index_of(tokens, name)};
 }
 
-}  // namespace
-
-std::string usage_problem::message() const {
-  switch (what) {
-    case kind::unknown_option:
-      return "unknown option '" + option + "'";
-    case kind::missing_value:
-      return "option " + option + " needs a value";
-    case kind::unexpected_value:
-      return "option " + option + " takes no value";
-    case kind::repeated:
-      break;
-  }
-  return "option " + option + " given more than once";
+// A short option with its value glued on ("-n5") is not in the grammar: only what the usage
+// texts show.
+bool typed_as_specified(const option_spec& spec, const std::string& token) {
+  if (token.starts_with("--")) return true;
+  return token == spec.name || token == spec.alias;
 }
 
-boost::system::result<command_line, usage_problem> parse_command_line(
-    const std::vector<std::string>& args, std::size_t from,
-    const std::vector<option_spec>& options) {
-  using kind = usage_problem::kind;
-  const po::options_description desc = describe(options);
-  po::positional_options_description positional;
-  positional.add(positional_key, -1);
-  const std::vector<std::string> tokens = tokens_of(args, from);
-  po::parsed_options parsed(&desc);
-  try {
-    parsed = po::command_line_parser(tokens)
-                 .options(desc)
-                 .positional(positional)
-                 .style(parse_style)
-                 .allow_unregistered()
-                 .run();
-  } catch (const po::error_with_option_name& e) {
-    return from_exception(e, options, tokens);
-  }
-
+// Walks what Program_options recognised, in the order typed, applying the grammar's rules.
+outcome<command_line> walk(const po::parsed_options& parsed,
+                           const std::vector<option_spec>& options, grammar_rules rules) {
   command_line out;
   for (const po::option& o : parsed.options) {
     const std::string token = o.original_tokens.empty() ? o.string_key : o.original_tokens[0];
     if (o.string_key == positional_key && o.position_key >= 0) {
-      out.positional.push_back(o.value.empty() ? std::string() : o.value[0]);
+      std::string arg = o.value.empty() ? std::string() : o.value[0];
+      if (!rules.positionals)
+        return failure{make_error_code(errc::unknown_option), "unexpected argument '" + arg + "'",
+                       arg};
+      out.positional.push_back(std::move(arg));
       continue;
     }
     const option_spec* spec = o.unregistered ? nullptr : find_spec(options, o.string_key);
     if (o.string_key == "help" && !o.unregistered) {
       out.help = true;
-    } else if (!spec) {
-      return usage_problem{kind::unknown_option, typed_name(token), token};
+      if (rules.help_ends_options) return out;
+    } else if (!spec || !typed_as_specified(*spec, token)) {
+      return refusal(errc::unknown_option, typed_name(token), token);
     } else if (!spec->takes_value) {
       out.flags.emplace(spec->name);
     } else if (out.values.count(spec->name)) {
-      return usage_problem{kind::repeated, typed_name(token), token};
+      return refusal(errc::repeated_option, typed_name(token), token);
     } else {
       out.values.emplace(spec->name, o.value.empty() ? std::string() : o.value[0]);
     }
   }
   return out;
+}
+
+// Program_options' own verdict on `tokens`: what it recognised, or the problem it stopped at.
+boost::system::result<po::parsed_options, tokenizer_problem> tokenize(
+    const std::vector<std::string>& tokens, const po::options_description& desc,
+    const std::vector<option_spec>& options) {
+  po::positional_options_description positional;
+  positional.add(positional_key, -1);
+  try {
+    return po::command_line_parser(tokens)
+        .options(desc)
+        .positional(positional)
+        .style(parse_style)
+        .allow_unregistered()
+        .run();
+  } catch (const po::error_with_option_name& e) {
+    return from_exception(e, options, tokens);
+  }
+}
+
+}  // namespace
+
+outcome<command_line> parse_command_line(const std::vector<std::string>& args, std::size_t from,
+                                         const std::vector<option_spec>& options,
+                                         grammar_rules rules) {
+  const po::options_description desc = describe(options);
+  std::vector<std::string> tokens = tokens_of(args, from);
+  auto parsed = tokenize(tokens, desc, options);
+  if (parsed) return walk(*parsed, options, rules);
+  // Program_options stops at its problem; what comes before it may hold an earlier one.
+  tokenizer_problem problem = std::move(parsed.error());
+  tokens.resize(std::min(problem.at, tokens.size()));
+  auto before = tokenize(tokens, desc, options);
+  if (!before) return std::move(before.error().what);
+  auto earlier = walk(*before, options, rules);
+  if (!earlier || (rules.help_ends_options && earlier->help)) return earlier;
+  return std::move(problem.what);
 }
 
 }  // namespace respaldo::cli

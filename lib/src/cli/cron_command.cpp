@@ -103,9 +103,10 @@ int run_cron_command(const std::vector<std::string>& args, std::ostream& out, st
   if (args[0] != "next")
     return usage_error(err, "unknown subcommand '" + args[0] + "' (expected 'next')");
 
-  const auto parsed = cli::parse_command_line(
-      args, 1, {{"--count", true, "-n"}, {"--after", true}, {"--tz", true}});
-  if (!parsed) return usage_error(err, parsed.error().message());
+  const auto parsed =
+      cli::parse_command_line(args, 1, {{"--count", true, "-n"}, {"--after", true}, {"--tz", true}},
+                              {.help_ends_options = true});
+  if (!parsed) return usage_error(err, parsed.error().message);
   if (parsed->help) {
     out << usage_text;
     return 0;

@@ -81,17 +81,16 @@ std::string_view trim(std::string_view s) {
 }
 
 // Prints why the command line was refused; returns 2.
-int refuse(const cli::usage_problem& p, std::ostream& err) {
-  using kind = cli::usage_problem::kind;
+int refuse(const failure& p, std::ostream& err) {
   err << "retention plan: ";
-  if (p.what == kind::repeated) {
-    err << p.option << " given more than once\n";
+  if (p.code == errc::repeated_option) {
+    err << p.subject << " given more than once\n";
     return 2;
   }
-  if (p.what == kind::missing_value)
-    err << p.option << " needs a value\n";
+  if (p.code == errc::missing_value)
+    err << p.subject << " needs a value\n";
   else
-    err << "unknown argument \"" << p.token << "\"\n";
+    err << "unknown argument \"" << p.subject << "\"\n";
   err << usage << '\n';
   return 2;
 }
@@ -179,14 +178,13 @@ int run_retention_command(const std::vector<std::string>& args, std::istream& in
     err << "retention: unknown subcommand \"" << args[0] << "\"\n" << usage << '\n';
     return 2;
   }
-  const auto parsed = cli::parse_command_line(args, 1, {{"--policy", true}, {"--tz", true}});
+  const auto parsed = cli::parse_command_line(args, 1, {{"--policy", true}, {"--tz", true}},
+                                              {.help_ends_options = true, .positionals = false});
   if (!parsed) return refuse(parsed.error(), err);
   if (parsed->help) {
     out << usage << '\n';
     return 0;
   }
-  if (!parsed->positional.empty())
-    return refuse({cli::usage_problem::kind::unknown_option, "", parsed->positional[0]}, err);
   plan_request request;
   if (auto done = read_values(*parsed, request, err)) return *done;
   return print_plan(request, in, out, err);

@@ -148,7 +148,7 @@ std::optional<int> parse_command(const std::vector<std::string>& args, std::size
   std::vector<option_spec> options = common_options();
   options.insert(options.end(), extra.begin(), extra.end());
   auto parsed = parse_command_line(args, from, options);
-  if (!parsed) return usage_error(err, command, parsed.error().message());
+  if (!parsed) return usage_error(err, command, parsed.error().message);
   a = std::move(*parsed);
   if (a.help) {
     out << usage_of(command) << common_help;

@@ -71,6 +71,16 @@ TEST_CASE("respaldo cron next command", "[cron]") {
     CHECK(r.code == 0);
     CHECK(r.out.find("usage: respaldo cron next EXPR") != std::string::npos);
     CHECK(run({"--help"}).code == 0);
+    // --help ends the options: what follows it is not checked, what precedes it is.
+    const auto later = run({"next", "--help", "--bogus", "-n"});
+    CHECK(later.code == 0);
+    CHECK(later.out.find("usage: respaldo cron next EXPR") != std::string::npos);
+    const auto before = run({"next", "--bogus", "--help"});
+    CHECK(before.code == 2);
+    CHECK(before.err.find("unknown option '--bogus'") != std::string::npos);
+    const auto glued = run({"next", "@daily", "-n5"});
+    CHECK(glued.code == 2);
+    CHECK(glued.err.find("unknown option '-n5'") != std::string::npos);
   }
   SECTION("usage errors exit 2 and name the problem") {
     struct row {

@@ -169,6 +169,16 @@ TEST_CASE("retention plan command", "[retention]") {
         run_cli({"plan", "--policy", R"({"daily":1})", "--policy", R"({"daily":2})"}, "");
     CHECK(r3.code == 2);
     CHECK(r3.err == "retention plan: --policy given more than once\n");
+    // An argument that is not an option is refused where it stands, before a later problem.
+    const auto r4 = run_cli({"plan", "daily", "--bogus"}, "");
+    CHECK(r4.code == 2);
+    CHECK_THAT(r4.err, Catch::StartsWith("retention plan: unknown argument \"daily\""));
+    const auto r5 = run_cli({"plan", "--bogus", "--policy"}, "");
+    CHECK(r5.code == 2);
+    CHECK_THAT(r5.err, Catch::StartsWith("retention plan: unknown argument \"--bogus\""));
+    const auto late_help = run_cli({"plan", "--help", "--bogus"}, "");
+    CHECK(late_help.code == 0);
+    CHECK_THAT(late_help.out, Catch::StartsWith("usage: respaldo retention plan --policy JSON"));
     const auto help = run_cli({"plan", "--help"}, "");
     CHECK(help.code == 0);
     CHECK_THAT(help.out, Catch::StartsWith("usage: respaldo retention plan --policy JSON"));

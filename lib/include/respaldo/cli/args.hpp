@@ -3,7 +3,6 @@
 // no option given twice. The usage texts stay hand-written: they are part of the interface.
 #pragma once
 
-#include <boost/system/result.hpp>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -11,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "respaldo/core/error.hpp"
 
 namespace respaldo::cli {
 
@@ -35,21 +36,24 @@ struct command_line {
   bool flag(std::string_view name) const { return flags.count(name) > 0; }
 };
 
-// Why a command line was refused. Commands word it their own way, so it stays data.
-struct usage_problem {
-  enum class kind { unknown_option, missing_value, unexpected_value, repeated };
-  kind what;
-  std::string option;  // as typed, without "=value": "--bogus", "-n"
-  std::string token;   // the whole argument: "--bogus=1"
-
-  // The wording of the client commands and `cron`: "unknown option '--bogus'",
-  // "option -n needs a value", "option --json takes no value", "option --tz given more than once".
-  std::string message() const;
+// Where a command's grammar departs from the client commands' (the defaults).
+struct grammar_rules {
+  // --help ends the options, so a problem after it does not count (`cron`, `retention`); by
+  // default any problem on the line wins over --help.
+  bool help_ends_options = false;
+  // Whether positional arguments are taken; if not, the first one is refused where it stands,
+  // as an unknown option whose subject is the argument.
+  bool positionals = true;
 };
 
-// Parses args[from...] against `options` (plus --help/-h); stops at the first problem.
-boost::system::result<command_line, usage_problem> parse_command_line(
-    const std::vector<std::string>& args, std::size_t from,
-    const std::vector<option_spec>& options);
+// Parses args[from...] against `options` (plus --help/-h); stops at the first problem in the
+// order typed. A refusal's code is errc::unknown_option, missing_value, unexpected_value or
+// repeated_option; its message is the shared wording ("unknown option '--bogus'", "option -n needs
+// a value", "option --json takes no value", "option --tz given more than once"); its subject is
+// the option as typed ("--tz", "-n"), or for an unknown option the whole argument ("--bogus=1"),
+// which some commands quote.
+outcome<command_line> parse_command_line(const std::vector<std::string>& args, std::size_t from,
+                                         const std::vector<option_spec>& options,
+                                         grammar_rules rules = {});
 
 }  // namespace respaldo::cli
