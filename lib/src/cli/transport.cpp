@@ -110,7 +110,7 @@ asio::awaitable<download_result> download_to(http_client& client, const http_ori
   while (true) {
     auto n = co_await conn.read_body_some(space);
     if (!n) {
-      out.stream_error = describe(failure{n.error(), conn.last_error_detail()});
+      out.stream_error = describe(n.error());
       co_return out;
     }
     if (*n == 0) break;

@@ -48,18 +48,17 @@ bool safe_format(std::string_view f) {
 class connection_body final : public export_body {
  public:
   explicit connection_body(std::unique_ptr<http_connection> c) : conn_(std::move(c)) {}
-  asio::awaitable<boost::system::result<std::size_t>> fill(asio::mutable_buffer b) override {
+  asio::awaitable<outcome<std::size_t>> fill(asio::mutable_buffer b) override {
     return conn_->read_body_fill(b);
   }
   void cancel() override { conn_->cancel(); }
-  std::string failure_detail() const override { return conn_->last_error_detail(); }
 
  private:
   std::unique_ptr<http_connection> conn_;
 };
 
 // Sends a request and reads the response head; stopping the job cuts the connection.
-asio::awaitable<boost::system::result<http_client_response_head>> request_until_stopped(
+asio::awaitable<outcome<http_client_response_head>> request_until_stopped(
     http_connection& conn, const http_client_request& req, job_control& control) {
   stop_scope interrupt(control, [&conn] { conn.cancel(); });
   co_return co_await conn.request(req);
@@ -75,6 +74,10 @@ failure network_failure(const boost::system::error_code& ec, const job_control* 
     return fail(errc::app_contract_violation,
                 what + ": malformed HTTP response" + (detail.empty() ? "" : ": " + detail));
   return fail(errc::app_unreachable, what + " failed: " + (detail.empty() ? ec.message() : detail));
+}
+
+failure network_failure(const failure& f, const job_control* control, const std::string& what) {
+  return network_failure(f.code, control, what, f.message);
 }
 
 failure status_failure(unsigned status, const std::string& what) {
@@ -270,17 +273,14 @@ asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app
   auto url = contract_url(app.url, "backup/capabilities");
   if (!url) co_return fail(errc::app_contract_violation, url.error().message);
   auto conn = co_await client_.acquire(url->origin);
-  if (!conn)
-    co_return network_failure(conn.error().code, control, "GET /backup/capabilities",
-                              conn.error().message);
+  if (!conn) co_return network_failure(conn.error(), control, "GET /backup/capabilities");
   http_connection* probing = conn->get();
   std::optional<stop_scope> interrupt;
   if (control) interrupt.emplace(*control, [probing] { probing->cancel(); });
   const auto probe_request = bearer_request("GET", url->target, app);
   auto head = co_await (*conn)->request(probe_request);
   if (!head) {
-    co_return network_failure(head.error(), control, "GET /backup/capabilities",
-                              (*conn)->last_error_detail());
+    co_return network_failure(head.error(), control, "GET /backup/capabilities");
   }
   if (head->status != 200) {
     // The body of a refusal is not needed; the connection is dropped with it.
@@ -288,9 +288,7 @@ asio::awaitable<outcome<app_capabilities>> exporter::probe(const app_record& app
   }
   auto body = co_await (*conn)->read_body_all(options_.json_limit);
   interrupt.reset();
-  if (!body)
-    co_return network_failure(body.error(), control, "GET /backup/capabilities",
-                              (*conn)->last_error_detail());
+  if (!body) co_return network_failure(body.error(), control, "GET /backup/capabilities");
   client_.release(std::move(*conn));
   co_return parse_capabilities(*body);
 }
@@ -302,11 +300,11 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
                                                                int redirects_left) {
   const std::string what = "GET " + path_of(url);
   auto conn = co_await client_.acquire(url.origin);
-  if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
+  if (!conn) co_return network_failure(conn.error(), &control, what);
   auto req = download_request(url, app);
   if (offset > 0) req.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-"});
   auto head = co_await request_until_stopped(**conn, req, control);
-  if (!head) co_return network_failure(head.error(), &control, what, (*conn)->last_error_detail());
+  if (!head) co_return network_failure(head.error(), &control, what);
   if (head->status == 303) {
     if (redirects_left <= 0)
       co_return fail(errc::app_contract_violation, "the export download redirects too often (303)");
@@ -355,10 +353,10 @@ asio::awaitable<outcome<export_stream>> exporter::start(
   if (!url) co_return fail(errc::app_contract_violation, url.error().message);
   const std::string what = "POST /backup/export";
   auto conn = co_await client_.acquire(url->origin);
-  if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
+  if (!conn) co_return network_failure(conn.error(), &control, what);
   const auto export_request = bearer_request("POST", url->target, app);
   auto head = co_await request_until_stopped(**conn, export_request, control);
-  if (!head) co_return network_failure(head.error(), &control, what, (*conn)->last_error_detail());
+  if (!head) co_return network_failure(head.error(), &control, what);
   if (head->status == 200) {
     auto stream = read_contract_headers(*head);
     if (!stream) co_return stream;
@@ -369,7 +367,7 @@ asio::awaitable<outcome<export_stream>> exporter::start(
 
   // Deferred export: {"job_id", "status_url"}, then poll.
   auto body = co_await (*conn)->read_body_all(options_.json_limit);
-  if (!body) co_return network_failure(body.error(), &control, what, (*conn)->last_error_detail());
+  if (!body) co_return network_failure(body.error(), &control, what);
   client_.release(std::move(*conn));
   auto status_url = accepted_status_url(*url, *head, *body);
   if (!status_url) co_return status_url.error();
@@ -386,11 +384,10 @@ asio::awaitable<outcome<export_stream>> exporter::poll_status(const app_record& 
   while (true) {
     if (control.stopped()) co_return control.reason();
     auto conn = co_await client_.acquire(status_url.origin);
-    if (!conn) co_return network_failure(conn.error().code, &control, what, conn.error().message);
+    if (!conn) co_return network_failure(conn.error(), &control, what);
     const auto poll_request = bearer_request("GET", status_url.target, app);
     auto head = co_await request_until_stopped(**conn, poll_request, control);
-    if (!head)
-      co_return network_failure(head.error(), &control, what, (*conn)->last_error_detail());
+    if (!head) co_return network_failure(head.error(), &control, what);
     if (head->status == 202) {
       (void)co_await (*conn)->discard_body(options_.json_limit);
       client_.release(std::move(*conn));
@@ -415,8 +412,7 @@ asio::awaitable<outcome<export_stream>> exporter::poll_status(const app_record& 
     }
     if (head->status == 200 && is_status_document(*head)) {
       auto doc = co_await (*conn)->read_body_all(options_.json_limit);
-      if (!doc)
-        co_return network_failure(doc.error(), &control, what, (*conn)->last_error_detail());
+      if (!doc) co_return network_failure(doc.error(), &control, what);
       client_.release(std::move(*conn));
       co_return status_document_failure(*doc);
     }

@@ -124,7 +124,16 @@ asio::awaitable<outcome<pipeline_result>> pipe_export(job_context& ctx, job_reco
     upload.cancel();
   });
   export_body& body = *stream.body;
-  fill_function fill = [&body](asio::mutable_buffer b) { return body.fill(b); };
+  // What the connection said when the stream broke ("connection closed after N of M body bytes").
+  std::string broke;
+  fill_function fill =
+      [&body,
+       &broke](asio::mutable_buffer b) -> asio::awaitable<boost::system::result<std::size_t>> {
+    auto n = co_await body.fill(b);
+    if (n) co_return *n;
+    broke = std::move(n.error().message);
+    co_return n.error().code;
+  };
   progress_saver saver(ctx, job);
   progress_function progress = [&](std::uint64_t received, bool advanced) {
     if (advanced) job.resume = format_resume({upload.resume_state(), stream.download_url});
@@ -141,10 +150,8 @@ asio::awaitable<outcome<pipeline_result>> pipe_export(job_context& ctx, job_reco
   // Only an interrupted attempt (shutdown) keeps its upload for the next process.
   if (piped.error().code != errc::interrupted) job.resume.clear();
   auto why = piped.error();
-  // The connection knows what broke ("connection closed after N of M body bytes").
-  const auto detail = body.failure_detail();
-  if ((why.code == errc::app_export_failed || why.code == errc::app_timeout) && !detail.empty())
-    why.message += " (" + detail + ")";
+  if ((why.code == errc::app_export_failed || why.code == errc::app_timeout) && !broke.empty())
+    why.message += " (" + broke + ")";
   co_return why;
 }
 

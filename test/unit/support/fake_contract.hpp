@@ -33,17 +33,17 @@ class memory_body final : public export_body {
  public:
   explicit memory_body(const scripted_export& e) : script_(e) {}
 
-  boost::asio::awaitable<boost::system::result<std::size_t>> fill(
-      boost::asio::mutable_buffer b) override {
+  boost::asio::awaitable<outcome<std::size_t>> fill(boost::asio::mutable_buffer b) override {
     if (script_.fail_at && pos_ >= *script_.fail_at)
-      co_return make_error_code(errc::http_protocol_error);
+      co_return failure{make_error_code(errc::http_protocol_error),
+                        "connection closed after " + std::to_string(pos_) + " body bytes"};
     if (script_.stall_at && pos_ >= *script_.stall_at) {
       stalled_ = true;
       boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, std::chrono::hours(1));
       timer_ = &t;
       if (!cancelled_) co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       timer_ = nullptr;
-      co_return make_error_code(errc::cancelled);
+      co_return failure{make_error_code(errc::cancelled), ""};
     }
     std::size_t n = std::min(b.size(), script_.data.size() - pos_);
     if (script_.fail_at) n = std::min(n, *script_.fail_at - pos_);
@@ -55,9 +55,6 @@ class memory_body final : public export_body {
   void cancel() override {
     cancelled_ = true;
     if (timer_) timer_->cancel();
-  }
-  std::string failure_detail() const override {
-    return script_.fail_at ? "connection closed after " + std::to_string(pos_) + " body bytes" : "";
   }
   bool stalled() const { return stalled_; }
 

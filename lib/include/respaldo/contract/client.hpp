@@ -41,13 +41,11 @@ struct app_capabilities {
 class export_body {
  public:
   virtual ~export_body() = default;
-  // Short reads are fine; 0 is the end of the body.
-  virtual boost::asio::awaitable<boost::system::result<std::size_t>> fill(
-      boost::asio::mutable_buffer b) = 0;
+  // Short reads are fine; 0 is the end of the body. A failure's message says what broke
+  // ("connection closed after N of M body bytes"); it may be empty.
+  virtual boost::asio::awaitable<outcome<std::size_t>> fill(boost::asio::mutable_buffer b) = 0;
   // Interrupts a read in flight (the job was stopped).
   virtual void cancel() = 0;
-  // What broke, for the job's error ("connection closed after N of M body bytes"); may be empty.
-  virtual std::string failure_detail() const = 0;
 };
 
 // A backup stream positioned at the first body byte (or at `offset` for a re-opened download).

@@ -315,11 +315,9 @@ boost::system::result<request_head> build_head(const http_client_request& req,
   return out;
 }
 
-}  // namespace
-
-asio::awaitable<boost::system::result<http_client_response_head>> http_connection::request(
-    const http_client_request& req) {
-  impl& s = *impl_;
+asio::awaitable<boost::system::result<http_client_response_head>> send_request(
+    http_connection::impl& s, const http_client_request& req) {
+  using impl = http_connection::impl;
   if (auto ec = s.unusable()) co_return ec;
   if (s.mode != impl::body_mode::none) {
     s.detail = "the previous response body was not consumed";
@@ -367,6 +365,13 @@ asio::awaitable<boost::system::result<http_client_response_head>> http_connectio
   co_return h;
 }
 
+}  // namespace
+
+asio::awaitable<outcome<http_client_response_head>> http_connection::request(
+    const http_client_request& req) {
+  co_return impl_->report(co_await send_request(*impl_, req));
+}
+
 bool http_connection::reusable() const {
   const impl& s = *impl_;
   return !s.failed && !s.cancelled && s.keep_alive && s.mode == impl::body_mode::none &&
@@ -397,10 +402,6 @@ void http_connection::close() {
 
 const http_origin& http_connection::origin() const {
   return impl_->origin;
-}
-
-const std::string& http_connection::last_error_detail() const {
-  return impl_->detail;
 }
 
 }  // namespace respaldo

@@ -70,24 +70,27 @@ asio::awaitable<boost::system::result<std::size_t>> http_connection::impl::read_
   }
 }
 
-asio::awaitable<boost::system::result<std::size_t>> http_connection::read_body_some(
-    asio::mutable_buffer buf) {
-  impl& s = *impl_;
+namespace {
+
+using connection_impl = http_connection::impl;
+
+asio::awaitable<boost::system::result<std::size_t>> body_some(connection_impl& s,
+                                                              asio::mutable_buffer buf) {
   if (s.cancelled || s.failed) co_return s.unusable();
-  if (s.mode == impl::body_mode::none) co_return std::size_t{0};
+  if (s.mode == connection_impl::body_mode::none) co_return std::size_t{0};
   if (buf.size() == 0) {
     s.detail = "empty buffer for a response body";
     co_return errc::invalid_argument;
   }
-  if (s.mode == impl::body_mode::length) co_return co_await s.read_length(buf);
+  if (s.mode == connection_impl::body_mode::length) co_return co_await s.read_length(buf);
   co_return co_await s.read_parsed(buf);
 }
 
-asio::awaitable<boost::system::result<std::size_t>> http_connection::read_body_fill(
-    asio::mutable_buffer buf) {
+asio::awaitable<boost::system::result<std::size_t>> body_fill(connection_impl& s,
+                                                              asio::mutable_buffer buf) {
   std::size_t total = 0;
   while (total < buf.size()) {
-    auto r = co_await read_body_some(buf + total);
+    auto r = co_await body_some(s, buf + total);
     if (!r) co_return r.error();
     if (*r == 0) break;
     total += *r;
@@ -95,18 +98,17 @@ asio::awaitable<boost::system::result<std::size_t>> http_connection::read_body_f
   co_return total;
 }
 
-asio::awaitable<boost::system::result<std::string>> http_connection::read_body_all(
-    std::size_t limit) {
-  impl& s = *impl_;
+asio::awaitable<boost::system::result<std::string>> body_all(connection_impl& s,
+                                                             std::size_t limit) {
   auto too_long = [&] {
     s.detail = "response body from " + s.where() + " exceeds " + std::to_string(limit) + " bytes";
     return s.fail_with(errc::http_protocol_error);
   };
   std::string out;
-  if (s.mode == impl::body_mode::length) {
+  if (s.mode == connection_impl::body_mode::length) {
     if (s.remaining > limit) co_return too_long();
     out.resize(static_cast<std::size_t>(s.remaining));
-    auto r = co_await read_body_fill(asio::buffer(out));
+    auto r = co_await body_fill(s, asio::buffer(out));
     if (!r) co_return r.error();
     co_return out;
   }
@@ -116,7 +118,7 @@ asio::awaitable<boost::system::result<std::string>> http_connection::read_body_a
     // One byte past the limit is enough to know the body is too long.
     const std::size_t room = std::min(step, limit - std::min(limit, used) + 1);
     out.resize(used + room);
-    auto r = co_await read_body_some(asio::buffer(out.data() + used, room));
+    auto r = co_await body_some(s, asio::buffer(out.data() + used, room));
     if (!r) co_return r.error();
     out.resize(used + *r);
     if (*r == 0) break;
@@ -125,23 +127,43 @@ asio::awaitable<boost::system::result<std::string>> http_connection::read_body_a
   co_return out;
 }
 
-asio::awaitable<error_code> http_connection::discard_body(std::size_t limit) {
-  impl& s = *impl_;
+asio::awaitable<error_code> body_discard(connection_impl& s, std::size_t limit) {
   auto too_long = [&] {
     s.detail = "response body from " + s.where() + " exceeds " + std::to_string(limit) + " bytes";
     return s.fail_with(errc::http_protocol_error);
   };
-  if (s.mode == impl::body_mode::length && s.remaining > limit) co_return too_long();
+  if (s.mode == connection_impl::body_mode::length && s.remaining > limit) co_return too_long();
   std::vector<char> scratch(16 * 1024);
   std::size_t total = 0;
   for (;;) {
-    auto r = co_await read_body_some(asio::buffer(scratch));
+    auto r = co_await body_some(s, asio::buffer(scratch));
     if (!r) co_return r.error();
     if (*r == 0) break;
     total += *r;
     if (total > limit) co_return too_long();
   }
   co_return error_code{};
+}
+
+}  // namespace
+
+// The public operations report the connection's reason with the code.
+asio::awaitable<outcome<std::size_t>> http_connection::read_body_some(asio::mutable_buffer buf) {
+  co_return impl_->report(co_await body_some(*impl_, buf));
+}
+
+asio::awaitable<outcome<std::size_t>> http_connection::read_body_fill(asio::mutable_buffer buf) {
+  co_return impl_->report(co_await body_fill(*impl_, buf));
+}
+
+asio::awaitable<outcome<std::string>> http_connection::read_body_all(std::size_t limit) {
+  co_return impl_->report(co_await body_all(*impl_, limit));
+}
+
+asio::awaitable<outcome<void>> http_connection::discard_body(std::size_t limit) {
+  const error_code ec = co_await body_discard(*impl_, limit);
+  if (ec) co_return impl_->report(ec);
+  co_return outcome<void>{};
 }
 
 }  // namespace respaldo

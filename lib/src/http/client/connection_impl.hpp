@@ -94,6 +94,14 @@ struct http_connection::impl {
   boost::asio::awaitable<boost::system::result<std::size_t>> read_parsed(
       boost::asio::mutable_buffer buf);
   std::string where() const { return origin.host + ":" + origin.port; }
+
+  // A code with this connection's reason for it, as the public operations report it.
+  failure report(const boost::system::error_code& ec) const { return failure{ec, detail}; }
+  template <class T>
+  outcome<T> report(boost::system::result<T> r) const {
+    if (r) return std::move(*r);
+    return report(r.error());
+  }
 };
 
 }  // namespace respaldo

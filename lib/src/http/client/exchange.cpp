@@ -36,7 +36,7 @@ asio::awaitable<outcome<pending_response>> http_send(http_client& client, const 
     auto c = co_await client.acquire(origin);
     if (!c) co_return c.error();
     std::unique_ptr<http_connection> conn = std::move(*c);
-    boost::system::result<http_client_response_head> head;
+    outcome<http_client_response_head> head;
     {
       cancel_binding bound(opts.cancel, *conn);
       head = co_await conn->request(req);
@@ -44,7 +44,7 @@ asio::awaitable<outcome<pending_response>> http_send(http_client& client, const 
     if (head) co_return pending_response{std::move(*head), std::move(conn)};
     // A pooled connection the server closed while idle: the request never got anywhere.
     if (opts.retry_stale && attempt == 0 && conn->failed_before_response()) continue;
-    co_return failure{head.error(), conn->last_error_detail()};
+    co_return std::move(head.error());
   }
 }
 
@@ -52,12 +52,12 @@ asio::awaitable<outcome<http_client::simple_response>> read_whole(http_client& c
                                                                   pending_response pending,
                                                                   const exchange_options& opts) {
   http_connection& conn = *pending.conn;
-  boost::system::result<std::string> body;
+  outcome<std::string> body;
   {
     cancel_binding bound(opts.cancel, conn);
     body = co_await conn.read_body_all(opts.body_limit);
   }
-  if (!body) co_return failure{body.error(), conn.last_error_detail()};
+  if (!body) co_return std::move(body.error());
   client.release(std::move(pending.conn));
   co_return http_client::simple_response{std::move(pending.head), std::move(*body)};
 }

@@ -49,7 +49,8 @@ class drive_download final : public storage_download {
         received_ += *n;
         co_return *n;
       }
-      error_code ec = n ? error_code{} : n.error();
+      error_code ec = n ? error_code{} : n.error().code;
+      std::string detail = n ? std::string() : std::move(n.error().message);
       if (n) {
         // The body ended: complete unless shorter than announced.
         if (!size_ || received_ >= *size_) {
@@ -57,8 +58,9 @@ class drive_download final : public storage_download {
           co_return std::size_t{0};
         }
         ec = make_error_code(errc::http_protocol_error);
+        detail = "the body ended after " + std::to_string(received_) + " of " +
+                 std::to_string(*size_) + " bytes";
       }
-      const std::string detail = conn_->last_error_detail();
       conn_.reset();
       if (cancelled_ || ec == errc::cancelled || !size_ || ++resumes_ > 3)
         co_return broken(detail, cancelled_ ? error_code(errc::cancelled) : ec);

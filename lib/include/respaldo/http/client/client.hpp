@@ -9,10 +9,10 @@
 //   - DNS and socket failures                     -> the asio code as is (e.g. connection_refused)
 //   - a connection closed before any byte of the response -> boost::asio::error::eof
 //   - misuse (bad header characters, request while a body is pending) -> errc::invalid_argument
-// A human-readable reason travels with the code: connect(), acquire() and fetch() return an
-// outcome whose failure message is the reason, and a connection keeps the reason of its last
-// failure in last_error_detail() (e.g. "TLS handshake with example.com:443 failed: certificate
-// verify failed (unable to get local issuer certificate)").
+// A human-readable reason travels with the code: every operation returns an outcome whose failure
+// message is the reason (e.g. "TLS handshake with example.com:443 failed: certificate verify
+// failed (unable to get local issuer certificate)"), so concurrent users of one client never read
+// each other's.
 //
 // Bodies are not copied: request bodies are written from the caller's memory and response bodies
 // are read into the caller's buffer (straight from the socket for Content-Length bodies).
@@ -122,22 +122,20 @@ class http_connection {
   // Sends the request (headers + body) and reads the response header (interim 1xx responses are
   // skipped). The body must then be consumed with read_body_some / read_body_fill /
   // read_body_all / discard_body before the next request. `req` must stay valid until completion.
-  boost::asio::awaitable<boost::system::result<http_client_response_head>> request(
+  boost::asio::awaitable<outcome<http_client_response_head>> request(
       const http_client_request& req);
 
   // Reads up to buf.size() body bytes directly into `buf`; returns 0 at the end of the body.
   // With a Content-Length body, reads go straight from the socket (after draining what the header
   // read already buffered) and never past the end of the body.
-  boost::asio::awaitable<boost::system::result<std::size_t>> read_body_some(
-      boost::asio::mutable_buffer buf);
+  boost::asio::awaitable<outcome<std::size_t>> read_body_some(boost::asio::mutable_buffer buf);
   // Fills `buf` completely unless the body ends first; returns the bytes read.
-  boost::asio::awaitable<boost::system::result<std::size_t>> read_body_fill(
-      boost::asio::mutable_buffer buf);
+  boost::asio::awaitable<outcome<std::size_t>> read_body_fill(boost::asio::mutable_buffer buf);
   // The whole body; errc::http_protocol_error when it is longer than `limit` (the connection is
   // then closed).
-  boost::asio::awaitable<boost::system::result<std::string>> read_body_all(std::size_t limit);
+  boost::asio::awaitable<outcome<std::string>> read_body_all(std::size_t limit);
   // Reads and drops the body; errc::http_protocol_error when it is longer than `limit`.
-  boost::asio::awaitable<boost::system::error_code> discard_body(std::size_t limit);
+  boost::asio::awaitable<outcome<void>> discard_body(std::size_t limit);
 
   // Keep-alive on both sides, the body fully consumed and no error so far.
   bool reusable() const;
@@ -152,8 +150,6 @@ class http_connection {
   void cancel();
   void close();
   const http_origin& origin() const;
-  // Reason of the last failure ("" when none).
-  const std::string& last_error_detail() const;
 
   struct impl;  // defined in the implementation only
 
