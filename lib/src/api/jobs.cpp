@@ -112,10 +112,10 @@ handler_result list_jobs(api_context& ctx, http_request& req) {
 
 handler_result get_job(api_context& ctx, http_request& req) {
   const auto& id = req.param("id");
-  auto job = ctx.svc.db.get_job(id);
-  if (!job) co_return store_failure();
-  if (!*job) co_return job_not_found(id);
-  co_return json_response(200, job_json(ctx.svc, **job));
+  auto view = ctx.svc.db.get_job_view(id);
+  if (!view) co_return store_failure();
+  if (!*view) co_return job_not_found(id);
+  co_return json_response(200, job_json(**view));
 }
 
 handler_result cancel_job(api_context& ctx, http_request& req) {
@@ -128,7 +128,13 @@ handler_result cancel_job(api_context& ctx, http_request& req) {
       co_return problem(409, "job_finished", job.error().message, {{"job_id", id}});
     co_return store_failure();
   }
-  co_return json_response(202, job_json(ctx.svc, *job));
+  // The cancelled job as recorded, with its backup as the job view shows it.
+  job_view view{*job, std::nullopt, false};
+  if (auto stored = ctx.svc.db.get_job_view(id); stored && *stored) {
+    view.backup = std::move((*stored)->backup);
+    view.backup_orphaned = (*stored)->backup_orphaned;
+  }
+  co_return json_response(202, job_json(view));
 }
 
 }  // namespace respaldo::api_detail

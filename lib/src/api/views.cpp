@@ -96,16 +96,4 @@ json::object job_json(const job_view& v) {
   return o;
 }
 
-json::object job_json(const api_services& svc, const job_record& j) {
-  job_view v{j, std::nullopt, false};
-  if (!j.backup_id.empty()) {
-    if (auto b = svc.db.get_backup(j.backup_id); b && *b) {
-      auto exists = svc.db.app_exists((*b)->app);
-      v.backup = std::move(**b);
-      v.backup_orphaned = exists && !*exists;
-    }
-  }
-  return job_json(v);
-}
-
 }  // namespace respaldo::api_detail

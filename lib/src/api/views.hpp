@@ -12,9 +12,7 @@ namespace respaldo::api_detail {
 boost::json::object backup_json(const backup_record& b, bool orphaned);
 // Opens the sealed token only to report token_set; the token itself is never shown.
 boost::json::object app_json(const api_services& svc, const app_record& a);
-// A listing's row, its backup joined in by the store.
+// A job with its backup, as the store's job view joins them in.
 boost::json::object job_json(const job_view& v);
-// A single job: looks its backup up (two store reads, for one job only).
-boost::json::object job_json(const api_services& svc, const job_record& j);
 
 }  // namespace respaldo::api_detail

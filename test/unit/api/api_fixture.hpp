@@ -1,12 +1,14 @@
-// An api over a real SQLite store in a temporary directory, fake storage and app contract, a job
-// runner that is never started (jobs stay queued) and a manual clock. Requests go straight to
-// api::handle, without sockets.
+// An api over a real SQLite store in a temporary directory (or the in-memory fake store, for
+// tests that count store calls), fake storage and app contract, a job runner that is never
+// started (jobs stay queued) and a manual clock. Requests go straight to api::handle, without
+// sockets.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 #include <initializer_list>
+#include <map>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -23,6 +25,7 @@
 #include "support/async_test.hpp"
 #include "support/fake_contract.hpp"
 #include "support/fake_storage.hpp"
+#include "support/fake_store.hpp"
 #include "support/manual_clock.hpp"
 #include "support/temp_files.hpp"
 
@@ -38,6 +41,10 @@ inline std::string registration(const std::string& name) {
 }
 
 struct api_fixture {
+  enum class backend { sqlite, fake };
+  explicit api_fixture(backend b = backend::sqlite) : kind(b) {}
+
+  backend kind;  // before db, which it chooses
   temp_dir dir{"respaldo-api"};
   secret_box box = secret_box::generate();
   std::ostringstream log_text;
@@ -54,7 +61,15 @@ struct api_fixture {
   std::vector<std::string> changed;  // app_changed notifications
   api rest{services(&runner)};
 
+  // The fake store's call counts (backend::fake only).
+  std::map<std::string, int, std::less<>>& store_calls() {
+    auto* fake = dynamic_cast<fake_store*>(db.get());
+    REQUIRE(fake);
+    return fake->calls;
+  }
+
   std::unique_ptr<store> open_store() {
+    if (kind == backend::fake) return std::make_unique<fake_store>();
     auto s = make_sqlite_store(dir.file("respaldo.db"), log);
     if (!s) FAIL(s.error().message);
     return std::move(*s);

@@ -112,7 +112,7 @@ TEST_CASE("api: listing jobs", "[api][jobs]") {
 }
 
 TEST_CASE("api: a job with its backup", "[api][jobs]") {
-  api_fixture f;
+  api_fixture f{api_fixture::backend::fake};
   f.register_app("mi-app");
   auto b = f.add_backup("mi-app", "b1", "bytes");
   respaldo::job_record j;
@@ -123,12 +123,20 @@ TEST_CASE("api: a job with its backup", "[api][jobs]") {
   j.created_at = f.clock.now();
   j.finished_at = f.clock.now();
   REQUIRE(f.db->insert_job(j));
+  f.store_calls().clear();
   auto job = body_of(f.get("/api/jobs/" + j.id));
+  // One store read for the job and its backup (the page of a listing is one read too).
+  CHECK(f.store_calls().at("get_job_view") == 1);
+  CHECK(f.store_calls().count("get_backup") == 0);
+  CHECK(f.store_calls().count("app_exists") == 0);
   CHECK(text(job.at("finished_at")) == "2026-12-01T10:00:00Z");
   REQUIRE(job.at("backup").is_object());
   CHECK(text(job.at("backup").at("id")) == "b1");
   CHECK_FALSE(job.at("backup").at("orphaned").as_bool());
+  f.store_calls().clear();
   auto listed = body_of(f.get("/api/jobs"));
+  CHECK(f.store_calls().at("list_job_views") == 1);
+  CHECK(f.store_calls().count("get_backup") == 0);
   CHECK(text(listed.at("items").as_array()[0].at("backup").at("sha256")) == b.sha256);
 
   auto res = f.get("/api/jobs/nope");

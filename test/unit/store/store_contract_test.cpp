@@ -444,6 +444,28 @@ TEMPLATE_TEST_CASE("store job views: each job with its backup and whether that i
   CHECK((*views)[0].job.id == "j1");
   page.before_seq = jobs[0].seq;
   CHECK(s->list_job_views(page)->empty());
+
+  // One job read the same way.
+  auto one = s->get_job_view("j2");
+  REQUIRE(one.has_value());
+  REQUIRE(one->has_value());
+  CHECK((*one)->job.id == "j2");
+  REQUIRE((*one)->backup);
+  CHECK((*one)->backup->id == "bg");
+  CHECK((*one)->backup_orphaned);
+  auto with_kept = s->get_job_view("j1");
+  REQUIRE(with_kept.has_value());
+  REQUIRE(with_kept->has_value());
+  REQUIRE((*with_kept)->backup);
+  CHECK((*with_kept)->backup->location == kept.location);
+  CHECK_FALSE((*with_kept)->backup_orphaned);
+  auto bare = s->get_job_view("j3");
+  REQUIRE(bare.has_value());
+  REQUIRE(bare->has_value());
+  CHECK_FALSE((*bare)->backup);
+  auto unknown = s->get_job_view("nope");
+  REQUIRE(unknown.has_value());
+  CHECK_FALSE(unknown->has_value());
 }
 
 TEMPLATE_TEST_CASE("store sequences are not reused after a delete", "[store]", sqlite_backend,

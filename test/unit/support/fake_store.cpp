@@ -124,19 +124,28 @@ outcome<std::vector<job_record>> fake_store::list_jobs(const job_filter& filter)
   return out;
 }
 
+job_view fake_store::view_of(const job_record& job) {
+  job_view v{job, std::nullopt, false};
+  if (const auto* b = find_backup(job.backup_id)) {
+    v.backup = *b;
+    v.backup_orphaned = apps_.count(b->app) == 0;
+  }
+  return v;
+}
+
 outcome<std::vector<job_view>> fake_store::list_job_views(const job_filter& filter) {
   if (auto f = enter("list_job_views")) return *f;
   std::vector<job_view> out;
-  for (auto it = jobs_.rbegin(); it != jobs_.rend() && out.size() < filter.limit; ++it) {
-    if (!matches(it->second, filter)) continue;
-    job_view v{it->second, std::nullopt, false};
-    if (const auto* b = find_backup(it->second.backup_id)) {
-      v.backup = *b;
-      v.backup_orphaned = apps_.count(b->app) == 0;
-    }
-    out.push_back(std::move(v));
-  }
+  for (auto it = jobs_.rbegin(); it != jobs_.rend() && out.size() < filter.limit; ++it)
+    if (matches(it->second, filter)) out.push_back(view_of(it->second));
   return out;
+}
+
+outcome<std::optional<job_view>> fake_store::get_job_view(const std::string& id) {
+  if (auto f = enter("get_job_view")) return *f;
+  for (const auto& [seq, j] : jobs_)
+    if (j.id == id) return std::optional<job_view>{view_of(j)};
+  return std::optional<job_view>{};
 }
 
 outcome<std::optional<job_record>> fake_store::active_job(const std::string& app, job_kind kind) {

@@ -44,6 +44,7 @@ class fake_store final : public store {
   outcome<void> update_job(const job_record& job) override;
   outcome<std::vector<job_record>> list_jobs(const job_filter& filter) override;
   outcome<std::vector<job_view>> list_job_views(const job_filter& filter) override;
+  outcome<std::optional<job_view>> get_job_view(const std::string& id) override;
   outcome<std::optional<job_record>> active_job(const std::string& app, job_kind kind) override;
   outcome<std::vector<job_record>> jobs_in_state(job_state state) override;
 
@@ -60,6 +61,8 @@ class fake_store final : public store {
   std::optional<failure> enter(std::string_view operation);
   job_record* find_job(const std::string& id);
   backup_record* find_backup(const std::string& id);
+  // A job with its backup, as the listings show it.
+  job_view view_of(const job_record& job);
 
   std::map<std::string, app_record> apps_;   // by name: list_apps' order
   std::map<std::int64_t, job_record> jobs_;  // by seq: insertion order

@@ -50,6 +50,8 @@ class job_repository {
   virtual outcome<std::vector<job_record>> list_jobs(const job_filter& filter) = 0;
   // list_jobs with each job's backup and whether that backup is orphaned: one query per page.
   virtual outcome<std::vector<job_view>> list_job_views(const job_filter& filter) = 0;
+  // One job as list_job_views shows it, in one query; nullopt if unknown.
+  virtual outcome<std::optional<job_view>> get_job_view(const std::string& id) = 0;
   // The oldest queued or running job of that app and kind.
   virtual outcome<std::optional<job_record>> active_job(const std::string& app, job_kind kind) = 0;
   virtual outcome<std::vector<job_record>> jobs_in_state(job_state state) = 0;  // oldest first

@@ -115,28 +115,50 @@ outcome<std::vector<job_record>> sqlite_store::list_jobs(const job_filter& f) {
   }
 }
 
+namespace {
+
+// Jobs with their backup and whether that backup's app is gone, as job_view reads them. A job
+// without a backup has backup_id '', which matches no backup (ids are never empty).
+std::string job_view_select() {
+  return std::string("SELECT ") + qualified(job_columns, "j") + ", " +
+         qualified(backup_columns, "b") +
+         ", a.name IS NULL FROM jobs AS j LEFT JOIN backups AS b ON b.id = j.backup_id LEFT JOIN "
+         "apps AS a ON a.name = b.app";
+}
+
+job_view read_job_view(SQLite::Statement& q) {
+  job_view v{read_job(q), std::nullopt, false};
+  if (!q.getColumn(job_column_count).isNull()) {
+    v.backup = read_backup(q, job_column_count);
+    v.backup_orphaned = q.getColumn(job_column_count + backup_column_count).getInt() != 0;
+  }
+  return v;
+}
+
+}  // namespace
+
 outcome<std::vector<job_view>> sqlite_store::list_job_views(const job_filter& f) {
   call t(*this);
   try {
-    // A job without a backup has backup_id '', which matches no backup (ids are never empty).
-    SQLite::Statement q(*db_, std::string("SELECT ") + qualified(job_columns, "j") + ", " +
-                                  qualified(backup_columns, "b") +
-                                  ", a.name IS NULL FROM jobs AS j LEFT JOIN backups AS b ON "
-                                  "b.id = j.backup_id LEFT JOIN apps AS a ON a.name = b.app" +
-                                  filter_clause(f, "j"));
+    SQLite::Statement q(*db_, job_view_select() + filter_clause(f, "j"));
     bind_filter(q, f);
     std::vector<job_view> out;
-    while (q.executeStep()) {
-      job_view v{read_job(q), std::nullopt, false};
-      if (!q.getColumn(job_column_count).isNull()) {
-        v.backup = read_backup(q, job_column_count);
-        v.backup_orphaned = q.getColumn(job_column_count + backup_column_count).getInt() != 0;
-      }
-      out.push_back(std::move(v));
-    }
+    while (q.executeStep()) out.push_back(read_job_view(q));
     return out;
   } catch (const std::exception& e) {
     return fail(e, "list_job_views");
+  }
+}
+
+outcome<std::optional<job_view>> sqlite_store::get_job_view(const std::string& id) {
+  call t(*this);
+  try {
+    SQLite::Statement q(*db_, job_view_select() + " WHERE j.id = ?");
+    q.bind(1, id);
+    if (!q.executeStep()) return std::optional<job_view>{};
+    return std::optional<job_view>{read_job_view(q)};
+  } catch (const std::exception& e) {
+    return fail(e, "get_job_view");
   }
 }
 

@@ -46,6 +46,7 @@ class sqlite_store final : public store {
   outcome<void> update_job(const job_record& job) override;
   outcome<std::vector<job_record>> list_jobs(const job_filter& filter) override;
   outcome<std::vector<job_view>> list_job_views(const job_filter& filter) override;
+  outcome<std::optional<job_view>> get_job_view(const std::string& id) override;
   outcome<std::optional<job_record>> active_job(const std::string& app, job_kind kind) override;
   outcome<std::vector<job_record>> jobs_in_state(job_state state) override;
 
