@@ -115,8 +115,8 @@ asio::awaitable<download_result> download_to(http_client& client, const http_ori
     }
     if (*n == 0) break;
     hash.update(buf.data(), *n);
-    if (write_fully(fd, buf.data(), *n) != 0) {
-      out.write_error = "cannot write " + partial_path + ": " + std::strerror(errno);
+    if (auto written = write_fully(fd, buf.data(), *n); !written) {
+      out.write_error = "cannot write " + partial_path + ": " + written.error().message;
       co_return out;
     }
     out.received += *n;

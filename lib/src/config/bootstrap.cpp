@@ -94,7 +94,8 @@ outcome<admin_token_source> load_admin_token(const std::string& token_file,
     return os_failure(err, "cannot create " + path + ": " + std::strerror(err));
   }
   const std::string line = token + "\n";
-  int err = write_fully(fd, line.data(), line.size());
+  const auto written = write_fully(fd, line.data(), line.size());
+  int err = written ? 0 : written.error().code.value();
   if (err == 0 && ::fsync(fd) != 0) err = errno;
   const bool ok = err == 0;
   ::close(fd);

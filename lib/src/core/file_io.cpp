@@ -4,22 +4,28 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace respaldo {
 
-int write_fully(int fd, const void* data, std::size_t n) {
+failure errno_failure(int err, const std::string& what) {
+  return failure{boost::system::error_code(err, boost::system::generic_category()),
+                 what + std::strerror(err)};
+}
+
+outcome<void> write_fully(int fd, const void* data, std::size_t n) {
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      return errno;
+      return errno_failure(errno, "");
     }
     p += w;
     n -= static_cast<std::size_t>(w);
   }
-  return 0;
+  return {};
 }
 
 void sync_parent_directory(const std::string& path) {

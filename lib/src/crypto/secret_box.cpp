@@ -168,9 +168,12 @@ outcome<std::optional<secret_box>> create_key_file(const std::string& path) {
   std::string text = to_hex(key.data(), key.size()) + "\n";
   cleanse_guard wipe_text{text.data(), text.size()};
   // The umask may only have removed bits; set the exact mode all the same.
-  bool ok = ::fchmod(wfd, 0600) == 0 && write_fully(wfd, text.data(), text.size()) == 0 &&
-            ::fsync(wfd) == 0;
-  int e = ok ? 0 : errno;
+  int e = ::fchmod(wfd, 0600) == 0 ? 0 : errno;
+  if (e == 0)
+    if (auto written = write_fully(wfd, text.data(), text.size()); !written)
+      e = written.error().code.value();
+  if (e == 0 && ::fsync(wfd) != 0) e = errno;
+  bool ok = e == 0;
   if (::close(wfd) != 0 && ok) {
     ok = false;
     e = errno;

@@ -5,10 +5,16 @@
 #include <cstddef>
 #include <string>
 
+#include "respaldo/core/error.hpp"
+
 namespace respaldo {
 
-// Writes all `n` bytes, retrying short writes and EINTR. Returns 0, or the errno of the failure.
-int write_fully(int fd, const void* data, std::size_t n);
+// Writes all `n` bytes, retrying short writes and EINTR. A failure's code is the errno (generic
+// category) and its message the errno's text.
+outcome<void> write_fully(int fd, const void* data, std::size_t n);
+
+// A failure for an errno: the code in the generic category, `what` followed by the errno's text.
+failure errno_failure(int err, const std::string& what);
 
 // fsyncs the directory holding `path`, so a new or renamed entry survives a crash. Best effort:
 // some file systems refuse fsync on directories, and the file's own fsync already succeeded.

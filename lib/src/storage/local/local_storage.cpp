@@ -21,10 +21,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using boost::system::error_code;
 
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
 // Location strings come from the catalog; refuse anything that could leave the root.
 bool safe_relative(const std::string& location) {
   if (location.empty() || location.front() == '/' || location.find('\0') != std::string::npos)
@@ -70,15 +66,15 @@ class local_upload final : public storage_upload {
     int fd = fd_;
     const auto offset = static_cast<off64_t>(written_);
     auto blocking_call = [fd, chunk, offset] {
-      const int e = write_fully(fd, chunk.data(), chunk.size());
+      auto written = write_fully(fd, chunk.data(), chunk.size());
       // Start writeback of this chunk now, so that the final fsync has little left to flush.
-      if (e == 0 && chunk.size() > 0)
+      if (written && chunk.size() > 0)
         ::sync_file_range(fd, offset, static_cast<off64_t>(chunk.size()), SYNC_FILE_RANGE_WRITE);
-      return e;
+      return written;
     };
-    const int err = co_await run_blocking(pool_, std::move(blocking_call));
-    if (err != 0)
-      co_return set_error("writing " + partial_.string() + " failed: " + errno_text(err));
+    const auto written = co_await run_blocking(pool_, std::move(blocking_call));
+    if (!written)
+      co_return set_error("writing " + partial_.string() + " failed: " + written.error().message);
     written_ += chunk.size();
     co_return outcome<void>{};
   }
@@ -91,17 +87,18 @@ class local_upload final : public storage_upload {
     }
     int fd = fd_;
     fs::path partial = partial_, final_path = final_;
-    auto blocking_call = [fd, partial, final_path]() -> std::string {
-      if (::fsync(fd) != 0) return "fsync of " + partial.string() + " failed: " + errno_text(errno);
+    auto blocking_call = [fd, partial, final_path]() -> outcome<void> {
+      if (::fsync(fd) != 0)
+        return errno_failure(errno, "fsync of " + partial.string() + " failed: ");
       if (::rename(partial.c_str(), final_path.c_str()) != 0)
-        return "rename to " + final_path.string() + " failed: " + errno_text(errno);
+        return errno_failure(errno, "rename to " + final_path.string() + " failed: ");
       sync_parent_directory(final_path.string());
-      return "";
+      return {};
     };
-    auto err = co_await run_blocking(pool_, std::move(blocking_call));
-    if (!err.empty()) {
+    const auto published = co_await run_blocking(pool_, std::move(blocking_call));
+    if (!published) {
       discard();
-      co_return set_error(err);
+      co_return set_error(published.error().message);
     }
     ::close(fd_);
     fd_ = -1;
@@ -207,17 +204,19 @@ asio::awaitable<outcome<std::unique_ptr<storage_upload>>> local_storage::begin(
   }
   fs::path final_path = fs::path(root_) / location;
   fs::path partial = final_path.parent_path() / ("." + file_name + std::string(partial_suffix));
-  auto blocking_call = [final_path, partial]() -> std::pair<int, std::string> {
+  auto blocking_call = [final_path, partial]() -> outcome<int> {
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
     if (ec)
-      return {-1, "creating " + final_path.parent_path().string() + " failed: " + ec.message()};
+      return errno_failure(ec.value(),
+                           "creating " + final_path.parent_path().string() + " failed: ");
     int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return {-1, "creating " + partial.string() + " failed: " + errno_text(errno)};
-    return {fd, ""};
+    if (fd < 0) return errno_failure(errno, "creating " + partial.string() + " failed: ");
+    return fd;
   };
-  auto [fd, err] = co_await run_blocking(pool_, std::move(blocking_call));
-  if (fd < 0) co_return storage_failure(err);
+  const auto opened = co_await run_blocking(pool_, std::move(blocking_call));
+  if (!opened) co_return storage_failure(opened.error().message);
+  const int fd = *opened;
   co_return std::unique_ptr<storage_upload>(
       std::make_unique<local_upload>(pool_, final_path, partial, location, fd, request));
 }
@@ -227,26 +226,28 @@ asio::awaitable<outcome<std::unique_ptr<storage_download>>> local_storage::open(
   const failure not_found{make_error_code(errc::not_found), "no backup at " + location};
   if (!safe_relative(location)) co_return not_found;
   fs::path path = fs::path(root_) / location;
-  auto blocking_call = [path]() -> std::pair<int, std::uint64_t> {
+  const std::string what = "opening " + path.string() + " failed: ";
+  auto blocking_call = [path, what]() -> outcome<std::pair<int, std::uint64_t>> {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return {-errno, 0};
+    if (fd < 0) return errno_failure(errno, what);
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       const int err = errno;
       ::close(fd);
-      return {-err, 0};
+      return errno_failure(err, what);
     }
     if (!S_ISREG(st.st_mode)) {
       ::close(fd);
-      return {-ENOENT, 0};  // a directory or device is not a stored backup
+      return errno_failure(ENOENT, what);  // a directory or device is not a stored backup
     }
-    return {fd, static_cast<std::uint64_t>(st.st_size)};
+    return std::pair{fd, static_cast<std::uint64_t>(st.st_size)};
   };
-  auto [fd, size] = co_await run_blocking(pool_, std::move(blocking_call));
-  if (fd < 0) {
-    if (fd == -ENOENT) co_return not_found;
-    co_return storage_failure("opening " + path.string() + " failed: " + errno_text(-fd));
+  const auto opened = co_await run_blocking(pool_, std::move(blocking_call));
+  if (!opened) {
+    if (opened.error().code == std::errc::no_such_file_or_directory) co_return not_found;
+    co_return storage_failure(opened.error().message);
   }
+  const auto [fd, size] = *opened;
   co_return std::unique_ptr<storage_download>(
       std::make_unique<local_download>(pool_, fd, size, cancel));
 }
@@ -254,13 +255,14 @@ asio::awaitable<outcome<std::unique_ptr<storage_download>>> local_storage::open(
 asio::awaitable<outcome<void>> local_storage::remove(const std::string& location) {
   if (!safe_relative(location)) co_return storage_failure("refusing an unsafe storage path");
   fs::path path = fs::path(root_) / location;
-  auto blocking_call = [path]() -> int {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno;
+  auto blocking_call = [path]() -> outcome<void> {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return errno_failure(errno, "removing " + path.string() + " failed: ");
     sync_parent_directory(path.string());
-    return 0;
+    return {};
   };
-  auto err = co_await run_blocking(pool_, std::move(blocking_call));
-  if (err) co_return storage_failure("removing " + path.string() + " failed: " + errno_text(err));
+  const auto removed = co_await run_blocking(pool_, std::move(blocking_call));
+  if (!removed) co_return storage_failure(removed.error().message);
   co_return outcome<void>{};
 }
 
