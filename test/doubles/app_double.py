@@ -49,6 +49,7 @@ MODES = (
     "malformed_header",  # malform_header carries a malformed value
     "stall",  # headers and stall_after bytes, then silence for stall_seconds, then the rest
     "stall_headers",  # silence for stall_seconds before the status line, then normal
+    "interim_flood",  # 100 Continue after 100 Continue until the client hangs up (at most 1e6)
     "trickle",  # body paced at trickle_bytes_per_sec
     "error500",  # 500 for the first fail_count exports, then normal
     "drop",  # connection closed without an answer for the first fail_count exports
@@ -290,6 +291,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return b""
         return self.rfile.read(n)
 
+    def _flood_interim(self):
+        """Interim responses with no end (bounded so a test run cannot spin forever); counted in
+        interim_sent."""
+        for _ in range(1_000_000):
+            self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.double._count("interim_sent")
+        self.close_connection = True
+
     def _write(self, data: bytes, body_bytes: int = 0):
         """Writes to the socket; body_bytes of them count as backup bytes sent. They are counted
         before the write so that a client that got everything also sees them in the stats."""
@@ -458,6 +467,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
         if mode == "stall_headers":
             self._hold(cfg["stall_seconds"])
+        if mode == "interim_flood":
+            return self._flood_interim()
         fault = mode if mode in DOWNLOAD_FAULTS else ""
         self._serve_content(cfg, cfg["size"], cfg["seed"], cfg["format"], fault, ranged=False)
 
@@ -758,6 +769,7 @@ class AppDouble:
                 "last_range": None,
                 "last_authorization": None,
                 "jobs": 0,
+                "interim_sent": 0,
             }
 
     def stats(self) -> dict:
@@ -766,6 +778,7 @@ class AppDouble:
         client_aborts (responses cut short because the client went away), active_connections
         (open right now),
         connections accepted, bytes_sent (backup bytes written), range_requests, last_range,
+        interim_sent (100 Continue responses of interim_flood),
         last_authorization (the raw header of the last contract request), jobs (deferred)."""
         with self._lock:
             return dict(self._stats, active_connections=len(self._conns))

@@ -358,6 +358,22 @@ class ExportTest(ServerTestBase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.45)
         self.assert_backup(r, body)
 
+    def test_interim_flood(self):
+        self.app.set(mode="interim_flood")
+        sock = socket.create_connection(("127.0.0.1", self.app.port), timeout=5)
+        sock.sendall(b"POST /backup/export HTTP/1.1\r\nHost: x\r\nAuthorization: " +
+                     AUTH["Authorization"].encode() + b"\r\nContent-Length: 0\r\n\r\n")
+        got = b""
+        while got.count(b"HTTP/1.1 100 Continue\r\n\r\n") < 50:
+            got += sock.recv(65536)
+        sock.close()
+        self.assertNotIn(b"200", got.replace(b"HTTP/1.1 100", b""))
+        deadline = time.monotonic() + 5
+        while self.app.stats()["client_aborts"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertGreaterEqual(self.app.stats()["interim_sent"], 50)
+        self.assertEqual(self.app.stats()["client_aborts"], 1)
+
     def test_trickle(self):
         self.app.set(mode="trickle", size=60_000, trickle_bytes_per_sec=100_000)
         t0 = time.monotonic()

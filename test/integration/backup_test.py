@@ -340,6 +340,16 @@ class ExportModesTest(BackupCase):
         self.assert_failed(job, "app_timeout", attempt=2)
         self.assert_nothing_published(name)
 
+    def test_interim_response_flood_is_a_contract_violation(self):
+        # An app that answers 100 Continue forever would hold the job (and the io thread) until
+        # the job deadline; after 8 interim responses the export is refused at once.
+        name, app = self.new_app(mode="interim_flood")
+        job = self.run_backup(name)
+        self.assert_failed(job, "app_contract_violation", attempt=1)
+        self.assertIn("more than 8 interim (1xx) responses", job["error"]["message"])
+        self.assertGreaterEqual(app.stats()["interim_sent"], 9)
+        self.assert_nothing_published(name)
+
     def test_trickle_longer_than_the_read_timeout_completes(self):
         # 3 MiB at 1 MiB/s: the whole export takes longer than --read-timeout, but data never
         # stops flowing for that long.

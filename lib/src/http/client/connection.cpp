@@ -206,7 +206,7 @@ asio::awaitable<error_code> http_connection::impl::write_all(
 }
 
 asio::awaitable<error_code> http_connection::impl::read_head(bool head_request) {
-  for (;;) {
+  for (std::size_t interim = 0;; ++interim) {
     parser.emplace();
     parser->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(opts.header_limit, std::numeric_limits<std::uint32_t>::max())));
@@ -230,8 +230,12 @@ asio::awaitable<error_code> http_connection::impl::read_head(bool head_request) 
       co_return fail(ec, "reading the response header from " + where());
     }
     const unsigned status = parser->get().result_int();
-    if (status >= 100 && status < 200 && status != 101) continue;  // interim response
-    co_return error_code{};
+    if (status < 100 || status >= 200 || status == 101) co_return error_code{};
+    if (interim == opts.max_interim_responses) {
+      detail = "more than " + std::to_string(opts.max_interim_responses) +
+               " interim (1xx) responses from " + where();
+      co_return fail_with(errc::http_protocol_error);
+    }
   }
 }
 

@@ -346,6 +346,38 @@ TEST_CASE("a Content-Length body is read into the caller's buffer", "[http_clien
   CHECK(srv.accepts() == 1);
 }
 
+TEST_CASE("interim responses are bounded", "[http_client]") {
+  asio::io_context io;
+  // Eight interim responses are skipped; the ninth makes the peer a protocol violator, even
+  // when it would go on sending them forever.
+  auto session = [](tcp::socket sock) -> asio::awaitable<void> {
+    beast::flat_buffer buf;
+    if (!co_await read_request(sock, buf)) co_return;
+    std::string eight;
+    for (int i = 0; i < 8; ++i) eight += "HTTP/1.1 100 Continue\r\n\r\n";
+    co_await write_raw(sock, eight + response("after eight"));
+    if (!co_await read_request(sock, buf)) co_return;
+    while (co_await write_raw(sock, "HTTP/1.1 102 Processing\r\n\r\n")) {
+    }
+  };
+  test_server srv(io, session);
+  auto client = [&]() -> asio::awaitable<void> {
+    auto conn = co_await connect_to(srv);
+    auto h1 = co_await conn->request(plain_get);
+    REQUIRE(h1);
+    CHECK(h1->status == 200);
+    auto b1 = co_await conn->read_body_all(100);
+    REQUIRE(b1);
+    CHECK(*b1 == "after eight");
+    auto h2 = co_await conn->request(plain_get);
+    REQUIRE_FALSE(h2);
+    CHECK(h2.error().code == errc::http_protocol_error);
+    CHECK_THAT(h2.error().message, Catch::Contains("more than 8 interim (1xx) responses"));
+    CHECK_FALSE(conn->reusable());
+  };
+  run_with_deadline(io, client());
+}
+
 TEST_CASE("read_body_fill fills the buffer across small reads and stops at the end",
           "[http_client]") {
   asio::io_context io;

@@ -92,6 +92,9 @@ struct http_client_options {
   std::chrono::milliseconds connect_timeout{10'000};  // resolve + TCP + TLS handshake
   std::chrono::milliseconds io_timeout{30'000};       // per read/write step (idle timeout)
   std::size_t header_limit = 64 * 1024;
+  // Interim (1xx) responses skipped before the final one; a peer that sends more is refused
+  // (errc::http_protocol_error) instead of holding the connection forever.
+  std::size_t max_interim_responses = 8;
   std::string ca_file;  // extra trusted CA (PEM) in addition to the system CAs
   // An idle pooled connection older than this is closed instead of reused.
   std::chrono::milliseconds pool_idle_timeout{30'000};
@@ -119,9 +122,10 @@ class http_connection {
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
 
-  // Sends the request (headers + body) and reads the response header (interim 1xx responses are
-  // skipped). The body must then be consumed with read_body_some / read_body_fill /
-  // read_body_all / discard_body before the next request. `req` must stay valid until completion.
+  // Sends the request (headers + body) and reads the response header (up to
+  // opts.max_interim_responses interim 1xx responses are skipped). The body must then be consumed
+  // with read_body_some / read_body_fill / read_body_all / discard_body before the next request.
+  // `req` must stay valid until completion.
   boost::asio::awaitable<outcome<http_client_response_head>> request(
       const http_client_request& req);
 
