@@ -17,7 +17,8 @@ failure fail(errc code, std::string message) {
 }
 
 // The backup the job names (queued for an unverified backup, or chosen by an earlier attempt),
-// else the newest one that may still be read: available, unverified, or missing (it may be back).
+// else the newest one that may still be read: any but one being deleted (a missing one may be
+// back, a corrupt one repaired or gone).
 outcome<backup_record> verify_target(job_context& ctx, const job_record& job) {
   if (!job.backup_id.empty()) {
     auto named = ctx.db.get_backup(job.backup_id);
@@ -127,8 +128,7 @@ asio::awaitable<outcome<void>> run_verify_job(job_context& ctx, job_record& job,
 }
 
 bool is_verifiable(backup_status s) {
-  return s == backup_status::available || s == backup_status::unverified ||
-         s == backup_status::missing;
+  return s != backup_status::deleting;
 }
 
 void record_verify_result(job_context& ctx, const job_record& job) {

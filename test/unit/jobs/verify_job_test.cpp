@@ -119,15 +119,14 @@ TEST_CASE("verify: the app records each finished verification's result", "[verif
   REQUIRE(last);
   CHECK(*last == app_verify{verify_result::corrupt, *corrupt.finished_at, corrupt.id, b.id});
 
-  // The only backup is corrupt now: nothing is left to verify.
+  // Gone from storage: missing.
   f.clock.advance(60s);
-  auto nothing = f.run_job("mi-app", job_kind::verify);
-  CHECK(nothing.error_code == "verify_missing");
+  f.backups.objects.clear();
+  auto gone = f.run_job("mi-app", job_kind::verify);
+  CHECK(gone.error_code == "verify_missing");
   last = f.app("mi-app")->last_verify;
   REQUIRE(last);
-  CHECK(last->result == verify_result::missing);
-  CHECK(last->job_id == nothing.id);
-  CHECK(last->backup_id.empty());
+  CHECK(*last == app_verify{verify_result::missing, *gone.finished_at, gone.id, b.id});
 }
 
 TEST_CASE("verify: a storage failure is recorded as failed, a cancellation not at all",
@@ -154,18 +153,19 @@ TEST_CASE("verify: a storage failure is recorded as failed, a cancellation not a
   CHECK(f.app("mi-app")->last_verify->job_id == failed.id);
 }
 
-TEST_CASE("verify: a manual verification skips a corrupt backup for the newest readable one",
+TEST_CASE("verify: a manual verification checks the newest backup, a corrupt one included",
           "[verify_job]") {
   runner_fixture f;
-  auto older = backed_up(f);
+  backed_up(f);
   auto newer_job = f.run_job("mi-app", job_kind::backup);
   REQUIRE(newer_job.state == job_state::succeeded);
   auto newer = f.backup(newer_job.backup_id);
   newer.status = backup_status::corrupt;
   REQUIRE(f.db->update_backup(newer));
+  f.backups.objects[newer.location].bytes[0] ^= 1;
   auto job = f.run_job("mi-app", job_kind::verify);
-  CHECK(job.state == job_state::succeeded);
-  CHECK(job.backup_id == older.id);
+  CHECK(job.error_code == "verify_mismatch");
+  CHECK(job.backup_id == newer.id);
   CHECK(f.backup(newer.id).status == backup_status::corrupt);
 }
 
@@ -212,12 +212,11 @@ TEST_CASE("verify: a corrupt backup that reads back right again is available onc
   CHECK_FALSE(after.mismatch);
 }
 
-TEST_CASE("verify: only available, unverified and missing backups are picked by default",
-          "[verify_job]") {
+TEST_CASE("verify: any backup but one being deleted may be picked by default", "[verify_job]") {
   CHECK(is_verifiable(backup_status::available));
   CHECK(is_verifiable(backup_status::unverified));
   CHECK(is_verifiable(backup_status::missing));
-  CHECK_FALSE(is_verifiable(backup_status::corrupt));
+  CHECK(is_verifiable(backup_status::corrupt));
   CHECK_FALSE(is_verifiable(backup_status::deleting));
 }
 

@@ -1,6 +1,6 @@
 // A verify job: reads a backup back from storage and compares its size and SHA-256 with the
 // catalog: the one the job names (job.backup_id, e.g. a backup storage could not confirm), else
-// the app's newest available, unverified or missing one. A match stamps verified_at and makes it
+// the app's newest one not being deleted. A match stamps verified_at and makes it
 // "available"; an object gone from storage marks the entry "missing"; a difference marks it
 // "corrupt" (with the size and SHA-256 read back and the time) and fails with verify_mismatch.
 // Stopping the job cuts the download.
