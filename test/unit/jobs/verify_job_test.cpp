@@ -169,7 +169,7 @@ TEST_CASE("verify: a manual verification checks the newest backup, a corrupt one
   CHECK(f.backup(newer.id).status == backup_status::corrupt);
 }
 
-TEST_CASE("verify: a job naming a backup verifies that one; a match makes it available",
+TEST_CASE("verify: a job naming a backup verifies that one, and a match makes it available",
           "[verify_job]") {
   runner_fixture f;
   auto older = backed_up(f);
