@@ -77,6 +77,8 @@ FAULTS = {
     "quota_exceeded": "initiate",
     "wrong_sha256": "finalize",
     "omit_sha256": "finalize",
+    "wrong_md5": "finalize",
+    "omit_checksums": "finalize",
     "invalid_grant": "token",
     "delete_fails": "delete",
     "error": "any",
@@ -719,12 +721,14 @@ class _File:
         self.starred = False
         self.version = 1
         self.reported_sha256 = sha256
+        self.reported_md5 = md5
         self.omit_sha256 = False
+        self.omit_md5 = False
         self.drive_id = shared_drive_id
 
-    def resource(self, omit_sha256=False):
+    def resource(self, omit_sha256=False, omit_md5=False):
         r = {"kind": "drive#file", "id": self.id, "name": self.name, "mimeType": self.mime_type,
-             "parents": list(self.parents), "size": str(self.size), "md5Checksum": self.md5,
+             "parents": list(self.parents), "size": str(self.size), "md5Checksum": self.reported_md5,
              "sha256Checksum": self.reported_sha256, "createdTime": rfc3339(self.created),
              "modifiedTime": rfc3339(self.modified), "trashed": self.trashed,
              "explicitlyTrashed": self.trashed, "originalFilename": self.name,
@@ -733,6 +737,8 @@ class _File:
              "spaces": ["drive"]}
         if omit_sha256 or self.omit_sha256:
             del r["sha256Checksum"]
+        if omit_md5 or self.omit_md5:
+            del r["md5Checksum"]
         if "." in self.name:
             r["fileExtension"] = self.name.rsplit(".", 1)[1]
             r["fullFileExtension"] = self.name.split(".", 1)[1]
@@ -748,6 +754,7 @@ class _File:
         return {"id": self.id, "name": self.name, "folder": self.parents[0],
                 "parents": list(self.parents), "size": self.size, "md5": self.md5,
                 "sha256": self.sha256, "reported_sha256": self.reported_sha256,
+                "reported_md5": self.reported_md5,
                 "appProperties": dict(self.app_properties), "properties": dict(self.properties),
                 "createdTime": rfc3339(self.created), "modifiedTime": rfc3339(self.modified),
                 "mimeType": self.mime_type, "trashed": self.trashed, "path": self.path}
@@ -1524,22 +1531,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     folder["drive_id"] if folder["shared_drive"] else None)
         if d.faults.take("wrong_sha256"):
             rec.reported_sha256 = hashlib.sha256(rec.sha256.encode()).hexdigest()
+        if d.faults.take("wrong_md5"):
+            rec.reported_md5 = hashlib.md5(rec.md5.encode()).hexdigest()
         omit = d.faults.take("omit_sha256")
         if omit and omit.get("persistent"):
             rec.omit_sha256 = True
+        omit_both = d.faults.take("omit_checksums")
+        if omit_both and omit_both.get("persistent"):
+            rec.omit_sha256 = rec.omit_md5 = True
         with d.lock:
             d._files[file_id] = rec
             d._stats["sessions_completed"] += 1
         session.state = "complete"
         session.file_id = file_id
-        return self._send_json(200, self._final_resource(session, bool(omit)))
+        return self._send_json(200, self._final_resource(session, bool(omit) or bool(omit_both),
+                                                         bool(omit_both)))
 
-    def _final_resource(self, session, omit_sha256):
+    def _final_resource(self, session, omit_sha256, omit_md5=False):
         with self.d.lock:
             rec = self.d._files.get(session.file_id)
         if rec is None:
             raise _not_found(session.file_id)
-        return apply_fields(rec.resource(omit_sha256), session.fields)
+        return apply_fields(rec.resource(omit_sha256, omit_md5), session.fields)
 
     # --- files API ----------------------------------------------------------------------------
 

@@ -605,6 +605,32 @@ class FaultTest(DoubleTestCase):
                        % res["id"])
         self.assertEqual(r.json(), {"sha256Checksum": hashlib.sha256(data).hexdigest()})
 
+    def test_wrong_md5_and_omitted_checksums(self):
+        data = payload(1000)
+        self.d.set_fault("wrong_md5")
+        res = self.c.upload(data)
+        self.assertNotEqual(res["md5Checksum"], hashlib.md5(data).hexdigest())
+        self.assertEqual(res["sha256Checksum"], hashlib.sha256(data).hexdigest())
+        stored = [f for f in self.d.files() if f["id"] == res["id"]][0]
+        self.assertEqual(stored["md5"], hashlib.md5(data).hexdigest())
+        self.assertEqual(stored["reported_md5"], res["md5Checksum"])
+        self.d.set_fault("omit_checksums")
+        res = self.c.upload(data)
+        self.assertNotIn("sha256Checksum", res)
+        self.assertNotIn("md5Checksum", res)
+        r = self.c.req("GET", "/drive/v3/files/%s?supportsAllDrives=true"
+                       "&fields=sha256Checksum,md5Checksum" % res["id"])
+        self.assertEqual(r.json(), {"sha256Checksum": hashlib.sha256(data).hexdigest(),
+                                    "md5Checksum": hashlib.md5(data).hexdigest()})
+        self.d.set_fault("omit_checksums", persistent=True)
+        res = self.c.upload(data)
+        self.assertNotIn("md5Checksum", res)
+        r = self.c.req("GET", "/drive/v3/files/%s?supportsAllDrives=true"
+                       "&fields=id,sha256Checksum,md5Checksum" % res["id"])
+        self.assertEqual(r.json(), {"id": res["id"]})
+        self.assertEqual(self.d.stats()["faults_fired"]["omit_checksums"], 2)
+        self.assertEqual(self.d.stats()["faults_fired"]["wrong_md5"], 1)
+
     def test_delete_fails(self):
         fid = self.d.add_file(FOLDER, "old.tar", b"old")["id"]
         self.d.set_fault("delete_fails", count=2)

@@ -347,6 +347,34 @@ class ServiceAccountTest(DriveCase):
         f = self.assert_verified(self.r, job, name, folder)
         self.assertEqual(job["backup"]["md5"], f["md5"])
 
+    def test_missing_sha256_and_a_wrong_md5_deletes_the_file(self):
+        name, folder = self.new_app(self.r)
+        self.drive.set_fault("omit_sha256", persistent=True)
+        self.drive.set_fault("wrong_md5")
+        job = self.backup(self.r, name)
+        message = self.assert_failed(self.r, job, "drive_checksum_mismatch", folder)
+        self.assertIn("MD5", message)
+        self.assertIn("deleted", message)
+        self.assertEqual(self.r.catalog(name), [])
+
+    def test_no_checksum_at_all_catalogs_unverified_and_verifies_at_once(self):
+        name, folder = self.new_app(self.r)
+        self.drive.set_fault("omit_checksums", persistent=True)
+        job = self.backup(self.r, name)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(len(self.drive.files(folder)), 1)
+        self.assertTrue(any("cataloged unverified" in w for w in job["warnings"]), job)
+        self.assertEqual(self.drive.stats()["faults_fired"].get("omit_checksums"), 1)
+        verifies = self.r.get("/api/jobs?app=%s&kind=verify" % name).json()["items"]
+        self.assertEqual(len(verifies), 1, verifies)
+        verify = self.r.wait_job(verifies[0]["id"])
+        self.assertEqual(verify["state"], "succeeded", verify)
+        self.assertEqual(verify["backup"]["id"], job["backup"]["id"])
+        entry = self.r.get("/api/backups/" + job["backup"]["id"]).json()
+        self.assertEqual(entry["status"], "available", entry)
+        self.assertIsNotNone(entry["verified_at"])
+        self.assertEqual(self.r.get("/api/apps/" + name).json()["last_verify"]["result"], "passed")
+
     def test_app_checksum_mismatch_cancels_the_session(self):
         name, folder = self.new_app(self.r)
         before = self.drive.stats()

@@ -1,9 +1,13 @@
 // An app's backups and retention plan, and /api/backups/{id}. The content download is in
 // backup_content.cpp.
 #include "context.hpp"
+#include "respaldo/core/log.hpp"
 #include "respaldo/core/time_format.hpp"
+#include "respaldo/http/problem.hpp"
+#include "respaldo/jobs/runner.hpp"
 #include "respaldo/plan/catalog.hpp"
 #include "respaldo/plan/retention.hpp"
+#include "respaldo/storage/storage.hpp"
 #include "respaldo/store/store.hpp"
 #include "views.hpp"
 
@@ -23,6 +27,26 @@ json::array decisions_json(const std::vector<retention_decision>& decisions) {
                                {"reasons", std::move(reasons)}});
   }
   return out;
+}
+
+// `force`: absent or "false" is no, "true" is yes; anything else is refused by name.
+or_response<bool> read_force(const http_request& req) {
+  auto v = req.query_param("force");
+  // result<bool, E> takes a bool only in place (a plain bool would be ambiguous).
+  if (!v || *v == "false") return or_response<bool>(boost::system::in_place_value, false);
+  if (*v == "true") return or_response<bool>(boost::system::in_place_value, true);
+  return problem(400, "invalid_parameter", "force must be true or false", {{"field", "force"}});
+}
+
+// An explicit delete may not take the app's last good backup by accident.
+std::optional<http_response> refuse_last_good(api_context& ctx, const backup_record& b) {
+  auto all = all_backups(ctx.svc.db, b.app);
+  if (!all) return store_failure();
+  if (newest_good_backup(*all) != b.id) return std::nullopt;
+  return problem(409, "last_good_backup",
+                 "backup " + b.id + " is the newest good backup of \"" + b.app +
+                     "\"; make another backup first, or add ?force=true to delete it anyway",
+                 {{"backup_id", b.id}});
 }
 
 }  // namespace
@@ -67,6 +91,37 @@ handler_result get_backup(api_context& ctx, http_request& req) {
   if (!*b) co_return backup_not_found(id);
   auto exists = ctx.svc.db.app_exists((*b)->app);
   co_return json_response(200, backup_json(**b, exists && !*exists));
+}
+
+}  // namespace respaldo::api_detail
+
+namespace respaldo::api_detail {
+
+handler_result delete_backup(api_context& ctx, http_request& req) {
+  const auto& id = req.param("id");
+  auto force = read_force(req);
+  if (!force) co_return force.error();
+  if (!ctx.svc.jobs) co_return problem(503, "jobs_unavailable", "the job runner is not running");
+  auto found = ctx.svc.db.get_backup(id);
+  if (!found) co_return store_failure();
+  if (!*found) co_return backup_not_found(id);
+  const backup_record b = **found;
+  if (!ctx.svc.backups || b.storage != ctx.svc.backups->kind())
+    co_return problem(409, "storage_not_configured",
+                      "backup " + id + " is kept in " + std::string(to_string(b.storage)) +
+                          " storage, which this server is not configured for");
+  if (!*force)
+    if (auto refused = refuse_last_good(ctx, b)) co_return std::move(*refused);
+  auto removed = co_await ctx.svc.jobs->remove_backup(b);
+  if (!removed) {
+    if (removed.error().code == errc::store_error) co_return store_failure();
+    co_return problem(502, "storage_error", removed.error().message + "; the catalog entry stays");
+  }
+  ctx.svc.log.info("backup deleted", {{"backup", id},
+                                      {"app", b.app},
+                                      {"forced", *force ? "true" : "false"},
+                                      {"request_id", req.request_id}});
+  co_return empty_response(204);
 }
 
 }  // namespace respaldo::api_detail

@@ -99,6 +99,7 @@ handler_result cancel_job(api_context& ctx, http_request& req);
 handler_result list_app_backups(api_context& ctx, http_request& req);
 handler_result retention_plan(api_context& ctx, http_request& req);
 handler_result get_backup(api_context& ctx, http_request& req);
+handler_result delete_backup(api_context& ctx, http_request& req);
 // backup_content.cpp
 handler_result backup_content(api_context& ctx, http_request& req);
 

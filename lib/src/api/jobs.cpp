@@ -5,6 +5,7 @@
 #include "respaldo/core/log.hpp"
 #include "respaldo/http/problem.hpp"
 #include "respaldo/jobs/runner.hpp"
+#include "respaldo/jobs/verify_job.hpp"
 #include "respaldo/plan/catalog.hpp"
 #include "respaldo/store/store.hpp"
 #include "views.hpp"
@@ -30,9 +31,8 @@ http_response already_active(const std::string& app, job_kind kind, const job_re
 std::optional<http_response> refuse_verify_without_backup(api_context& ctx, const std::string& id) {
   auto all = all_backups(ctx.svc.db, id);
   if (!all) return store_failure();
-  const bool any = std::any_of(all->begin(), all->end(), [](const backup_record& b) {
-    return b.status == backup_status::available || b.status == backup_status::missing;
-  });
+  const bool any = std::any_of(all->begin(), all->end(),
+                               [](const backup_record& b) { return is_verifiable(b.status); });
   if (!any) return problem(409, "no_backup", "\"" + id + "\" has no backup to verify yet");
   return std::nullopt;
 }

@@ -5,7 +5,7 @@
 namespace respaldo::api_detail {
 
 std::span<const route_entry> route_table() {
-  static constexpr std::array<route_entry, 17> table = {{
+  static constexpr std::array<route_entry, 18> table = {{
       {"GET", "/healthz", &healthz},
       {"GET", "/readyz", &readyz},
       {"GET", "/metrics", &metrics_text},
@@ -22,6 +22,7 @@ std::span<const route_entry> route_table() {
       {"GET", "/api/jobs/{id}", &get_job},
       {"POST", "/api/jobs/{id}/cancel", &cancel_job},
       {"GET", "/api/backups/{id}", &get_backup},
+      {"DELETE", "/api/backups/{id}", &delete_backup},
       {"GET", "/api/backups/{id}/content", &backup_content},
   }};
   return table;

@@ -45,6 +45,14 @@ json::object backup_json(const backup_record& b, bool orphaned) {
   o["status"] = to_string(b.status);
   o["orphaned"] = orphaned;
   o["verified_at"] = time_or_null(b.verified_at);
+  if (b.mismatch)
+    o["mismatch"] = json::object{{"detected_at", format_rfc3339_utc(b.mismatch->detected_at)},
+                                 {"expected_size", b.size},
+                                 {"found_size", b.mismatch->size},
+                                 {"expected_sha256", b.sha256},
+                                 {"found_sha256", b.mismatch->sha256}};
+  else
+    o["mismatch"] = nullptr;
   return o;
 }
 
@@ -65,6 +73,13 @@ json::object app_json(const api_services& svc, const app_record& a) {
   o["last_run_at"] = time_or_null(a.last_run_at);
   o["last_success_at"] = time_or_null(a.last_success_at);
   o["health"] = health_json(a.health);
+  if (a.last_verify)
+    o["last_verify"] = json::object{{"result", to_string(a.last_verify->result)},
+                                    {"at", format_rfc3339_utc(a.last_verify->at)},
+                                    {"job_id", a.last_verify->job_id},
+                                    {"backup_id", text_or_null(a.last_verify->backup_id)}};
+  else
+    o["last_verify"] = nullptr;
   return o;
 }
 

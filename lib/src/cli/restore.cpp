@@ -1,5 +1,6 @@
 // `respaldo restore BACKUP_ID --output FILE [--force]`: the file appears only once its size and
-// SHA-256 match what the catalog announced.
+// SHA-256 match what the catalog announced. A backup marked corrupt is refused unless --force
+// (which also lets FILE be replaced).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,8 +79,30 @@ std::optional<int> check_output(const command_line& a, const std::string*& outpu
   return std::nullopt;
 }
 
+// A backup a verification found corrupt is refused unless --force: its bytes are not the ones
+// the app exported. Returns the exit status when the restore must not go on.
+std::optional<int> refuse_untrusted(client_transport& api, const std::string& id, bool force,
+                                    std::ostream& err) {
+  // Whatever stops this look-up (an unknown id, no server) stops the download too, which
+  // reports it; the download checks the bytes in any case.
+  const auto reply = api.get("/api/backups/" + encode(id));
+  if (!success(reply)) return std::nullopt;
+  const auto backup = parse_object(reply.body);
+  if (!backup) return std::nullopt;
+  const std::string status = text(*backup, "status");
+  if (status != "corrupt" || force) return std::nullopt;
+  std::string found;
+  if (const auto* m = object_field(*backup, "mismatch"))
+    found = " (a verification at " + text(*m, "detected_at") + " read SHA-256 " +
+            text(*m, "found_sha256") + ", the catalog has " + text(*m, "expected_sha256") + ")";
+  err << "error: backup " << id << " has status " << status << found
+      << "; restore another backup, or add --force to try this one anyway\n";
+  return client_exit_failed;
+}
+
 int restore(const client_settings& s, client_transport& api, const std::string& id,
-            const std::string& output, std::ostream& out, std::ostream& err) {
+            const std::string& output, bool force, std::ostream& out, std::ostream& err) {
+  if (auto refused = refuse_untrusted(api, id, force, err)) return *refused;
   const std::string partial = output + ".partial";
   // Backups may hold anything the app keeps: only the owner may read the restored file.
   const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -124,7 +147,7 @@ int restore_command(const std::vector<std::string>& args, std::ostream& out, std
   client_settings settings;
   if (int rc = load_settings(a, "restore", settings, err)) return rc;
   const auto api = make_http_transport(settings);
-  return restore(settings, *api, a.positional[0], *output, out, err);
+  return restore(settings, *api, a.positional[0], *output, a.flag("--force"), out, err);
 }
 
 }  // namespace respaldo::cli

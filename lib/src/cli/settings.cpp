@@ -40,7 +40,8 @@ constexpr const char* jobs_usage =
 constexpr const char* restore_usage =
     "usage: respaldo restore BACKUP_ID --output FILE [--force]\n"
     "  downloads the backup to FILE.partial while hashing it, and renames it to FILE only when\n"
-    "  its size and SHA-256 match the catalog; --force replaces an existing FILE\n";
+    "  its size and SHA-256 match the catalog; a backup marked corrupt is refused;\n"
+    "  --force replaces an existing FILE and tries a corrupt backup anyway\n";
 
 std::string trim(std::string s) {
   const auto not_space = [](unsigned char c) { return !std::isspace(c); };

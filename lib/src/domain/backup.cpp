@@ -7,10 +7,12 @@ namespace {
 
 using detail::enum_names;
 
-constexpr enum_names<backup_status, 3> status_names{{
+constexpr enum_names<backup_status, 5> status_names{{
     {backup_status::available, "available"},
     {backup_status::missing, "missing"},
     {backup_status::deleting, "deleting"},
+    {backup_status::corrupt, "corrupt"},
+    {backup_status::unverified, "unverified"},
 }};
 
 constexpr enum_names<storage_kind, 2> storage_names{{

@@ -202,11 +202,31 @@ asio::awaitable<outcome<backup_record>> catalog_backup(job_context& ctx, const j
   b.location = piped.object.location;
   b.name = piped.object.name.empty() ? req.name : piped.object.name;
   b.folder = app.drive_folder_id;
+  // Storage kept it without a checksum to confirm it: not trusted until a verify job read it.
+  if (piped.object.unconfirmed) b.status = backup_status::unverified;
   if (!ctx.db.insert_backup(b)) {
     (void)co_await ctx.backups.remove(b.location);
     co_return fail(errc::store_error, "the backup was stored but could not be cataloged");
   }
   co_return b;
+}
+
+// Queues the verify job of a backup storage could not confirm; it runs once this job is done.
+void queue_verify(job_context& ctx, job_record& job, const backup_record& b) {
+  job_record verify = ctx.new_job(b.app, job_kind::verify, job.trigger);
+  verify.backup_id = b.id;
+  if (!ctx.db.insert_job(verify)) {
+    job.warnings.push_back("storage gave no checksum for backup " + b.id +
+                           ", which is cataloged unverified; queueing its verify job failed: run "
+                           "POST /api/apps/" +
+                           b.app + "/verify");
+    return;
+  }
+  job.warnings.push_back("storage gave no checksum for backup " + b.id +
+                         ", which is cataloged unverified until verify job " + verify.id +
+                         " has read it back");
+  ctx.log.warn("backup cataloged unverified; verify job queued",
+               {{"job", job.id}, {"backup", b.id}, {"verify_job", verify.id}});
 }
 
 outcome<app_record> backup_target(job_context& ctx, const job_record& job) {
@@ -254,6 +274,7 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
   job.backup_id = b->id;
   job.bytes_done = b->size;
   job.resume.clear();
+  if (b->status == backup_status::unverified) queue_verify(ctx, job, *b);
   // last_run_at / last_success_at are the scheduler's, written from the on_finished hook.
   ctx.stats.add("respaldo_backup_bytes_total", static_cast<double>(b->size),
                 {{"storage", std::string(to_string(b->storage))}});

@@ -57,10 +57,12 @@ asio::awaitable<boost::system::error_code> fill_chunk(const fill_function& fill,
 }
 
 // Hashes a chunk while storage writes it and the next chunk arrives (a member of the same
-// parallel group, run on the io thread between the others' initiations).
-asio::awaitable<boost::system::error_code> hash_chunk(sha256& hash, const char* data,
+// parallel group, run on the io thread between the others' initiations). The MD5 only for a
+// backend that asked for it.
+asio::awaitable<boost::system::error_code> hash_chunk(sha256& hash, md5* also, const char* data,
                                                       std::size_t n) {
   hash.update(data, n);
+  if (also) also->update(data, n);
   co_return boost::system::error_code{};
 }
 
@@ -75,7 +77,9 @@ class pump {
         chunk_size_(chunk_size),
         control_(control),
         progress_(progress),
-        committed_(upload.committed()) {}
+        committed_(upload.committed()) {
+    if (upload.wants_md5()) md5_.emplace();
+  }
 
   asio::awaitable<outcome<pipeline_result>> run(const std::function<void()>& on_finalizing) {
     if (chunk_size_ == 0) co_return fail(errc::invalid_argument, "the pipeline chunk size is 0");
@@ -132,12 +136,12 @@ class pump {
     if (storing) {
       const auto chunk = asio::buffer(current + skip, filled_ - skip);
       auto all = fill_chunk(fill_, buffers_[next].get(), chunk_size_, got) && write_chunk(chunk) &&
-                 hash_chunk(hash_, current, filled_);
+                 hash_chunk(hash_, md5_ptr(), current, filled_);
       std::tie(read_ec, write_ec, none) = co_await std::move(all);
       out_.bytes_sent += filled_ - skip;
     } else {
       auto both = fill_chunk(fill_, buffers_[next].get(), chunk_size_, got) &&
-                  hash_chunk(hash_, current, filled_);
+                  hash_chunk(hash_, md5_ptr(), current, filled_);
       std::tie(read_ec, none) = co_await std::move(both);
     }
     out_.bytes_skipped += skip;
@@ -156,6 +160,7 @@ class pump {
   // checksum must match before anything is published.
   asio::awaitable<outcome<void>> check_end() {
     hash_.update(buffers_[cur_].get(), filled_);
+    if (md5_) md5_->update(buffers_[cur_].get(), filled_);
     if (filled_ == chunk_size_ && received_ == expected_.size) {
       char probe[1];
       std::size_t extra = 0;
@@ -181,6 +186,7 @@ class pump {
     if (on_finalizing) on_finalizing();
     const std::size_t skip = already_stored(received_ - filled_, filled_);
     const auto last = asio::buffer(buffers_[cur_].get() + skip, filled_ - skip);
+    if (md5_) upload_.expect_md5(md5_->finish_hex());
     auto stored = co_await upload_.finish(last);
     out_.bytes_sent += filled_ - skip;
     out_.bytes_skipped += skip;
@@ -200,7 +206,10 @@ class pump {
   const progress_function& progress_;
   const std::uint64_t committed_;
   std::unique_ptr<char[]> buffers_[2];
+  md5* md5_ptr() { return md5_ ? &*md5_ : nullptr; }
+
   sha256 hash_;
+  std::optional<md5> md5_;
   pipeline_result out_;
   std::uint64_t received_ = 0;
   int cur_ = 0;

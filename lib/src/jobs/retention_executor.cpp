@@ -64,8 +64,10 @@ asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const s
   if (!all) co_return;
   report_unknown_objects(ctx, app, *all, *listed);
   for (auto b : *all) {
-    if (b.id == fresh || b.status != backup_status::available || !ctx.stored_here(b) ||
-        b.folder != app.drive_folder_id || present.count(b.location))
+    const bool watched =
+        b.status == backup_status::available || b.status == backup_status::unverified;
+    if (b.id == fresh || !watched || !ctx.stored_here(b) || b.folder != app.drive_folder_id ||
+        present.count(b.location))
       continue;
     b.status = backup_status::missing;
     (void)ctx.db.update_backup(b);
@@ -96,6 +98,19 @@ asio::awaitable<void> apply_retention(job_context& ctx, const app_record& app,
     co_await delete_backup(ctx, b);
   }
   co_await reconcile(ctx, app, fresh);
+}
+
+asio::awaitable<outcome<void>> remove_backup(job_context& ctx, const backup_record& b) {
+  auto removed = co_await ctx.backups.remove(b.location);
+  if (!removed)
+    co_return failure{
+        make_error_code(errc::storage_error),
+        "removing backup " + b.id + " from storage failed: " + removed.error().message};
+  if (auto gone = ctx.db.delete_backup(b.id); !gone && gone.error().code != errc::not_found)
+    co_return gone.error();
+  ctx.stats.add("respaldo_backups_deleted_total", 1,
+                {{"storage", std::string(to_string(b.storage))}});
+  co_return outcome<void>{};
 }
 
 asio::awaitable<void> retry_pending_deletes(job_context& ctx) {

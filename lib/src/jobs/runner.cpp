@@ -52,6 +52,18 @@ void job_context::save(const job_record& job) {
               {{"job", job.id}, {"error", std::string(code_name(done.error().code))}});
 }
 
+job_record job_context::new_job(const std::string& app, job_kind kind, job_trigger trigger) const {
+  job_record job;
+  job.id = random_hex_id(8);
+  job.app = app;
+  job.kind = kind;
+  job.trigger = trigger;
+  job.state = job_state::queued;
+  job.max_attempts = static_cast<int>(options.max_attempts);
+  job.created_at = clock.now();
+  return job;
+}
+
 bool job_context::stored_here(const backup_record& b) const {
   return b.storage == backups.kind();
 }
@@ -69,7 +81,13 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   std::vector<std::function<void(const job_record&)>> finished_hooks;
   std::mt19937_64 rng{std::random_device{}()};
 
-  void notify() { wake.cancel(); }
+  // A job may run to its end inside dispatch_once (fakes, or a job that never suspends) and
+  // queue another one: the flag keeps that wake-up from being lost before the wait begins.
+  bool wake_requested = false;
+  void notify() {
+    wake_requested = true;
+    wake.cancel();
+  }
 
   void finished(const job_record& job) {
     for (auto& hook : finished_hooks) hook(job);
@@ -96,7 +114,10 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<void> dispatch_loop() {
     auto self = shared_from_this();
     while (!stopping) {
-      wake.expires_at(dispatch_once());
+      wake_requested = false;
+      const auto next_due = dispatch_once();
+      if (wake_requested) continue;
+      wake.expires_at(next_due);
       co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
@@ -206,7 +227,10 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       record_failure(job, result.error());
     }
     ctx.save(job);
-    if (is_final(job.state)) finished(job);
+    if (is_final(job.state)) {
+      record_verify_result(ctx, job);
+      finished(job);
+    }
   }
 };
 
@@ -222,6 +246,8 @@ job_runner::job_runner(asio::any_io_executor ex, store& db, token_seal& tokens, 
                  "Bytes of verified backups stored.");
   stats.describe("respaldo_backups_pruned_total", metrics::kind::counter,
                  "Backups deleted by retention.");
+  stats.describe("respaldo_backups_deleted_total", metrics::kind::counter,
+                 "Backups deleted on request (DELETE /api/backups/{id}).");
   stats.describe("respaldo_backups_missing_total", metrics::kind::counter,
                  "Catalog entries found missing from storage.");
   stats.describe("respaldo_storage_unknown_objects_total", metrics::kind::counter,
@@ -262,15 +288,10 @@ asio::awaitable<void> job_runner::shutdown(std::chrono::milliseconds grace) {
   }
 }
 
-outcome<job_record> job_runner::enqueue(const app_record& app, job_kind kind, job_trigger trigger) {
-  job_record job;
-  job.id = random_hex_id(8);
-  job.app = app.name;
-  job.kind = kind;
-  job.trigger = trigger;
-  job.state = job_state::queued;
-  job.max_attempts = static_cast<int>(impl_->ctx.options.max_attempts);
-  job.created_at = impl_->ctx.clock.now();
+outcome<job_record> job_runner::enqueue(const app_record& app, job_kind kind, job_trigger trigger,
+                                        const std::string& backup_id) {
+  job_record job = impl_->ctx.new_job(app.name, kind, trigger);
+  job.backup_id = backup_id;
   if (!impl_->ctx.db.insert_job(job)) return fail(errc::store_error, "the job could not be saved");
   impl_->notify();
   return job;
@@ -297,6 +318,11 @@ outcome<job_record> job_runner::cancel(const std::string& job_id) {
   impl_->ctx.save(job);
   impl_->finished(job);
   return job;
+}
+
+asio::awaitable<outcome<void>> job_runner::remove_backup(const backup_record& b) {
+  auto self = impl_;  // the runner may be destroyed while storage answers
+  co_return co_await respaldo::remove_backup(self->ctx, b);
 }
 
 void job_runner::on_finished(std::function<void(const job_record&)> hook) {

@@ -4,6 +4,24 @@
 #include <map>
 
 namespace respaldo {
+namespace {
+
+std::string_view kept_reason(backup_status s) {
+  switch (s) {
+    case backup_status::missing:
+      return "missing-from-storage";
+    case backup_status::corrupt:
+      return "corrupt";
+    case backup_status::unverified:
+      return "unverified";
+    case backup_status::available:
+    case backup_status::deleting:
+      break;
+  }
+  return "not-created-by-respaldo";
+}
+
+}  // namespace
 
 outcome<std::vector<backup_record>> all_backups(store& db, const std::string& app) {
   std::vector<backup_record> all;
@@ -32,17 +50,31 @@ std::vector<retention_decision> plan_catalog_retention(const std::vector<backup_
   std::map<std::string, const backup_record*> by_key;
   for (const auto& b : backups) {
     if (b.status == backup_status::deleting) continue;
-    candidates.push_back({order_key(b.seq), b.created_at, b.status == backup_status::available,
-                          b.status != backup_status::missing});
+    // Only good backups are candidates of the rules; any other one is protected like a backup
+    // respaldo did not make, so it can neither take a good one's place nor be deleted.
+    const bool good = is_good(b.status);
+    candidates.push_back({order_key(b.seq), b.created_at, good, good});
     by_key[candidates.back().id] = &b;
   }
   auto plan = plan_retention(candidates, policy, tz);
   for (auto& d : plan) {
     const backup_record& b = *by_key.at(d.id);
     d.id = b.id;
-    if (b.status == backup_status::missing) d.reasons = {"missing-from-storage"};
+    if (!is_good(b.status)) d.reasons = {std::string(kept_reason(b.status))};
   }
   return plan;
+}
+
+std::optional<std::string> newest_good_backup(const std::vector<backup_record>& backups) {
+  const backup_record* newest = nullptr;
+  for (const auto& b : backups) {
+    if (!is_good(b.status)) continue;
+    if (!newest || b.created_at > newest->created_at ||
+        (b.created_at == newest->created_at && b.seq > newest->seq))
+      newest = &b;
+  }
+  if (!newest) return std::nullopt;
+  return newest->id;
 }
 
 }  // namespace respaldo

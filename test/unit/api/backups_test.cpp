@@ -143,3 +143,117 @@ TEST_CASE("api: one backup and its content", "[api][backups]") {
     CHECK(code_of(res) == "storage_not_configured");
   }
 }
+
+TEST_CASE("api: a corrupt backup shows what its verification found", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  auto b = f.add_backup("mi-app", "b1", "one");
+  CHECK(body_of(f.get("/api/backups/b1")).at("mismatch").is_null());
+  b.status = respaldo::backup_status::corrupt;
+  b.mismatch = respaldo::backup_mismatch{f.clock.now(), 4, std::string(64, 'e')};
+  REQUIRE(f.db->update_backup(b));
+  auto o = body_of(f.get("/api/backups/b1"));
+  CHECK(text(o.at("status")) == "corrupt");
+  CHECK(o.at("verified_at").is_null());
+  auto m = o.at("mismatch").as_object();
+  CHECK(text(m.at("detected_at")) == "2026-12-01T10:00:00Z");
+  CHECK(m.at("expected_size").as_int64() == 3);
+  CHECK(m.at("found_size").as_int64() == 4);
+  CHECK(text(m.at("expected_sha256")) == b.sha256);
+  CHECK(text(m.at("found_sha256")) == std::string(64, 'e'));
+
+  // The plan keeps it, with its reason, and it takes no rule's place.
+  auto plan = body_of(f.get("/api/apps/mi-app/retention"));
+  auto d = plan.at("decisions").as_array()[0].as_object();
+  CHECK(d.at("keep").as_bool());
+  REQUIRE(d.at("reasons").as_array().size() == 1);
+  CHECK(text(d.at("reasons").as_array()[0]) == "corrupt");
+}
+
+TEST_CASE("api: the app shows its last verify result", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  CHECK(body_of(f.get("/api/apps/mi-app")).at("last_verify").is_null());
+  auto a = **f.db->get_app("mi-app");
+  a.last_verify =
+      respaldo::app_verify{respaldo::verify_result::corrupt, f.clock.now(), "job-9", "b1"};
+  REQUIRE(f.db->update_app(a));
+  auto last = body_of(f.get("/api/apps/mi-app")).at("last_verify").as_object();
+  CHECK(text(last.at("result")) == "corrupt");
+  CHECK(text(last.at("at")) == "2026-12-01T10:00:00Z");
+  CHECK(text(last.at("job_id")) == "job-9");
+  CHECK(text(last.at("backup_id")) == "b1");
+  a.last_verify->backup_id.clear();
+  REQUIRE(f.db->update_app(a));
+  CHECK(body_of(f.get("/api/apps/mi-app")).at("last_verify").at("backup_id").is_null());
+  // The listing shows the same.
+  auto listed = body_of(f.get("/api/apps")).at("items").as_array()[0].as_object();
+  CHECK(text(listed.at("last_verify").at("result")) == "corrupt");
+}
+
+TEST_CASE("api: deleting one backup", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  auto older = f.add_backup("mi-app", "b1", "one");
+  f.clock.advance(std::chrono::hours(1));
+  auto newer = f.add_backup("mi-app", "b2", "two");
+  auto del = [&](const std::string& id, api_fixture::query q = {}) {
+    return f.call(api_fixture::request("DELETE", "/api/backups/" + id, "", std::move(q)));
+  };
+
+  SECTION("an older one: storage first, then the catalog") {
+    auto res = del("b1");
+    CHECK(res.status == 204);
+    CHECK(res.body.empty());
+    CHECK(f.backups.objects.count(older.location) == 0);
+    CHECK_FALSE(f.db->get_backup("b1").value());
+    CHECK(f.log_text.str().find("backup deleted") != std::string::npos);
+    CHECK(code_of(del("b1")) == "backup_not_found");
+  }
+  SECTION("the newest good backup only with force=true") {
+    auto res = del("b2");
+    CHECK(res.status == 409);
+    CHECK(code_of(res) == "last_good_backup");
+    CHECK(text(body_of(res).at("backup_id")) == "b2");
+    CHECK(text(body_of(res).at("detail")).find("force=true") != std::string::npos);
+    CHECK(f.backups.objects.count(newer.location) == 1);
+    CHECK(del("b2", {{"force", "false"}}).status == 409);
+    CHECK(del("b2", {{"force", "true"}}).status == 204);
+    CHECK_FALSE(f.db->get_backup("b2").value());
+    // b1 is the newest good one now.
+    CHECK(code_of(del("b1")) == "last_good_backup");
+  }
+  SECTION("a corrupt newest backup is not the last good one") {
+    newer.status = respaldo::backup_status::corrupt;
+    REQUIRE(f.db->update_backup(newer));
+    CHECK(del("b2").status == 204);
+    CHECK(code_of(del("b1")) == "last_good_backup");
+  }
+  SECTION("a bad force value is named") {
+    auto res = del("b1", {{"force", "yes"}});
+    CHECK(res.status == 400);
+    CHECK(code_of(res) == "invalid_parameter");
+    CHECK(field_of(res) == "force");
+    CHECK(f.db->get_backup("b1").value());
+  }
+  SECTION("storage refuses: 502, the entry stays") {
+    f.backups.fail_remove.insert(older.location);
+    auto res = del("b1");
+    CHECK(res.status == 502);
+    CHECK(code_of(res) == "storage_error");
+    CHECK(text(body_of(res).at("detail")).find("the fake storage refused") != std::string::npos);
+    CHECK(f.db->get_backup("b1").value()->status == respaldo::backup_status::available);
+  }
+  SECTION("a backup kept in another storage") {
+    auto other = older;
+    other.storage = respaldo::storage_kind::drive;
+    REQUIRE(f.db->update_backup(other));
+    CHECK(code_of(del("b1")) == "storage_not_configured");
+    CHECK(f.db->get_backup("b1").value());
+  }
+  SECTION("without a job runner") {
+    respaldo::api bare{f.services(nullptr)};
+    auto req = api_fixture::request("DELETE", "/api/backups/b1");
+    CHECK(code_of(f.call_on(bare, req)) == "jobs_unavailable");
+  }
+}

@@ -148,6 +148,7 @@ TEST_CASE("the routing table holds the issue's routes", "[api]") {
       {"/metrics", {"GET"}},
       {"/api/apps", {"GET", "POST"}},
       {"/api/apps/{id}", {"GET", "PATCH", "DELETE"}},
+      {"/api/backups/{id}", {"GET", "DELETE"}},
   };
   for (const auto& [path, methods] : required) {
     INFO(path);

@@ -42,8 +42,15 @@ TEST_CASE("domain enums keep the API and database spellings", "[domain]") {
                              parse_job_phase);
   check_spellings<backup_status>({{backup_status::available, "available"},
                                   {backup_status::missing, "missing"},
-                                  {backup_status::deleting, "deleting"}},
+                                  {backup_status::deleting, "deleting"},
+                                  {backup_status::corrupt, "corrupt"},
+                                  {backup_status::unverified, "unverified"}},
                                  parse_backup_status);
+  check_spellings<verify_result>({{verify_result::passed, "passed"},
+                                  {verify_result::corrupt, "corrupt"},
+                                  {verify_result::missing, "missing"},
+                                  {verify_result::failed, "failed"}},
+                                 parse_verify_result);
   check_spellings<storage_kind>({{storage_kind::local, "local"}, {storage_kind::drive, "drive"}},
                                 parse_storage_kind);
   check_spellings<health_status>({{health_status::unknown, "unknown"},
@@ -52,6 +59,13 @@ TEST_CASE("domain enums keep the API and database spellings", "[domain]") {
                                   {health_status::unauthorized, "unauthorized"},
                                   {health_status::invalid, "invalid"}},
                                  parse_health_status);
+}
+
+TEST_CASE("only available backups are good", "[domain]") {
+  CHECK(is_good(backup_status::available));
+  for (auto s : {backup_status::missing, backup_status::deleting, backup_status::corrupt,
+                 backup_status::unverified})
+    CHECK_FALSE(is_good(s));
 }
 
 TEST_CASE("domain records start as a new job or backup does", "[domain]") {

@@ -97,6 +97,14 @@ struct memory_upload final : storage_upload {
   // State of the source when finish() was called: all of it must have been read by then.
   const memory_source* source = nullptr;
   std::size_t source_pos_at_finish = 0;
+  bool want_md5 = false;
+  std::vector<std::string> md5s;  // what expect_md5() was handed
+  int finish_calls_at_md5 = -1;
+  bool wants_md5() const override { return want_md5; }
+  void expect_md5(std::string hex) override {
+    md5s.push_back(std::move(hex));
+    finish_calls_at_md5 = finish_calls;
+  }
 
   std::uint64_t committed() const override { return committed_bytes; }
   std::string resume_state() const override { return "at " + std::to_string(stored.size()); }
@@ -474,4 +482,19 @@ TEST_CASE("a chunk size of 0 is refused", "[pipeline]") {
   auto r = h.run_exact(0);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == errc::invalid_argument);
+}
+
+TEST_CASE("an MD5 is computed in flight only for a backend that asks for one", "[pipeline]") {
+  const std::string data = make_bytes(64 * 3 + 5);
+  harness h(data);
+  h.up.want_md5 = GENERATE(true, false);
+  h.up.committed_bytes = GENERATE(0u, 128u);  // a resumed upload's prefix counts too
+  REQUIRE(h.run_exact(64));
+  CHECK(h.up.md5s ==
+        (h.up.want_md5 ? std::vector{respaldo::md5_hex(data)} : std::vector<std::string>{}));
+  CHECK(h.up.finish_calls_at_md5 == (h.up.want_md5 ? 0 : -1));  // handed over before finish()
+  harness bad(data);
+  bad.up.want_md5 = true;
+  REQUIRE_FALSE(bad.run(data.size(), std::string(64, '0'), 64));
+  CHECK(bad.up.md5s.empty());  // a checksum mismatch hands over nothing
 }

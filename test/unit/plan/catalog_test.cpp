@@ -145,6 +145,63 @@ TEST_CASE("catalog plan never deletes a missing entry and counts it for no bucke
   }
 }
 
+TEST_CASE("catalog plan never lets a corrupt backup take a good one's place", "[catalog]") {
+  // The reproduced case: with {"last": 2} and the newest backup corrupt, both good ones stay.
+  const std::vector<backup_record> catalog = {
+      entry("bad", 3, base_time + 200, backup_status::corrupt), entry("good-2", 2, base_time + 100),
+      entry("good-1", 1, base_time)};
+  SECTION("last") {
+    const auto plan = plan_catalog_retention(catalog, last(2), nullptr);
+    REQUIRE(plan.size() == 3);
+    CHECK(decision(plan, "bad").keep);
+    CHECK(decision(plan, "bad").reasons == reasons{"corrupt"});
+    CHECK(decision(plan, "good-2").reasons == reasons{"newest", "last 1"});
+    CHECK(decision(plan, "good-1").keep);
+    CHECK(decision(plan, "good-1").reasons == reasons{"last 2"});
+  }
+  SECTION("a bucket's pick is the newest good backup of that day") {
+    retention_policy daily;
+    daily.daily = 1;
+    const auto plan = plan_catalog_retention(catalog, daily, nullptr);
+    CHECK(decision(plan, "bad").reasons == reasons{"corrupt"});
+    CHECK(decision(plan, "good-2").reasons == reasons{"newest", "daily 2025-06-18"});
+    CHECK_FALSE(decision(plan, "good-1").keep);
+  }
+  SECTION("an old corrupt backup is kept, never deleted") {
+    const std::vector<backup_record> old_bad = {
+        entry("g3", 3, base_time + 200), entry("g2", 2, base_time + 100),
+        entry("old-bad", 1, base_time, backup_status::corrupt)};
+    const auto plan = plan_catalog_retention(old_bad, last(1), nullptr);
+    CHECK(decision(plan, "old-bad").keep);
+    CHECK(decision(plan, "old-bad").reasons == reasons{"corrupt"});
+    CHECK_FALSE(decision(plan, "g2").keep);
+  }
+}
+
+TEST_CASE("catalog plan counts an unverified backup for nothing and keeps it", "[catalog]") {
+  const std::vector<backup_record> catalog = {
+      entry("fresh", 3, base_time + 200, backup_status::unverified),
+      entry("good-2", 2, base_time + 100), entry("good-1", 1, base_time)};
+  const auto plan = plan_catalog_retention(catalog, last(2), nullptr);
+  CHECK(decision(plan, "fresh").keep);
+  CHECK(decision(plan, "fresh").reasons == reasons{"unverified"});
+  CHECK(decision(plan, "good-2").reasons == reasons{"newest", "last 1"});
+  CHECK(decision(plan, "good-1").reasons == reasons{"last 2"});
+}
+
+TEST_CASE("newest_good_backup skips entries that are not good", "[catalog]") {
+  CHECK_FALSE(newest_good_backup({}));
+  CHECK_FALSE(newest_good_backup({entry("m", 1, base_time, backup_status::missing),
+                                  entry("c", 2, base_time, backup_status::corrupt)}));
+  CHECK(newest_good_backup({entry("bad", 4, base_time + 300, backup_status::corrupt),
+                            entry("unv", 3, base_time + 250, backup_status::unverified),
+                            entry("good-2", 2, base_time + 100), entry("good-1", 1, base_time)}) ==
+        "good-2");
+  // The same second: the later insertion is the newer one.
+  CHECK(newest_good_backup({entry("first", 1, base_time), entry("second", 2, base_time)}) ==
+        "second");
+}
+
 TEST_CASE("catalog plan orders backups of the same second by insertion, not by id", "[catalog]") {
   // Ids are random: "aaa" sorts before "zzz", yet seq 10 was inserted after seq 9. A naive
   // string order of the seqs would also put "9" after "10".

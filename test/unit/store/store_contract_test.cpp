@@ -337,6 +337,29 @@ TEMPLATE_TEST_CASE("store backups: catalog round trip, newest first, statuses", 
     CHECK(g.verified_at == b.verified_at);
     CHECK(g.delete_attempts == 2);
     CHECK(g.last_error == "quota");
+    CHECK_FALSE(g.mismatch);
+  }
+  SECTION("a corrupt backup keeps what its verification read back") {
+    auto b = **s->get_backup("b4");
+    b.status = backup_status::corrupt;
+    b.mismatch = backup_mismatch{at(1'700'002'000), 12346, std::string(64, 'f')};
+    REQUIRE(s->update_backup(b).has_value());
+    auto g = **s->get_backup("b4");
+    CHECK(g.status == backup_status::corrupt);
+    REQUIRE(g.mismatch);
+    CHECK(*g.mismatch == *b.mismatch);
+    auto corrupt = s->backups_with_status(backup_status::corrupt);
+    REQUIRE(corrupt->size() == 1);
+    CHECK((*corrupt)[0].mismatch == b.mismatch);
+    // Cleared again (a later verification passed).
+    b.status = backup_status::available;
+    b.mismatch.reset();
+    REQUIRE(s->update_backup(b).has_value());
+    CHECK_FALSE(s->get_backup("b4")->value().mismatch);
+    auto fresh = make_backup("unv", "a");
+    fresh.status = backup_status::unverified;
+    REQUIRE(s->insert_backup(fresh).has_value());
+    CHECK(s->get_backup("unv")->value().status == backup_status::unverified);
   }
   SECTION("list by app, newest first, seq cursor") {
     auto page = s->list_backups("a", 2, std::nullopt);
@@ -371,6 +394,26 @@ TEMPLATE_TEST_CASE("store backups: catalog round trip, newest first, statuses", 
     auto dup = make_backup("b2", "a");
     CHECK(s->insert_backup(dup).error().code == errc::conflict);
   }
+}
+
+TEMPLATE_TEST_CASE("store apps: the last verify result round-trips and can be cleared", "[store]",
+                   sqlite_backend, fake_backend) {
+  TestType f;
+  auto s = f.open();
+  auto a = make_app("checked");
+  REQUIRE(s->insert_app(a).has_value());
+  CHECK_FALSE(s->get_app("checked")->value().last_verify);
+  a.last_verify = app_verify{verify_result::corrupt, at(1'700'003'000), "job1", "b1"};
+  REQUIRE(s->update_app(a).has_value());
+  auto g = **s->get_app("checked");
+  REQUIRE(g.last_verify);
+  CHECK(*g.last_verify == *a.last_verify);
+  a.last_verify = app_verify{verify_result::missing, at(1'700'003'100), "job2", ""};
+  REQUIRE(s->update_app(a).has_value());
+  CHECK(s->get_app("checked")->value().last_verify == a.last_verify);
+  a.last_verify.reset();
+  REQUIRE(s->update_app(a).has_value());
+  CHECK_FALSE(s->get_app("checked")->value().last_verify);
 }
 
 TEMPLATE_TEST_CASE(

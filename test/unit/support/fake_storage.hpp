@@ -33,6 +33,8 @@ class fake_storage final : public storage {
   bool fail_begin = false;
   std::set<std::string> fail_remove;  // locations whose removal fails
   bool fail_list = false;
+  bool fail_open = false;            // open() fails with storage_error (not not_found)
+  bool unconfirmed_uploads = false;  // finish() says no checksum confirms the object
   bool stall_downloads = false;
   bool download_stalled = false;  // a download reached the stall
   std::string error = "the fake storage refused";
@@ -53,6 +55,7 @@ class fake_storage final : public storage {
 
   boost::asio::awaitable<outcome<std::unique_ptr<storage_download>>> open(
       const std::string& location, boost::asio::cancellation_slot cancel) override {
+    if (fail_open) co_return refusal();
     auto it = objects.find(location);
     if (it == objects.end()) co_return refusal(errc::not_found);
     co_return std::unique_ptr<storage_download>(
@@ -98,6 +101,7 @@ class fake_storage final : public storage {
       o.location = location;
       o.name = request_.name;
       o.size = bytes_.size();
+      o.unconfirmed = store_.unconfirmed_uploads;
       co_return o;
     }
     boost::asio::awaitable<void> abort() override {

@@ -25,6 +25,21 @@ struct app_health {
   std::optional<boost::json::object> capabilities;
 };
 
+// What the app's last finished verify job concluded: passed (the bytes match), corrupt (they do
+// not), missing (gone from storage, or nothing to verify), failed (it could not be read).
+enum class verify_result { passed, corrupt, missing, failed };
+std::string_view to_string(verify_result r);
+std::optional<verify_result> parse_verify_result(std::string_view s);
+
+struct app_verify {
+  verify_result result = verify_result::passed;
+  sys_seconds at{};
+  std::string job_id;
+  std::string backup_id;  // empty when there was nothing to verify
+
+  friend bool operator==(const app_verify&, const app_verify&) = default;
+};
+
 struct app_record {
   std::string name;
   std::string url;
@@ -45,6 +60,7 @@ struct app_record {
   std::optional<sys_seconds> last_success_at;
   std::optional<sys_seconds> next_verify_at;
   app_health health;
+  std::optional<app_verify> last_verify;
 };
 
 }  // namespace respaldo

@@ -40,6 +40,8 @@ struct job_context {
 
   // Persists the job; a failure is logged (the job goes on, its row lags behind).
   void save(const job_record& job);
+  // A queued job of `app`, not yet saved (insert it with db.insert_job).
+  job_record new_job(const std::string& app, job_kind kind, job_trigger trigger) const;
   // Whether `b` lives in the storage this server is configured for.
   bool stored_here(const backup_record& b) const;
 };

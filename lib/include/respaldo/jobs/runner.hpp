@@ -32,10 +32,15 @@ class job_runner {
   // Completes when the last running job has recorded its state, or after `grace`.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
-  // Queues a job. The caller checks for an active job of the same app and kind first.
-  outcome<job_record> enqueue(const app_record& app, job_kind kind, job_trigger trigger);
+  // Queues a job. The caller checks for an active job of the same app and kind first. A verify
+  // job given `backup_id` checks that backup instead of the app's newest.
+  outcome<job_record> enqueue(const app_record& app, job_kind kind, job_trigger trigger,
+                              const std::string& backup_id = {});
   // Cancels a queued or running job; conflict when it already finished.
   outcome<job_record> cancel(const std::string& job_id);
+
+  // Deletes one backup on request, storage first (jobs/retention_executor remove_backup).
+  boost::asio::awaitable<outcome<void>> remove_backup(const backup_record& b);
 
   // Called after a job reaches a final state (retention, scheduler bookkeeping).
   void on_finished(std::function<void(const job_record&)> hook);

@@ -2,6 +2,7 @@
 // the API shows is exactly the one the runner executes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,18 @@ namespace respaldo {
 // cannot be read.
 outcome<std::vector<backup_record>> all_backups(store& db, const std::string& app);
 
-// The retention plan over an app's catalog. Entries flagged "missing" are never planned for
-// deletion (they stay visible until an operator acts) and count for no bucket; entries already
-// "deleting" are left out: their deletion is only being retried.
+// The retention plan over an app's catalog. Only good ("available") entries count for the rules
+// and as the newest, so the policy always keeps its full count of good backups. Entries
+// "missing", "corrupt" or "unverified" are never planned for deletion (they stay visible until
+// an operator acts or a verification decides), with the reason "missing-from-storage",
+// "corrupt" or "unverified"; entries already "deleting" are left out: their deletion is only
+// being retried.
 std::vector<retention_decision> plan_catalog_retention(const std::vector<backup_record>& backups,
                                                        const retention_policy& policy,
                                                        const date::time_zone* tz);
+
+// The id of the newest good backup (by created_at, then catalog order), the one an explicit delete
+// refuses unless forced; none when no backup is good.
+std::optional<std::string> newest_good_backup(const std::vector<backup_record>& backups);
 
 }  // namespace respaldo

@@ -32,6 +32,9 @@ struct stored_object {
   std::uint64_t size = 0;
   std::string sha256;  // hex; empty when the backend does not know it
   std::string md5;     // hex; empty when unknown
+  // The backend kept the object but could give no checksum to confirm it (Drive answering
+  // without sha256Checksum and md5Checksum): the caller must not trust it until verified.
+  bool unconfirmed = false;
   std::chrono::sys_seconds created_at{};
   std::map<std::string, std::string> properties;  // e.g. Drive appProperties
 };
@@ -59,6 +62,10 @@ class storage_upload {
   virtual boost::asio::awaitable<outcome<void>> write(boost::asio::const_buffer chunk) = 0;
   virtual boost::asio::awaitable<outcome<stored_object>> finish(
       boost::asio::const_buffer last_chunk) = 0;
+  // A backend whose own confirmation may be only an MD5 (Drive without sha256Checksum) asks for
+  // one: the caller then computes it in flight and hands it over before finish().
+  virtual bool wants_md5() const { return false; }
+  virtual void expect_md5(std::string /*hex*/) {}
   virtual boost::asio::awaitable<void> abort() = 0;
   // Interrupts a retry wait or request in flight (job cancellation, shutdown): the pending call
   // fails promptly. Backends whose calls are always short need not override it.

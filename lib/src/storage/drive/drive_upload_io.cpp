@@ -35,6 +35,10 @@ class drive_upload final : public storage_upload {
     stop_request_.emit(asio::cancellation_type::terminal);
   }
 
+  // Drive may answer without sha256Checksum; its md5Checksum is then compared with this.
+  bool wants_md5() const override { return true; }
+  void expect_md5(std::string hex) override { expected_md5_ = lower(hex); }
+
   std::string resume_state() const override {
     if (!machine_.has_session() || machine_.complete() || machine_.failed()) return "";
     drive_resume_state st;
@@ -96,26 +100,44 @@ class drive_upload final : public storage_upload {
     return failure{make_error_code(code), std::move(message)};
   }
 
+  // What is wrong with Drive's account of the file, or "" when nothing is. SHA-256 when Drive
+  // gives one; else its MD5 against the one computed in flight; else it cannot be confirmed.
+  std::string mismatch(stored_object& file) const {
+    if (file.size != req_.total_size)
+      return "Drive stored " + std::to_string(file.size) + " bytes but " +
+             std::to_string(req_.total_size) + " were uploaded";
+    if (!file.sha256.empty()) {
+      if (file.sha256 != req_.sha256)
+        return "Drive reports SHA-256 " + file.sha256 +
+               " for the uploaded file but the backup's is " + req_.sha256;
+      return "";
+    }
+    if (!file.md5.empty() && !expected_md5_.empty()) {
+      if (file.md5 != expected_md5_)
+        return "Drive reports MD5 " + file.md5 + " (and no SHA-256) for the uploaded file but " +
+               "the MD5 of the bytes sent is " + expected_md5_;
+      return "";
+    }
+    file.unconfirmed = true;
+    return "";
+  }
+
   // Checks what Drive stored against what was sent; a file that does not match is deleted.
   asio::awaitable<outcome<stored_object>> verify(stored_object found) {
     stored_object* file = &found;
     file_id_ = file->location;
     if (file->sha256.empty()) {
-      // Drive may compute checksums a little later: ask once more, else the hash stays unknown.
+      // Drive may compute checksums a little later: ask once more.
       auto again = co_await s_.get_file(file->location);
       if (again && again->size == file->size) {
         file->sha256 = again->sha256;
         if (file->md5.empty()) file->md5 = again->md5;
       }
     }
-    std::string problem;
-    if (file->size != req_.total_size) {
-      problem = "Drive stored " + std::to_string(file->size) + " bytes but " +
-                std::to_string(req_.total_size) + " were uploaded";
-    } else if (!file->sha256.empty() && file->sha256 != req_.sha256) {
-      problem = "Drive reports SHA-256 " + file->sha256 +
-                " for the uploaded file but the backup's is " + req_.sha256;
-    }
+    const std::string problem = mismatch(*file);
+    if (file->unconfirmed)
+      s_.warn("Drive gave no checksum for the uploaded file; it is kept unverified",
+              {{"job", req_.job_id}, {"file", file->location}});
     if (!problem.empty()) {
       auto removed = co_await s_.delete_file(file->location);
       file_id_.clear();
@@ -328,6 +350,7 @@ class drive_upload final : public storage_upload {
   bool cancelled_ = false;
   asio::steady_timer* waiting_ = nullptr;
   asio::cancellation_signal stop_request_;  // cancels the request in flight
+  std::string expected_md5_;                // computed in flight by the pipeline, lowercase hex
   std::uint64_t next_offset_ = 0;           // first byte the next write() or finish() hands over
   std::string token_;
   std::string checked_session_;

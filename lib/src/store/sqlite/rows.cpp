@@ -40,7 +40,7 @@ struct row {
 
 }  // namespace
 
-const std::array<const char*, 1> migrations = {
+const std::array<const char*, 2> migrations = {
     R"sql(
 CREATE TABLE apps (
   name TEXT PRIMARY KEY,
@@ -108,19 +108,30 @@ CREATE TABLE backups (
 ) STRICT;
 CREATE INDEX backups_by_app ON backups(app, seq);
 )sql",
+    // 2: what a failed verification read back, and each app's last verify result.
+    R"sql(
+ALTER TABLE backups ADD COLUMN mismatch_at INTEGER;
+ALTER TABLE backups ADD COLUMN mismatch_size INTEGER;
+ALTER TABLE backups ADD COLUMN mismatch_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE apps ADD COLUMN last_verify_result TEXT NOT NULL DEFAULT '';
+ALTER TABLE apps ADD COLUMN last_verify_at INTEGER;
+ALTER TABLE apps ADD COLUMN last_verify_job TEXT NOT NULL DEFAULT '';
+ALTER TABLE apps ADD COLUMN last_verify_backup TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 const char* const app_columns =
     "name, url, token_sealed, drive_folder_id, schedule, timezone, verify_schedule, retention, "
     "created_at, updated_at, next_run_at, last_run_at, last_success_at, next_verify_at, "
-    "health_status, health_checked_at, health_detail, capabilities";
+    "health_status, health_checked_at, health_detail, capabilities, last_verify_result, "
+    "last_verify_at, last_verify_job, last_verify_backup";
 const char* const job_columns =
     "seq, id, app, kind, trigger, state, phase, bytes_done, bytes_total, attempt, max_attempts, "
     "created_at, started_at, finished_at, next_attempt_at, error_code, error_message, backup_id, "
     "warnings, resume, cancel_requested";
 const char* const backup_columns =
     "seq, id, app, job_id, created_at, size, sha256, md5, format, storage, location, name, folder, "
-    "status, verified_at, delete_attempts, last_error";
+    "status, verified_at, delete_attempts, last_error, mismatch_at, mismatch_size, mismatch_sha256";
 
 app_record read_app(SQLite::Statement& q, int first) {
   row r{q, first};
@@ -147,6 +158,13 @@ app_record read_app(SQLite::Statement& q, int first) {
     boost::system::error_code jec;
     auto v = boost::json::parse(caps.getString(), jec);
     if (!jec && v.is_object()) a.health.capabilities = v.as_object();
+  }
+  const auto result = parse_verify_result(r.text());
+  const auto verified = r.opt();
+  app_verify last{verify_result::passed, verified.value_or(sys_seconds{}), r.text(), r.text()};
+  if (result && verified) {
+    last.result = *result;
+    a.last_verify = std::move(last);
   }
   return a;
 }
@@ -177,6 +195,12 @@ void bind_app(SQLite::Statement& st, const app_record& a) {
     st.bind(":caps", boost::json::serialize(*a.health.capabilities));
   else
     st.bind(":caps");
+  st.bind(":verify_result",
+          a.last_verify ? std::string(to_string(a.last_verify->result)) : std::string());
+  bind_opt(st, ":verify_at",
+           a.last_verify ? std::optional<sys_seconds>(a.last_verify->at) : std::nullopt);
+  st.bind(":verify_job", a.last_verify ? a.last_verify->job_id : std::string());
+  st.bind(":verify_backup", a.last_verify ? a.last_verify->backup_id : std::string());
 }
 
 job_record read_job(SQLite::Statement& q, int first) {
@@ -259,6 +283,12 @@ backup_record read_backup(SQLite::Statement& q, int first) {
   b.verified_at = r.opt();
   b.delete_attempts = static_cast<int>(r.int64());
   b.last_error = r.text();
+  const auto mismatch_at = r.opt();
+  const auto mismatch_size = r.col();
+  std::string mismatch_sha256 = r.text();
+  if (mismatch_at)
+    b.mismatch = backup_mismatch{*mismatch_at, static_cast<std::uint64_t>(mismatch_size.getInt64()),
+                                 std::move(mismatch_sha256)};
   return b;
 }
 
@@ -279,6 +309,15 @@ void bind_backup(SQLite::Statement& st, const backup_record& b) {
   bind_opt(st, ":verified", b.verified_at);
   st.bind(":delete_attempts", b.delete_attempts);
   st.bind(":last_error", b.last_error);
+  if (b.mismatch) {
+    bind_time(st, ":mismatch_at", b.mismatch->detected_at);
+    st.bind(":mismatch_size", static_cast<int64_t>(b.mismatch->size));
+    st.bind(":mismatch_sha256", b.mismatch->sha256);
+  } else {
+    st.bind(":mismatch_at");
+    st.bind(":mismatch_size");
+    st.bind(":mismatch_sha256", std::string());
+  }
 }
 
 }  // namespace respaldo::sqlite_rows

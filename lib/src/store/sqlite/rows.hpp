@@ -15,7 +15,7 @@
 namespace respaldo::sqlite_rows {
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
-extern const std::array<const char*, 1> migrations;
+extern const std::array<const char*, 2> migrations;
 static_assert(std::tuple_size_v<decltype(migrations)> == sqlite_schema_version);
 
 extern const char* const app_columns;
@@ -32,6 +32,6 @@ inline constexpr int job_column_count = 21;
 
 backup_record read_backup(SQLite::Statement& q, int first = 0);
 void bind_backup(SQLite::Statement& st, const backup_record& b);
-inline constexpr int backup_column_count = 17;
+inline constexpr int backup_column_count = 20;
 
 }  // namespace respaldo::sqlite_rows

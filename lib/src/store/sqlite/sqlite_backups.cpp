@@ -15,9 +15,10 @@ outcome<void> sqlite_store::insert_backup(backup_record& b) {
     SQLite::Statement st(
         *db_,
         "INSERT INTO backups (id, app, job_id, created_at, size, sha256, md5, format, storage, "
-        "location, name, folder, status, verified_at, delete_attempts, last_error) VALUES (:id, "
-        ":app, :job_id, :created, :size, :sha256, :md5, :format, :storage, :location, :name, "
-        ":folder, :status, :verified, :delete_attempts, :last_error)");
+        "location, name, folder, status, verified_at, delete_attempts, last_error, mismatch_at, "
+        "mismatch_size, mismatch_sha256) VALUES (:id, :app, :job_id, :created, :size, :sha256, "
+        ":md5, :format, :storage, :location, :name, :folder, :status, :verified, "
+        ":delete_attempts, :last_error, :mismatch_at, :mismatch_size, :mismatch_sha256)");
     bind_backup(st, b);
     st.exec();
     b.seq = db_->getLastInsertRowid();
@@ -50,7 +51,8 @@ outcome<void> sqlite_store::update_backup(const backup_record& b) {
         "UPDATE backups SET app = :app, job_id = :job_id, created_at = :created, size = :size, "
         "sha256 = :sha256, md5 = :md5, format = :format, storage = :storage, location = "
         ":location, name = :name, folder = :folder, status = :status, verified_at = :verified, "
-        "delete_attempts = :delete_attempts, last_error = :last_error WHERE id = :id");
+        "delete_attempts = :delete_attempts, last_error = :last_error, mismatch_at = :mismatch_at, "
+        "mismatch_size = :mismatch_size, mismatch_sha256 = :mismatch_sha256 WHERE id = :id");
     bind_backup(st, b);
     if (st.exec() != 1) return failure{errc::not_found, "no backup with id " + b.id};
     return {};

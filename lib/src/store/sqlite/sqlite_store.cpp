@@ -82,7 +82,8 @@ outcome<void> sqlite_store::insert_app(const app_record& app) {
         *db_, std::string("INSERT INTO apps (") + app_columns +
                   ") VALUES (:name, :url, :token, :folder, :schedule, :timezone, :verify, "
                   ":retention, :created, :updated, :next_run, :last_run, :last_success, "
-                  ":next_verify, :health, :checked, :detail, :caps)");
+                  ":next_verify, :health, :checked, :detail, :caps, :verify_result, :verify_at, "
+                  ":verify_job, :verify_backup)");
     bind_app(st, app);
     st.exec();
     return {};
@@ -132,7 +133,8 @@ outcome<void> sqlite_store::update_app(const app_record& app) {
         ":retention, created_at = :created, updated_at = :updated, next_run_at = :next_run, "
         "last_run_at = :last_run, last_success_at = :last_success, next_verify_at = :next_verify, "
         "health_status = :health, health_checked_at = :checked, health_detail = :detail, "
-        "capabilities = :caps WHERE name = :name");
+        "capabilities = :caps, last_verify_result = :verify_result, last_verify_at = :verify_at, "
+        "last_verify_job = :verify_job, last_verify_backup = :verify_backup WHERE name = :name");
     bind_app(st, app);
     if (st.exec() != 1) return failure{errc::not_found, "no app named \"" + app.name + "\""};
     return {};

@@ -98,6 +98,40 @@ TEST_CASE("store reopens an existing database without migrating again and keeps 
   CHECK(backup->has_value());
 }
 
+TEST_CASE("store migrates a version 1 database to version 2, keeping its rows", "[store]") {
+  fixture f;
+  {
+    auto s = f.open();
+    REQUIRE(s->insert_app(make_app("mi-app")).has_value());
+    auto b = make_backup("b1", "mi-app");
+    REQUIRE(s->insert_backup(b).has_value());
+  }
+  {
+    // What version 1 had: the same tables without the columns migration 2 adds.
+    SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
+    for (const char* column : {"mismatch_at", "mismatch_size", "mismatch_sha256"})
+      db.exec(std::string("ALTER TABLE backups DROP COLUMN ") + column);
+    for (const char* column :
+         {"last_verify_result", "last_verify_at", "last_verify_job", "last_verify_backup"})
+      db.exec(std::string("ALTER TABLE apps DROP COLUMN ") + column);
+    db.exec("PRAGMA user_version = 1");
+  }
+  f.log_text.str("");
+  auto s = f.open();
+  CHECK_THAT(f.log_text.str(), Catch::Contains("store migrated") && Catch::Contains("2"));
+  auto app = **s->get_app("mi-app");
+  CHECK_FALSE(app.last_verify);
+  auto b = **s->get_backup("b1");
+  CHECK(b.status == backup_status::available);
+  CHECK_FALSE(b.mismatch);
+  b.status = backup_status::corrupt;
+  b.mismatch = backup_mismatch{at(1'700'000'900), 1, std::string(64, 'e')};
+  REQUIRE(s->update_backup(b).has_value());
+  CHECK(s->get_backup("b1")->value().mismatch == b.mismatch);
+  SQLite::Database db(f.db_path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+}
+
 TEST_CASE("store refuses a file that is not a database", "[store]") {
   fixture f;
   for (const std::string& content :
