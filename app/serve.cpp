@@ -195,9 +195,10 @@ void on_shutdown_signal(asio::signal_set& signals, asio::io_context& io, const s
 // Runs until a signal stops them.
 int run_services(const serve_config& cfg, logger& log, state& st, asio::io_context& io,
                  asio::thread_pool& blocking, metrics& stats, http_client& app_client,
-                 storage& backups) {
+                 storage& backups, address_policy& app_addresses) {
   exporter_options contract_opts;
   contract_opts.poll_max = cfg.deferred_poll_max;
+  contract_opts.allowed_download_origins = cfg.allowed_download_origins;
   auto contract = make_contract_client(app_client, contract_opts);
   job_runner runner(io.get_executor(), *st.db, *st.tokens, backups, *contract, system_wall_clock(),
                     runner_options_of(cfg), log, stats);
@@ -219,6 +220,7 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   };
   api_services services{*st.db,         *st.tokens,   log,     stats,    system_wall_clock(),
                         st.token.token, cfg.timezone, &runner, &backups, app_changed};
+  services.app_addresses = &app_addresses;
   api rest(services);
 
   http_server_options sopts;
@@ -234,6 +236,8 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
                {"error", bound.error().message()}});
     return 1;
   }
+  // Apps must never send respaldo to its own API (a redirect, a name resolving to it).
+  app_addresses.own.push_back(*bound);
   // Installed before "listening" is logged: a SIGTERM right after that line must shut down
   // gracefully, not kill the process with the default disposition.
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -276,9 +280,14 @@ int run_serve(const std::vector<std::string>& args) {
     return 2;
   }
   auto tls = std::move(*made_tls);
+  // Filled in with the API's own address once it listens; read at every app connection.
+  address_policy app_addresses{cfg.app_networks, {}};
   http_client_options app_client_options;
   app_client_options.connect_timeout = cfg.connect_timeout;
   app_client_options.io_timeout = cfg.read_timeout;
+  app_client_options.endpoint_filter = [&app_addresses](const asio::ip::tcp::endpoint& to) {
+    return check_endpoint(app_addresses, to);
+  };
   http_client app_client(io.get_executor(), app_client_options, tls);
 
   backup_storage backups(blocking, (std::filesystem::path(cfg.data_dir) / "backups").string());
@@ -287,7 +296,8 @@ int run_serve(const std::vector<std::string>& args) {
              {{"files", static_cast<std::uint64_t>(n)}});
   if (cfg.storage == "drive")
     if (auto failed = open_drive(cfg, io, tls, log, backups)) return *failed;
-  return run_services(cfg, log, st, io, blocking, stats, app_client, *backups.active);
+  return run_services(cfg, log, st, io, blocking, stats, app_client, *backups.active,
+                      app_addresses);
 }
 
 }  // namespace respaldo

@@ -38,6 +38,8 @@ handler_result create_app(api_context& ctx, http_request& req) {
   if (!body) co_return body.error();
   auto app = validate_registration(*body);
   if (!app) co_return validation_problem(app.error());
+  if (auto inside = co_await check_app_url_address(ctx, app->url); !inside)
+    co_return validation_problem(inside.error());
   const auto now = ctx.svc.clock.now();
   app->created_at = now;
   app->updated_at = now;
@@ -83,6 +85,8 @@ handler_result update_app(api_context& ctx, http_request& req) {
   auto patched = apply_app_patch(**app, *body);
   if (!patched) co_return validation_problem(patched.error());
   app_record& updated = *patched;
+  if (auto inside = co_await check_app_url_address(ctx, updated.url); !inside)
+    co_return validation_problem(inside.error());
   updated.updated_at = ctx.svc.clock.now();
   if (updated.schedule != (*app)->schedule || updated.timezone != (*app)->timezone)
     updated.next_run_at.reset();  // recomputed by the scheduler

@@ -75,6 +75,9 @@ http_response job_not_found(const std::string& id);
 http_response backup_not_found(const std::string& id);
 // A refused request body: 422 with the failure's code and the field it names.
 http_response validation_problem(const failure& e);
+// Success, or the validation failure of a URL whose host lies outside --app-networks.
+boost::asio::awaitable<outcome<void>> check_app_url_address(const api_context& ctx,
+                                                            const std::string& url);
 http_response accepted_job(const job_record& job);
 
 // ---- handlers, one file per resource ----------------------------------------------------------

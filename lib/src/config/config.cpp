@@ -1,6 +1,7 @@
 #include "respaldo/config/config.hpp"
 
 #include <boost/program_options.hpp>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -66,11 +67,32 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
   return value * factor;
 }
 
+namespace {
+
+// --allow-download-origin and --app-networks: the flag and what is wrong, if anything.
+std::optional<std::pair<std::string, std::string>> check_app_connections(
+    serve_config& cfg, const std::string& app_networks) {
+  for (auto& origin : cfg.allowed_download_origins) {
+    for (auto& c : origin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (origin.empty() || origin.find('/') != std::string::npos ||
+        origin.find('@') != std::string::npos)
+      return std::pair{
+          std::string("allow-download-origin"),
+          "expected HOST or HOST:PORT such as objects.example.com:443, got \"" + origin + "\""};
+  }
+  auto nets = parse_ip_networks(app_networks);
+  if (!nets) return std::pair{std::string("app-networks"), nets.error().message};
+  cfg.app_networks = std::move(*nets);
+  return std::nullopt;
+}
+
+}  // namespace
+
 parse_outcome parse_serve_config(const std::vector<std::string>& args) {
   serve_config cfg;
   std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
       job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
-      shutdown_grace, config_file;
+      shutdown_grace, config_file, app_networks;
 
   po::options_description general("respaldo serve options");
   // clang-format off
@@ -101,6 +123,8 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     ("drive-api-url", po::value(&cfg.drive_api_url)->default_value("https://www.googleapis.com")->value_name("URL"), "base of /drive/v3 and /upload/drive/v3")
     ("drive-token-url", po::value(&cfg.drive_token_url)->value_name("URL"), "OAuth token endpoint (default: the credentials' token_uri)")
     ("ca-file", po::value(&cfg.ca_file)->value_name("FILE"), "extra trusted CA certificates (PEM)")
+    ("allow-download-origin", po::value(&cfg.allowed_download_origins)->composing()->value_name("HOST[:PORT]"), "an origin besides the app's own an export download may come from (repeatable; e.g. presigned object-store URLs)")
+    ("app-networks", po::value(&app_networks)->value_name("CIDR,..."), "app URLs and every address connected to for an app must lie in these blocks")
     ("max-body-bytes", po::value(&max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
     ("request-timeout", po::value(&request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
     ("shutdown-grace", po::value(&shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM");
@@ -191,6 +215,8 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
   if (cfg.max_attempts < 1 || cfg.max_attempts > 100)
     return fail("max-attempts", "expected 1 to 100");
   if (cfg.data_dir.empty()) return fail("data-dir", "must not be empty");
+
+  if (auto bad = check_app_connections(cfg, app_networks)) return fail(bad->first, bad->second);
 
   auto size = parse_byte_size(chunk_size);
   if (!size || *size == 0 || *size % (256 * 1024) != 0 || *size > 256ull * 1024 * 1024)

@@ -69,6 +69,10 @@ failure network_failure(const boost::system::error_code& ec, const job_control* 
                         const std::string& what, const std::string& detail) {
   if (control && control->stopped()) return control->reason();
   if (ec == errc::timeout) return fail(errc::app_timeout, what + " timed out");
+  // The address policy refused the connection (link-local, respaldo itself, outside
+  // --app-networks): the app sent respaldo there, or its name resolves there.
+  if (ec == errc::app_contract_violation)
+    return fail(errc::app_contract_violation, what + ": " + detail);
   if (ec == errc::tls_error) return fail(errc::app_unreachable, what + ": TLS failed: " + detail);
   if (ec == errc::http_protocol_error)
     return fail(errc::app_contract_violation,
@@ -188,6 +192,21 @@ http_client_request download_request(const parsed_url& url, const app_record& ap
   return req;
 }
 
+outcome<void> check_download_origin(const app_record& app, const http_origin& target,
+                                    const std::vector<std::string>& allowed) {
+  auto base = parse_http_url(app.url);
+  if (base && base->origin == target) return {};
+  const std::string host =
+      target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
+  for (const auto& a : allowed)
+    if (lower(a) == host || lower(a) == host + ":" + target.port) return {};
+  return fail(errc::app_contract_violation,
+              "the export download is on another origin (" + to_string(target) +
+                  "); the app must serve it itself, or the operator must allow that origin "
+                  "with --allow-download-origin " +
+                  host + ":" + target.port);
+}
+
 // The contract paths hang below the registered URL's path, whether or not it ends in '/':
 // "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
 outcome<parsed_url> contract_url(const std::string& app_url, std::string_view path) {
@@ -299,6 +318,9 @@ asio::awaitable<outcome<export_stream>> exporter::get_download(const app_record&
                                                                job_control& control,
                                                                int redirects_left) {
   const std::string what = "GET " + path_of(url);
+  if (auto allowed = check_download_origin(app, url.origin, options_.allowed_download_origins);
+      !allowed)
+    co_return allowed.error();
   auto conn = co_await client_.acquire(url.origin);
   if (!conn) co_return network_failure(conn.error(), &control, what);
   auto req = download_request(url, app);

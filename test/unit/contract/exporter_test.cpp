@@ -236,3 +236,29 @@ TEST_CASE("an export download carries the app's token only to the app's own orig
   CHECK(elsewhere.method == "GET");
   CHECK(elsewhere.target == "/bucket/7?sig=abc");
 }
+
+TEST_CASE("a download on another origin needs the operator's leave", "[exporter]") {
+  respaldo::app_record app;
+  app.url = "http://mi-app:8000/base";
+  auto origin_of = [](const char* url) { return respaldo::parse_http_url(url)->origin; };
+  const std::vector<std::string> none;
+  CHECK(respaldo::check_download_origin(app, origin_of("http://mi-app:8000/dl/1"), none));
+  for (const char* url : {"http://mi-app:9000/dl", "https://mi-app:8000/dl",
+                          "http://169.254.169.254/latest/meta-data", "http://127.0.0.1:8080/api",
+                          "https://objects.example/bucket/7?sig=abc"}) {
+    INFO(url);
+    auto refused = respaldo::check_download_origin(app, origin_of(url), none);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == respaldo::errc::app_contract_violation);
+    CHECK_THAT(refused.error().message, Catch::Contains(respaldo::to_string(origin_of(url))));
+    CHECK_THAT(refused.error().message, Catch::Contains("--allow-download-origin"));
+  }
+  const std::vector<std::string> allowed{"objects.example", "cache.example:9000", "[fd00::7]:443"};
+  CHECK(respaldo::check_download_origin(app, origin_of("https://objects.example/b/7"), allowed));
+  CHECK(respaldo::check_download_origin(app, origin_of("http://objects.example:81/b"), allowed));
+  CHECK(respaldo::check_download_origin(app, origin_of("http://cache.example:9000/x"), allowed));
+  CHECK_FALSE(respaldo::check_download_origin(app, origin_of("http://cache.example/x"), allowed));
+  CHECK(respaldo::check_download_origin(app, origin_of("https://[fd00::7]/x"), allowed));
+  CHECK_FALSE(
+      respaldo::check_download_origin(app, origin_of("https://objects.example.evil/x"), allowed));
+}

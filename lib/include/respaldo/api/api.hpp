@@ -22,6 +22,7 @@ class storage;
 class job_runner;
 class wall_clock;
 struct app_record;
+struct address_policy;
 
 struct api_services {
   store& db;
@@ -35,6 +36,8 @@ struct api_services {
   storage* backups = nullptr;  // /content downloads
   // Told when an app is created, changed or deleted (the scheduler recomputes its timer).
   std::function<void(const std::string& app)> app_changed;
+  // --app-networks, checked against registered URLs (null or empty: any).
+  const address_policy* app_addresses = nullptr;
 };
 
 class api {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "respaldo/http/client/address_policy.hpp"
+
 namespace respaldo {
 
 struct serve_config {
@@ -45,6 +47,10 @@ struct serve_config {
   std::string drive_api_url = "https://www.googleapis.com";
   std::string drive_token_url;  // default: the credentials' token_uri or Google's
   std::string ca_file;
+
+  // where app connections may go (see http/client/address_policy.hpp)
+  std::vector<std::string> allowed_download_origins;  // "host" or "host:port", lower-case
+  std::vector<ip_network> app_networks;               // empty: any
 
   // HTTP server
   std::size_t max_body_bytes = 1024 * 1024;

@@ -27,6 +27,8 @@ struct exporter_options {
   std::chrono::milliseconds poll_initial{2'000};  // without Retry-After
   std::chrono::milliseconds poll_max{60'000};
   std::size_t json_limit = 64 * 1024;
+  // Origins besides the app's own a download may be fetched from ("host" or "host:port").
+  std::vector<std::string> allowed_download_origins;
 };
 
 struct app_capabilities {

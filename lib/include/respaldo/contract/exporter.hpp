@@ -33,6 +33,11 @@ outcome<app_capabilities> parse_capabilities(std::string_view body);
 outcome<parsed_url> contract_url(const std::string& app_url, std::string_view path);
 // A GET of an export download; it carries the app's token only towards the app's own origin.
 http_client_request download_request(const parsed_url& url, const app_record& app);
+// A download must come from the app's own origin or from one the operator allowed
+// (`allowed` holds "host" or "host:port", IPv6 hosts in brackets); anything else is
+// errc::app_contract_violation naming the host, before any byte is fetched from it.
+outcome<void> check_download_origin(const app_record& app, const http_origin& target,
+                                    const std::vector<std::string>& allowed);
 
 // The contract client over HTTP (make_contract_client).
 class exporter final : public contract_client {

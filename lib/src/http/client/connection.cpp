@@ -93,6 +93,25 @@ asio::awaitable<outcome<tcp::resolver::results_type>> resolve(
   co_return endpoints;
 }
 
+// The resolved addresses the options allow; the first refusal when none is.
+outcome<std::vector<tcp::endpoint>> allowed_endpoints(const tcp::resolver::results_type& resolved,
+                                                      const http_client_options& opts) {
+  std::vector<tcp::endpoint> out;
+  std::optional<failure> refusal;
+  for (const auto& entry : resolved) {
+    if (opts.endpoint_filter) {
+      auto ok = opts.endpoint_filter(entry.endpoint());
+      if (!ok) {
+        if (!refusal) refusal = std::move(ok.error());
+        continue;
+      }
+    }
+    out.push_back(entry.endpoint());
+  }
+  if (out.empty() && refusal) return std::move(*refusal);
+  return out;
+}
+
 // SNI carries names only (RFC 6066); the certificate must match the name or the address.
 asio::awaitable<outcome<void>> handshake(http_connection::impl& p,
                                          std::chrono::steady_clock::time_point deadline) {
@@ -257,7 +276,9 @@ asio::awaitable<outcome<std::unique_ptr<http_connection>>> http_connection::conn
   }
   const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
   auto p = std::make_unique<impl>(ex, origin, opts, tls);
-  auto endpoints = co_await resolve(ex, origin, deadline);
+  auto resolved = co_await resolve(ex, origin, deadline);
+  if (!resolved) co_return resolved.error();
+  auto endpoints = allowed_endpoints(*resolved, opts);
   if (!endpoints) co_return endpoints.error();
 
   if (origin.tls) p->secured = std::make_unique<tls_stream_type>(ex, tls->ctx);

@@ -21,9 +21,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -95,6 +97,9 @@ struct http_client_options {
   // Interim (1xx) responses skipped before the final one; a peer that sends more is refused
   // (errc::http_protocol_error) instead of holding the connection forever.
   std::size_t max_interim_responses = 8;
+  // When set, every resolved address must pass it before a connection is made; the first
+  // refusal is the failure when no address passes (see address_policy.hpp).
+  std::function<outcome<void>(const boost::asio::ip::tcp::endpoint&)> endpoint_filter;
   std::string ca_file;  // extra trusted CA (PEM) in addition to the system CAs
   // An idle pooled connection older than this is closed instead of reused.
   std::chrono::milliseconds pool_idle_timeout{30'000};

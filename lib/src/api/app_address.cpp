@@ -1,0 +1,65 @@
+// --app-networks at registration and PATCH: the registered URL's host must lie inside the
+// operator's blocks. A name is resolved here (briefly); one that does not resolve yet is
+// accepted, since every connection is checked again against the address it resolves to then.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <variant>
+
+#include "context.hpp"
+#include "respaldo/http/client/address_policy.hpp"
+#include "respaldo/http/client/client.hpp"
+
+namespace respaldo::api_detail {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds resolve_budget{2};
+
+failure outside(const std::string& host, const failure& why) {
+  return failure{make_error_code(errc::validation_failed),
+                 "url host " + host + " is not allowed: " + why.message +
+                     "; register the app by an address inside --app-networks",
+                 "url"};
+}
+
+asio::awaitable<std::vector<asio::ip::address>> resolve_briefly(const std::string& host) {
+  using namespace asio::experimental::awaitable_operators;
+  tcp::resolver resolver(co_await asio::this_coro::executor);
+  asio::steady_timer timer(co_await asio::this_coro::executor, resolve_budget);
+  auto done = co_await (resolver.async_resolve(host, "", nothrow) || timer.async_wait(nothrow));
+  std::vector<asio::ip::address> out;
+  if (done.index() != 0) co_return out;
+  auto& [ec, results] = std::get<0>(done);
+  if (ec) co_return out;
+  for (const auto& r : results) out.push_back(r.endpoint().address());
+  co_return out;
+}
+
+}  // namespace
+
+asio::awaitable<outcome<void>> check_app_url_address(const api_context& ctx,
+                                                     const std::string& url) {
+  const address_policy* policy = ctx.svc.app_addresses;
+  if (!policy || policy->app_networks.empty()) co_return outcome<void>{};
+  auto parsed = parse_http_url(url);
+  if (!parsed) co_return outcome<void>{};  // validation has refused it already
+  const std::string& host = parsed->origin.host;
+  boost::system::error_code ec;
+  const auto literal = asio::ip::make_address(host, ec);
+  std::vector<asio::ip::address> addresses;
+  if (!ec)
+    addresses.push_back(literal);
+  else
+    addresses = co_await resolve_briefly(host);
+  for (const auto& a : addresses)
+    if (auto ok = check_app_address(*policy, a); !ok) co_return outside(host, ok.error());
+  co_return outcome<void>{};
+}
+
+}  // namespace respaldo::api_detail
