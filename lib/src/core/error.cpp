@@ -6,6 +6,8 @@
 #include <ostream>
 #include <string>
 
+#include "respaldo/core/text.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -110,16 +112,19 @@ void throw_exception_from_error(const failure& f, const boost::source_location& 
 }
 
 std::string printable_excerpt(std::string_view text, std::size_t limit) {
+  // Trailing white space (a body's final newline) says nothing; drop it rather than escape it.
+  while (!text.empty() &&
+         (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t'))
+    text.remove_suffix(1);
   std::string out;
-  for (char c : text) {
+  // Whole characters and whole escapes only, so the cut never leaves a broken UTF-8 sequence.
+  for (std::size_t i = 0; i < text.size();) {
     if (out.size() >= limit) {
       out += "...";
       break;
     }
-    const auto u = static_cast<unsigned char>(c);
-    out += u < 0x20 || u == 0x7f ? ' ' : c;
+    i += append_escaped_at(out, text, i);
   }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
