@@ -8,6 +8,7 @@
 #include "respaldo/core/error.hpp"
 
 using respaldo::escape_unprintable;
+using respaldo::escaped_excerpt;
 using respaldo::printable_excerpt;
 using respaldo::utf8_sequence_at;
 
@@ -39,13 +40,19 @@ TEST_CASE("escape_unprintable escapes control characters and invalid UTF-8", "[t
   CHECK(escape_unprintable(R"(a\b"c)", true) == R"(a\\b\"c)");
 }
 
-TEST_CASE("printable_excerpt escapes instead of blanking and cuts whole characters", "[text]") {
-  CHECK(printable_excerpt("\x1b[31m\rFAKE", 100) == "\\x1b[31m\\rFAKE");
-  CHECK(printable_excerpt("disk full\r\n", 100) == "disk full");
-  CHECK(printable_excerpt("caf\xc3\xa9 \xff", 100) == "caf\xc3\xa9 \\xff");
+TEST_CASE("escaped_excerpt escapes instead of blanking and cuts whole characters", "[text]") {
+  CHECK(escaped_excerpt("\x1b[31m\rFAKE", 100) == "\\x1b[31m\\rFAKE");
+  CHECK(escaped_excerpt("disk full\r\n", 100) == "disk full");
+  CHECK(escaped_excerpt("caf\xc3\xa9 \xff", 100) == "caf\xc3\xa9 \\xff");
   // The cut falls after the 2-byte é, never inside it, and after a whole escape.
+  CHECK(escaped_excerpt("caf\xc3\xa9s", 4) == "caf\xc3\xa9...");
+  CHECK(escaped_excerpt("\x1b\x1b\x1b", 2) == "\\x1b...");
+  CHECK(escaped_excerpt("short", 5) == "short");
+  CHECK(escaped_excerpt("", 5).empty());
+}
+
+TEST_CASE("printable_excerpt blanks control characters and escapes invalid UTF-8", "[text]") {
+  CHECK(printable_excerpt("Bad\nthing\x1b", 100) == "Bad thing");
+  CHECK(printable_excerpt("caf\xc3\xa9 \xff", 100) == "caf\xc3\xa9 \\xff");
   CHECK(printable_excerpt("caf\xc3\xa9s", 4) == "caf\xc3\xa9...");
-  CHECK(printable_excerpt("\x1b\x1b\x1b", 2) == "\\x1b...");
-  CHECK(printable_excerpt("short", 5) == "short");
-  CHECK(printable_excerpt("", 5).empty());
 }
