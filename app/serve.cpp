@@ -2,6 +2,8 @@
 // and the last one runs the io_context until a signal stops it.
 #include "serve.hpp"
 
+#include <sys/resource.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,6 +44,19 @@ log_level level_from(const std::string& s) {
   if (s == "warn") return log_level::warn;
   if (s == "error") return log_level::error;
   return log_level::info;
+}
+
+// 1024 API connections plus the database, backup files and app connections need more
+// descriptors than a common default soft limit (1024) allows; the hard limit is ours to take.
+void raise_descriptor_limit(logger& log) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const auto soft = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+    log.warn("cannot raise the open file limit",
+             {{"soft", static_cast<std::uint64_t>(soft)},
+              {"hard", static_cast<std::uint64_t>(lim.rlim_max)}});
 }
 
 // The persistent state: admin token, secret key and database (the box outlives the store).
@@ -227,6 +242,7 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   sopts.body_limit = cfg.max_body_bytes;
   sopts.read_timeout = cfg.request_timeout;
   sopts.handler_timeout = cfg.request_timeout;
+  sopts.max_connections_per_client = cfg.max_connections_per_client;
   auto handler = [&rest](http_request& req) { return rest.handle(req); };
   http_server server(io.get_executor(), handler, sopts, log);
   auto bound = server.listen(cfg.listen_host, cfg.listen_port);
@@ -267,6 +283,7 @@ int run_serve(const std::vector<std::string>& args) {
   const serve_config cfg = *parsed.config;
   logger log(cfg.log_format == "json" ? log_format::json : log_format::text, &std::cerr,
              level_from(cfg.log_level));
+  raise_descriptor_limit(log);
   state st;
   if (auto failed = open_state(cfg, log, st)) return *failed;
 

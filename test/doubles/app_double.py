@@ -99,6 +99,7 @@ CONFIG_SCHEMA = {
     "size_delta": (int, 1),
     "download_fault": (str, ""),  # a DOWNLOAD_FAULTS entry for deferred downloads
     "download_fault_count": (int, -1),  # faulty downloads per job; negative: all of them
+    "failed_error": (str, "disk full"),  # the "error" of a deferred_failed status document
 }
 
 
@@ -486,7 +487,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 202, {"status": "running", "progress": round(done / (total + 1), 3)}, headers
             )
         if job["mode"] == "deferred_failed":
-            return self._send_json(200, {"status": "failed", "error": "disk full"})
+            return self._send_json(200, {"status": "failed", "error": job["cfg"]["failed_error"]})
         if job["mode"] == "deferred_303":
             self.send_response(303)
             self.send_header("Location", self._url(job["cfg"], "/downloads/" + job_id))

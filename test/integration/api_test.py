@@ -217,7 +217,8 @@ class RegistrationTest(ServerCase):
             with self.subTest(body=body):
                 self.assertProblem(self.srv.request("PATCH", "/api/apps/patchy", body), 422, "immutable_field", field="name")
         for body, field in (({"url": None}, "url"), ({"schedule": "nope"}, "schedule"), ({"url": "ftp://x/"}, "url"),
-                            ({"retention": 5}, "retention"), ({"bogus": 1}, "bogus"), ({"token": ""}, "token")):
+                            ({"retention": 5}, "retention"), ({"bogus": 1}, "bogus"), ({"token": ""}, "token"),
+                            ({"schedule": "0 0 30 2 *"}, "schedule"), ({"schedule": "0 0 31 4 *"}, "schedule")):
             with self.subTest(body=body):
                 self.assertProblem(self.srv.request("PATCH", "/api/apps/patchy", body), 422, "validation_failed", field=field)
         after = self.srv.get("/api/apps/patchy").json()
@@ -278,6 +279,8 @@ class RegistrationTest(ServerCase):
             ("schedule words", {"schedule": "every day"}, "schedule", ()),
             ("schedule empty", {"schedule": ""}, "schedule", ()),
             ("verify_schedule invalid", {"verify_schedule": "0 25 * * *"}, "verify_schedule", ("cron",)),
+            ("schedule 30 February", {"schedule": "0 0 30 2 *"}, "schedule", ("never fires", "400 years")),
+            ("schedule 31 April", {"schedule": "0 0 31 4 *"}, "schedule", ("never fires", "400 years")),
             ("timezone unknown", {"timezone": "Mars/Olympus"}, "timezone", ("IANA",)),
             ("retention missing daily", {"retention": {"weekly": 4}}, "retention", ("daily",)),
             ("retention missing weekly", {"retention": {"daily": 7}}, "retention", ("weekly",)),
@@ -332,6 +335,7 @@ class RegistrationTest(ServerCase):
             {"url": "HTTP://MI-APP:8000"},
             {"schedule": "@daily"},
             {"schedule": "*/15 1-5 * JAN-MAR MON"},
+            {"schedule": "0 0 31 2 1"},  # both day fields restricted: Mondays of February
             {"retention": {"daily": 0, "weekly": 1}},
             {"retention": {"daily": 10000, "weekly": 10000, "monthly": 0, "yearly": 3, "last": 2}},
             {"timezone": "Europe/Madrid"},

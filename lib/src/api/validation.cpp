@@ -80,6 +80,13 @@ field_check check_schedule(std::string_view field, std::string_view expr) {
   if (!parsed)
     return bad_field(std::string(field), std::string(field) + " is not a valid cron expression: " +
                                              parsed.error().message);
+  // can_fire covers a whole 400-year cycle, so a false answer means never.
+  if (!parsed->can_fire())
+    return bad_field(std::string(field),
+                     std::string(field) + " \"" + parsed->expression() +
+                         "\" never fires: no fire time within the next 400 years (the "
+                         "day-of-month does not exist in the months listed); pick a day that "
+                         "exists in them, or restrict day-of-week too");
   return {};
 }
 

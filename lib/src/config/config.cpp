@@ -126,6 +126,7 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     ("allow-download-origin", po::value(&cfg.allowed_download_origins)->composing()->value_name("HOST[:PORT]"), "an origin besides the app's own an export download may come from (repeatable; e.g. presigned object-store URLs)")
     ("app-networks", po::value(&app_networks)->value_name("CIDR,..."), "app URLs and every address connected to for an app must lie in these blocks")
     ("max-body-bytes", po::value(&max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
+    ("max-connections-per-client", po::value(&cfg.max_connections_per_client)->default_value(64)->value_name("N"), "open API connections one client address may hold")
     ("request-timeout", po::value(&request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
     ("shutdown-grace", po::value(&shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM");
   // clang-format on
@@ -214,6 +215,8 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     return fail("max-concurrent-jobs", "expected 1 to 256");
   if (cfg.max_attempts < 1 || cfg.max_attempts > 100)
     return fail("max-attempts", "expected 1 to 100");
+  if (cfg.max_connections_per_client < 1 || cfg.max_connections_per_client > 1024)
+    return fail("max-connections-per-client", "expected 1 to 1024 (the server's connection cap)");
   if (cfg.data_dir.empty()) return fail("data-dir", "must not be empty");
 
   if (auto bad = check_app_connections(cfg, app_networks)) return fail(bad->first, bad->second);

@@ -161,9 +161,9 @@ failure status_document_failure(std::string_view doc) {
     std::string reason = "the app reported the export as failed";
     if (auto e = o->find("error"); e != o->end()) {
       if (e->value().is_string())
-        reason += ": " + std::string(e->value().as_string()).substr(0, 500);
+        reason += ": " + escaped_excerpt(e->value().as_string(), 500);
       else
-        reason += ": " + json::serialize(e->value()).substr(0, 500);
+        reason += ": " + escaped_excerpt(json::serialize(e->value()), 500);
     }
     return fail(errc::app_export_failed, reason);
   }
@@ -229,15 +229,15 @@ outcome<export_stream> read_contract_headers(const http_client_response_head& he
   if (!is_sha256_hex(*sum))
     return fail(errc::app_contract_violation,
                 "X-Checksum-SHA256 must be 64 hexadecimal digits, got \"" +
-                    std::string(sum->substr(0, 80)) + "\"");
+                    escaped_excerpt(*sum, 80) + "\"");
   s.sha256 = lower(*sum);
   auto size = head.header("X-Size");
   if (!size)
     return fail(errc::app_contract_violation, "the export response lacks the X-Size header");
   auto parsed = parse_u64(*size);
   if (!parsed)
-    return fail(errc::app_contract_violation, "X-Size must be a decimal byte count, got \"" +
-                                                  std::string(size->substr(0, 40)) + "\"");
+    return fail(errc::app_contract_violation,
+                "X-Size must be a decimal byte count, got \"" + escaped_excerpt(*size, 40) + "\"");
   s.size = *parsed;
   auto format = head.header("X-Format");
   if (!format)
@@ -246,7 +246,7 @@ outcome<export_stream> read_contract_headers(const http_client_response_head& he
     return fail(errc::app_contract_violation,
                 "X-Format must be 1 to 32 characters of letters, digits, '.', '-', '_' or '+' "
                 "(e.g. pgdump, tar.gz), got \"" +
-                    std::string(format->substr(0, 40)) + "\"");
+                    escaped_excerpt(*format, 40) + "\"");
   s.format = std::string(*format);
   return s;
 }
@@ -265,9 +265,9 @@ outcome<app_capabilities> parse_capabilities(std::string_view body) {
     return fail(errc::app_contract_violation, "capabilities lack the \"version\" string");
   caps.version = std::string(version->value().as_string());
   if (caps.version != "v1")
-    return fail(
-        errc::app_contract_violation,
-        "capabilities version is \"" + caps.version.substr(0, 40) + "\"; respaldo speaks v1");
+    return fail(errc::app_contract_violation, "capabilities version is \"" +
+                                                  escaped_excerpt(caps.version, 40) +
+                                                  "\"; respaldo speaks v1");
   if (auto t = o.find("types"); t != o.end() && t->value().is_array())
     for (const auto& item : t->value().as_array())
       if (item.is_string()) caps.types.emplace_back(item.as_string());

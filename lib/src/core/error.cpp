@@ -6,6 +6,8 @@
 #include <ostream>
 #include <string>
 
+#include "respaldo/core/text.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -109,18 +111,41 @@ void throw_exception_from_error(const failure& f, const boost::source_location& 
   boost::throw_exception(boost::system::system_error(f.code, f.message), loc);
 }
 
-std::string printable_excerpt(std::string_view text, std::size_t limit) {
+namespace {
+
+std::string excerpt(std::string_view text, std::size_t limit, bool blank_controls) {
+  // Trailing white space (a body's final newline) says nothing; drop it rather than show it.
+  while (!text.empty() &&
+         (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' || text.back() == '\t'))
+    text.remove_suffix(1);
   std::string out;
-  for (char c : text) {
+  // Whole characters and whole escapes only, so the cut never leaves a broken UTF-8 sequence.
+  for (std::size_t i = 0; i < text.size();) {
     if (out.size() >= limit) {
       out += "...";
       break;
     }
-    const auto u = static_cast<unsigned char>(c);
-    out += u < 0x20 || u == 0x7f ? ' ' : c;
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (blank_controls && (u < 0x20 || u == 0x7f)) {
+      out += ' ';
+      ++i;
+      continue;
+    }
+    i += append_escaped_at(out, text, i);
   }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (blank_controls)
+    while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
+}
+
+}  // namespace
+
+std::string printable_excerpt(std::string_view text, std::size_t limit) {
+  return excerpt(text, limit, true);
+}
+
+std::string escaped_excerpt(std::string_view text, std::size_t limit) {
+  return excerpt(text, limit, false);
 }
 
 bool is_transient(const boost::system::error_code& ec) noexcept {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <iostream>
 
+#include "respaldo/core/text.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -28,12 +30,18 @@ std::string json_quote(std::string_view s) {
   return boost::json::serialize(boost::json::string(s));
 }
 
-// Text values are quoted only when they would otherwise be ambiguous.
+// Text values are quoted only when they would otherwise be ambiguous. Control characters and
+// invalid UTF-8 are always escaped (\x1b, \r): a value may come from a request target or an app,
+// and raw ESC or CR would recolour the operator's terminal or forge a line.
 std::string text_value(std::string_view v) {
   bool plain = !v.empty();
   for (char c : v)
-    if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t' || c == '\\') plain = false;
-  return plain ? std::string(v) : json_quote(v);
+    if (c == ' ' || c == '"' || c == '=' || c == '\\') plain = false;
+  if (plain) {
+    const std::string escaped = escape_unprintable(v);
+    if (escaped == v) return escaped;
+  }
+  return '"' + escape_unprintable(v, true) + '"';
 }
 
 }  // namespace
@@ -55,7 +63,7 @@ void logger::log(log_level level, std::string_view message,
     }
     line += "}\n";
   } else {
-    line = ts + " " + std::string(level_name(level)) + " " + std::string(message);
+    line = ts + " " + std::string(level_name(level)) + " " + escape_unprintable(message);
     for (const auto& f : fields) line += " " + std::string(f.key) + "=" + text_value(f.value);
     line += "\n";
   }

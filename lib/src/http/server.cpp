@@ -15,8 +15,12 @@
 #include <tuple>
 #include <variant>
 
+#include "respaldo/core/error.hpp"
 #include "respaldo/core/ids.hpp"
+#include "respaldo/core/text.hpp"
+#include "respaldo/http/admission.hpp"
 #include "respaldo/http/problem.hpp"
+#include "response_writer.hpp"
 
 namespace respaldo {
 
@@ -31,7 +35,8 @@ namespace {
 
 struct connection {
   beast::tcp_stream* stream = nullptr;
-  bool busy = false;
+  connection_admission::connection_id id = 0;
+  bool evicted = false;  // closed to make room for a newcomer
 };
 
 // 16 hex digits, as before; core's generator so that there is one source of ids.
@@ -50,44 +55,24 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
-class stream_sink final : public body_sink {
- public:
-  stream_sink(beast::tcp_stream& s, bool chunked, std::chrono::milliseconds timeout)
-      : stream_(s), chunked_(chunked), timeout_(timeout) {}
-
-  asio::awaitable<boost::system::error_code> write(asio::const_buffer data) override {
-    if (data.size() == 0) co_return boost::system::error_code{};
-    stream_.expires_after(timeout_);
-    if (chunked_) {
-      auto [ec, n] =
-          co_await asio::async_write(stream_, http::make_chunk(data), as_tuple_awaitable);
-      written_ += data.size();
-      co_return ec;
-    }
-    auto [ec, n] = co_await asio::async_write(stream_, data, as_tuple_awaitable);
-    written_ += n;
-    co_return ec;
-  }
-  std::uint64_t written() const { return written_; }
-
- private:
-  beast::tcp_stream& stream_;
-  bool chunked_;
-  std::chrono::milliseconds timeout_;
-  std::uint64_t written_ = 0;
-};
-
 }  // namespace
 
 struct http_server::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor e, request_handler h, http_server_options o, logger& l)
-      : ex(std::move(e)), acceptor(ex), handler(std::move(h)), options(o), log(l), drained(ex) {}
+      : ex(std::move(e)),
+        acceptor(ex),
+        handler(std::move(h)),
+        options(o),
+        log(l),
+        admission(admission_limits{o.max_connections, o.max_connections_per_client}),
+        drained(ex) {}
 
   asio::any_io_executor ex;
   tcp::acceptor acceptor;
   request_handler handler;
   http_server_options options;
   logger& log;
+  connection_admission admission;
   std::list<connection> connections;
   bool stopping = false;
   asio::steady_timer drained;  // cancelled when the last connection closes (shutdown waits on it)
@@ -104,18 +89,45 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         co_await pause.async_wait(as_tuple_awaitable);
         continue;
       }
-      if (connections.size() >= options.max_connections) {
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        log.warn("connection refused: limit reached",
-                 {{"max_connections", static_cast<std::uint64_t>(options.max_connections)}});
-        continue;
-      }
-      auto session = [self, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-        co_await self->run_session(std::move(s));
+      const auto id = admit(socket);
+      if (!id) continue;
+      auto session = [self, s = std::move(socket), id = *id]() mutable -> asio::awaitable<void> {
+        co_await self->run_session(std::move(s), id);
       };
       asio::co_spawn(ex, std::move(session), asio::detached);
     }
+  }
+
+  // Asks admission about a new socket: closes it when refused (logging at most once a minute
+  // per address), closes the idle connection it names to make room, and returns the new id.
+  std::optional<connection_admission::connection_id> admit(tcp::socket& socket) {
+    boost::system::error_code ec;
+    const auto ep = socket.remote_endpoint(ec);
+    if (ec) {
+      socket.close(ec);  // the peer is already gone
+      return std::nullopt;
+    }
+    const auto address = ep.address().to_string();
+    auto verdict = admission.admit(address, std::chrono::steady_clock::now());
+    if (verdict.evict) {
+      for (auto& c : connections)
+        if (c.id == *verdict.evict) {
+          c.evicted = true;
+          c.stream->cancel();
+        }
+    }
+    if (verdict.report) {
+      const auto& r = *verdict.report;
+      const bool per_client = r.reason == refusal_reason::client_limit;
+      log.warn(per_client ? "connection refused: per-client limit reached"
+                          : "connection refused: limit reached",
+               {{"remote", r.address},
+                {"refused", r.refused},
+                {"limit", static_cast<std::uint64_t>(per_client ? options.max_connections_per_client
+                                                                : options.max_connections)}});
+    }
+    if (!verdict.admitted) socket.close(ec);
+    return verdict.admitted;
   }
 
   static http_response bad_request(unsigned status, std::string_view code, std::string detail) {
@@ -126,7 +138,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
   using request_parser = http::request_parser<http::string_body>;
 
-  asio::awaitable<void> run_session(tcp::socket socket) {
+  asio::awaitable<void> run_session(tcp::socket socket, connection_admission::connection_id id) {
     std::string remote;
     {
       boost::system::error_code ec;
@@ -134,18 +146,18 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
     beast::tcp_stream stream(std::move(socket));
-    auto conn = connections.insert(connections.end(), connection{&stream, false});
+    auto conn = connections.insert(connections.end(), connection{&stream, id, false});
     beast::flat_buffer buffer;
     buffer.reserve(8192);
     bool first = true;
 
-    while (!stopping) {
-      conn->busy = false;
+    while (!stopping && !conn->evicted) {
+      admission.set_busy(id, false, std::chrono::steady_clock::now());
       request_parser parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
       if (!co_await read_header(stream, buffer, parser, first, remote)) break;
-      conn->busy = true;
+      admission.set_busy(id, true, std::chrono::steady_clock::now());
       const auto started = std::chrono::steady_clock::now();
       std::string request_id;
       if (auto it = parser.get().find("X-Request-Id");
@@ -176,6 +188,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.close();
     connections.erase(conn);
+    admission.release(id);
     if (connections.empty()) drained.cancel();
   }
 
@@ -203,21 +216,14 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         break;
       }
     }
-    if (!ec) co_return true;
-    const bool started = header_bytes > 0 || buffer.size() > 0;
     std::optional<http_response> refusal;
-    if (ec == http::error::header_limit)
-      refusal =
-          bad_request(431, "header_fields_too_large",
-                      "request header exceeds " + std::to_string(options.header_limit) + " bytes");
-    else if (ec == http::error::body_limit)
-      refusal = too_large();
-    else if (ec == beast::error::timeout && started)
-      refusal = timed_out();  // a keep-alive connection that stays silent just closes
-    else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-             ec != beast::error::timeout && ec != asio::error::eof &&
-             ec != asio::error::connection_reset && started)
-      refusal = bad_request(400, "bad_request", "malformed HTTP request");
+    if (!ec) {
+      auto framing = check_transfer_encoding(parser.get());
+      if (!framing) co_return true;
+      refusal = bad_request(400, "bad_request", std::move(*framing));
+    } else {
+      refusal = header_refusal(ec, header_bytes > 0 || buffer.size() > 0);
+    }
     if (refusal) {
       const auto id = make_request_id();
       const auto at = std::chrono::steady_clock::now();
@@ -226,6 +232,49 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       co_await drain(stream);
     }
     co_return false;
+  }
+
+  // What a header that failed to arrive gets as an answer, if anything.
+  std::optional<http_response> header_refusal(boost::system::error_code ec, bool started) const {
+    if (ec == http::error::header_limit)
+      return bad_request(
+          431, "header_fields_too_large",
+          "request header exceeds " + std::to_string(options.header_limit) + " bytes");
+    if (ec == http::error::body_limit) return too_large();
+    if (ec == beast::error::timeout && started)
+      return timed_out();  // a keep-alive connection that stays silent just closes
+    if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+        ec != beast::error::timeout && ec != asio::error::eof &&
+        ec != asio::error::connection_reset && started)
+      return bad_request(400, "bad_request", "malformed HTTP request");
+    return std::nullopt;
+  }
+
+  // Beast frames a body only by a final "chunked" or by Content-Length, and reads a request with
+  // any other Transfer-Encoding ("gzip", "chunked, gzip") as having no body, so the body would be
+  // parsed as the next request (RFC 9112 section 6.3: such framing is an error and the
+  // connection must close). Returns what to tell the client, or nothing when the framing is fine.
+  static std::optional<std::string> check_transfer_encoding(
+      const http::request<http::string_body>& msg) {
+    std::size_t fields = 0;
+    std::string_view value;
+    for (const auto& f : msg) {
+      if (f.name() != http::field::transfer_encoding) continue;
+      ++fields;
+      value = f.value();
+    }
+    if (fields == 0) return std::nullopt;
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (msg.version() < 11)
+      return "Transfer-Encoding is not allowed in an HTTP/1.0 request; send Content-Length";
+    if (fields > 1) return "Transfer-Encoding must be sent once, as exactly \"chunked\"";
+    if (!iequals(value, "chunked"))
+      return "Transfer-Encoding must be exactly \"chunked\", got \"" +
+             printable_excerpt(value, 60) +
+             "\"; send the body as it is with Content-Length, or chunked alone";
+    return std::nullopt;
   }
 
   // Reads the body (after a 100 Continue when asked for); false, with any answer sent, when
@@ -365,61 +414,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
                                        const std::string& path, const std::string& remote,
                                        std::chrono::steady_clock::time_point started,
                                        const std::string& request_id) {
-    std::uint64_t body_bytes = 0;
-    bool ok = true;
-    stream.expires_after(options.write_timeout);
-    if (method == "HEAD" && !res.stream) {
-      // A response to HEAD has the headers of the full response and no body (RFC 9110 9.3.2);
-      // bytes after the header would be read as the next response on a kept-alive connection.
-      http::response<http::empty_body> out{static_cast<http::status>(res.status), 11};
-      for (auto& h : res.headers) out.set(h.name, h.value);
-      out.keep_alive(!close_after);
-      out.content_length(res.body.size());
-      http::response_serializer<http::empty_body> sr{out};
-      auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple_awaitable);
-      ok = !ec;
-    } else if (!res.stream) {
-      http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
-      for (auto& h : res.headers) out.set(h.name, h.value);
-      out.keep_alive(!close_after);
-      body_bytes = res.body.size();
-      out.body() = std::move(res.body);
-      out.prepare_payload();
-      auto [ec, n] = co_await http::async_write(stream, out, as_tuple_awaitable);
-      ok = !ec;
-    } else {
-      http::response<http::empty_body> head{static_cast<http::status>(res.status), 11};
-      for (auto& h : res.headers) head.set(h.name, h.value);
-      head.keep_alive(!close_after);
-      const bool chunked = !res.stream_length.has_value();
-      if (chunked)
-        head.chunked(true);
-      else
-        head.content_length(*res.stream_length);
-      http::response_serializer<http::empty_body> sr{head};
-      auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple_awaitable);
-      if (ec) {
-        ok = false;
-      } else {
-        stream_sink sink(stream, chunked, options.write_timeout);
-        auto sec = co_await res.stream(sink);
-        body_bytes = sink.written();
-        if (sec) {
-          // The client sees a truncated body (no last chunk / short Content-Length): never a
-          // response that looks complete.
-          log.warn("streamed response aborted",
-                   {{"request_id", request_id}, {"error", sec.message()}});
-          ok = false;
-        } else if (chunked) {
-          stream.expires_after(options.write_timeout);
-          auto [cec, cn] =
-              co_await asio::async_write(stream, http::make_chunk_last(), as_tuple_awaitable);
-          ok = !cec;
-        } else {
-          ok = body_bytes == *res.stream_length;
-        }
-      }
-    }
+    const auto w = co_await write_http_response(stream, res, close_after, method == "HEAD",
+                                                options.write_timeout, log, request_id);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
@@ -427,10 +423,10 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
                          {"method", method},
                          {"path", path},
                          {"status", res.status},
-                         {"bytes", body_bytes},
+                         {"bytes", w.body_bytes},
                          {"duration_ms", static_cast<std::int64_t>(ms)},
                          {"remote", remote}});
-    co_return ok;
+    co_return w.ok;
   }
 };
 
@@ -475,7 +471,7 @@ asio::awaitable<void> http_server::shutdown(std::chrono::milliseconds grace) {
   boost::system::error_code ignored;
   self->acceptor.close(ignored);
   for (auto& c : self->connections)
-    if (!c.busy) c.stream->cancel();
+    if (self->admission.idle(c.id)) c.stream->cancel();
   // A busy connection closes after its response (stopping); the last one to close wakes us. An
   // expiry means the grace is over.
   self->drained.expires_after(grace);

@@ -353,3 +353,39 @@ TEST_CASE("the individual rules are usable on their own", "[app_validation]") {
   CHECK_FALSE(refusal(respaldo::check_drive_folder_id("1AbC2dEfG3")));
   CHECK(refusal(respaldo::check_drive_folder_id("1AbC 2dEfG3")));
 }
+
+TEST_CASE("a schedule that never fires is refused at registration and in a patch",
+          "[app_validation]") {
+  for (const char* expr : {"0 0 30 2 *", "0 0 31 4 *", "0 0 31 4,6,9,11 *", "0 0 31 2 */2"}) {
+    INFO(expr);
+    for (const char* field : {"schedule", "verify_schedule"}) {
+      INFO(field);
+      const std::string value = std::string("\"") + expr + "\"";
+      auto reg = respaldo::validate_registration(with(field, value));
+      REQUIRE_FALSE(reg.has_value());
+      CHECK(reg.error().code == respaldo::errc::validation_failed);
+      CHECK(reg.error().subject == field);
+      CHECK_THAT(reg.error().message, Catch::Contains("never fires") &&
+                                          Catch::Contains("400 years") && Catch::Contains(expr));
+
+      auto original = respaldo::validate_registration(json::parse(guide_body));
+      REQUIRE(original.has_value());
+      json::object patch;
+      patch[field] = expr;
+      auto patched = respaldo::apply_app_patch(*original, patch);
+      REQUIRE_FALSE(patched.has_value());
+      CHECK(patched.error().subject == field);
+      CHECK_THAT(patched.error().message, Catch::Contains("never fires"));
+    }
+  }
+}
+
+TEST_CASE("schedules that fire rarely or only by weekday stay valid", "[app_validation]") {
+  // Vixie rule: both day fields restricted means either matches, so "0 0 31 2 1" fires on the
+  // Mondays of February; Feb 29 fires in leap years.
+  for (const char* expr : {"0 0 31 2 1", "0 0 30 2 MON", "0 0 29 2 *", "0 0 31 * *"}) {
+    INFO(expr);
+    auto reg = respaldo::validate_registration(with("schedule", std::string("\"") + expr + "\""));
+    CHECK(reg.has_value());
+  }
+}

@@ -54,6 +54,7 @@ struct serve_config {
 
   // HTTP server
   std::size_t max_body_bytes = 1024 * 1024;
+  unsigned max_connections_per_client = 64;
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};
 };

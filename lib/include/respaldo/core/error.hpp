@@ -87,9 +87,14 @@ using outcome = boost::system::result<T, failure>;
 // Lets outcome<T>::value() throw: reaching it means a caller skipped the error check.
 [[noreturn]] void throw_exception_from_error(const failure& f, const boost::source_location& loc);
 
-// Text that came from a peer (an error body, a header), cut to `limit` characters and stripped of
-// control characters, so it can go into a message or a log line.
+// Text that came from a peer (an error body, a header), cut to about `limit` bytes (whole
+// characters, then "..."), without trailing white space, with control characters replaced by
+// spaces and invalid UTF-8 escaped (\xff), so it can go into a message or a log line.
 std::string printable_excerpt(std::string_view text, std::size_t limit);
+
+// The same, but control characters are escaped too (\x1b, \r, \n), for text whose exact bytes
+// matter to the operator: what an app reports in a job error.
+std::string escaped_excerpt(std::string_view text, std::size_t limit);
 
 // Whether a failure may go away by itself (network, 5xx, timeouts), so a retry makes sense.
 bool is_transient(const boost::system::error_code& ec) noexcept;

@@ -2,6 +2,7 @@
 // names, media types and hex digests are ASCII and case-insensitive).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -12,5 +13,20 @@ std::string lower(std::string_view s);
 
 // ASCII case-insensitive equality.
 bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Length (1 to 4) of the well-formed UTF-8 sequence starting at s[i], or 0 when none starts
+// there: a stray continuation byte, an overlong form, a surrogate, a code point above U+10FFFF or
+// a sequence cut short.
+std::size_t utf8_sequence_at(std::string_view s, std::size_t i) noexcept;
+
+// Appends the character at s[i] to `out`, escaped when it is a control character (below 0x20,
+// 0x7f) or a byte of invalid UTF-8: \n, \r, \t, else \xHH (\x1b for ESC). Peer-supplied text
+// then cannot recolour a terminal, move its cursor or start a forged log line. With
+// `quote_marks`, '\' and '"' become \\ and \" (for quoted values). Returns the bytes consumed.
+std::size_t append_escaped_at(std::string& out, std::string_view s, std::size_t i,
+                              bool quote_marks = false);
+
+// All of `s` through append_escaped_at.
+std::string escape_unprintable(std::string_view s, bool quote_marks = false);
 
 }  // namespace respaldo

@@ -26,6 +26,9 @@ struct http_server_options {
   std::chrono::milliseconds write_timeout{60'000};    // per write step of a response
   std::chrono::milliseconds handler_timeout{60'000};  // producing a response (not streaming it)
   std::size_t max_connections = 1024;
+  // Open connections one client address may hold; near max_connections idle ones are closed
+  // to make room (see http/admission.hpp).
+  std::size_t max_connections_per_client = 64;
 };
 
 using request_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
