@@ -175,6 +175,8 @@ runner_options runner_options_of(const serve_config& cfg) {
   ropts.retry = {cfg.retry_base_delay, cfg.retry_max_delay};
   ropts.chunk_size = cfg.chunk_size;
   ropts.job_deadline = cfg.job_deadline;
+  ropts.progress_interval = cfg.progress_interval;
+  ropts.max_backup_size = cfg.max_backup_size;
   ropts.default_timezone = cfg.timezone;
   return ropts;
 }

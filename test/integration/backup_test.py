@@ -872,20 +872,27 @@ class StorageFailureTest(BackupCase):
         data_dir = tempfile.mkdtemp(prefix="respaldo-full-")
         backups = os.path.join(data_dir, "backups")
         os.makedirs(backups)
-        if not try_mount(["-t", "tmpfs", "-o", "size=4m", "tmpfs", backups]):
+        if not try_mount(["-t", "tmpfs", "-o", "size=8m", "tmpfs", backups]):
             os.rmdir(backups)
             os.rmdir(data_dir)
             self.skipTest("cannot mount a tmpfs here")
         self.addCleanup(shutil.rmtree, data_dir, True)
         self.addCleanup(subprocess.run, ["umount", "-l", backups], capture_output=True)
         self.server = Respaldo(data_dir=data_dir, args=["--chunk-size", "1MiB"]).start()
-        name, app = self.new_app(size=6 * MiB)
-        job = self.run_backup(name)
+        # The 6 MiB fit when the upload begins (a larger X-Size is refused up front with
+        # storage_full); 4 MiB written beside it meanwhile fill the disk half-way through.
+        name, app = self.new_app(size=6 * MiB, mode="trickle", trickle_bytes_per_sec=2 * MiB)
+        job_id = self.start_backup(name)
+        self.wait_state(job_id, lambda j: j["bytes_done"] > 0 or j["state"] in FINAL_STATES)
+        with open(os.path.join(backups, "filler"), "wb") as f:
+            f.write(b"\0" * (4 * MiB))
+        job = self.server.wait_job(job_id)
         self.assert_failed(job, "storage_error", attempt=1)
         self.assertIn("No space left", job["error"]["message"])
         self.assert_nothing_published(name)
         fs = os.statvfs(backups)
         self.assertGreater(fs.f_bavail * fs.f_frsize, 3 * MiB)  # the partial file's space is back
+        app.set(mode="normal")
         self.assert_healthy_after(name, app)
 
     def test_read_only_backups_directory_fails_with_storage_error(self):

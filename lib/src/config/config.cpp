@@ -18,6 +18,19 @@ std::string env_name_for(const std::string& option) {
   return out;
 }
 
+// A backup's size bound: the sizes parse_byte_size takes, and TiB (Drive's limit is 5 TiB).
+std::optional<std::uint64_t> parse_backup_size(std::string_view text) {
+  constexpr std::string_view tib = "TiB";
+  if (text.size() <= tib.size() || text.substr(text.size() - tib.size()) != tib)
+    return parse_byte_size(text);
+  std::uint64_t value = 0;
+  const auto digits = text.substr(0, text.size() - tib.size());
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc{} || ptr != digits.data() + digits.size() || value > 1024)
+    return std::nullopt;
+  return value << 40;
+}
+
 struct invalid_value {
   std::string message;
 };
@@ -92,7 +105,7 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
   serve_config cfg;
   std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
       job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
-      shutdown_grace, config_file, app_networks;
+      shutdown_grace, progress_interval, max_backup_size, config_file, app_networks;
 
   po::options_description general("respaldo serve options");
   // clang-format off
@@ -115,6 +128,8 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     ("read-timeout", po::value(&read_timeout)->default_value("60s")->value_name("DURATION"), "longest silence while reading from an app")
     ("job-deadline", po::value(&job_deadline)->default_value("6h")->value_name("DURATION"), "longest a single job attempt may run")
     ("deferred-poll-max", po::value(&deferred_poll_max)->default_value("60s")->value_name("DURATION"), "longest wait between polls of a deferred export")
+    ("progress-interval", po::value(&progress_interval)->default_value("500ms")->value_name("DURATION"), "longest time between two saves of a running backup's progress")
+    ("max-backup-size", po::value(&max_backup_size)->default_value("5TiB")->value_name("SIZE"), "largest backup accepted (an app's X-Size above it fails the job)")
     ("timezone", po::value(&cfg.timezone)->default_value("UTC")->value_name("ZONE"), "IANA time zone of schedules and retention buckets")
     ("schedule-jitter", po::value(&jitter)->default_value("0s")->value_name("DURATION"), "spread scheduled starts by up to this much, stable per app")
     ("probe-interval", po::value(&probe_interval)->default_value("5m")->value_name("DURATION"), "how often each app's capabilities are probed (0 disables)")
@@ -230,6 +245,11 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
   if (!body || *body < 1024 || *body > 64ull * 1024 * 1024)
     return fail("max-body-bytes", "expected 1KiB to 64MiB, got \"" + max_body + "\"");
   cfg.max_body_bytes = static_cast<std::size_t>(*body);
+  auto largest = parse_backup_size(max_backup_size);
+  if (!largest || *largest == 0)
+    return fail("max-backup-size",
+                "expected a size above 0 such as 5TiB or 10GiB, got \"" + max_backup_size + "\"");
+  cfg.max_backup_size = *largest;
 
   struct duration_flag {
     const char* name;
@@ -244,6 +264,7 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
         duration_flag{"read-timeout", read_timeout, cfg.read_timeout, false},
         duration_flag{"job-deadline", job_deadline, cfg.job_deadline, false},
         duration_flag{"deferred-poll-max", deferred_poll_max, cfg.deferred_poll_max, false},
+        duration_flag{"progress-interval", progress_interval, cfg.progress_interval, false},
         duration_flag{"schedule-jitter", jitter, cfg.schedule_jitter, true},
         duration_flag{"probe-interval", probe_interval, cfg.probe_interval, true},
         duration_flag{"request-timeout", request_timeout, cfg.request_timeout, false},

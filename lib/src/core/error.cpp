@@ -85,6 +85,10 @@ constexpr std::string_view name_of(errc e) noexcept {
       return "unexpected_value";
     case errc::repeated_option:
       return "repeated_option";
+    case errc::backup_too_large:
+      return "backup_too_large";
+    case errc::storage_full:
+      return "storage_full";
   }
   return "internal_error";
 }

@@ -93,8 +93,8 @@ asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin_upload(job_conte
   co_return failure{code, "starting the upload failed: " + upload.error().message};
 }
 
-// Persists progress (what GET /api/jobs/{id} shows) on the first chunk, then every 64 MiB or half
-// second, and every storage step for resumable backends.
+// Persists progress (what GET /api/jobs/{id} shows) on the first chunk, then every 64 MiB or
+// --progress-interval, and every storage step for resumable backends.
 class progress_saver {
  public:
   progress_saver(job_context& ctx, job_record& job) : ctx_(ctx), job_(job) {}
@@ -102,7 +102,7 @@ class progress_saver {
     job_.bytes_done = received;
     const auto now = steady::now();
     if (resumable_step || !last_saved_at_ || received - last_saved_ >= 64ull * 1024 * 1024 ||
-        now - *last_saved_at_ >= std::chrono::milliseconds(500)) {
+        now - *last_saved_at_ >= ctx_.options.progress_interval) {
       ctx_.save(job_);
       last_saved_ = received;
       last_saved_at_ = now;
@@ -229,6 +229,16 @@ void queue_verify(job_context& ctx, job_record& job, const backup_record& b) {
                {{"job", job.id}, {"backup", b.id}, {"verify_job", verify.id}});
 }
 
+// An announced size above --max-backup-size fails the job before storage sees a byte.
+outcome<void> within_size_bound(const job_context& ctx, const export_stream& stream) {
+  const auto limit = ctx.options.max_backup_size;
+  if (stream.size <= limit) return {};
+  return fail(errc::backup_too_large,
+              "the app announced X-Size " + std::to_string(stream.size) +
+                  " bytes, above --max-backup-size (" + std::to_string(limit) +
+                  " bytes); make the backup smaller or raise --max-backup-size");
+}
+
 outcome<app_record> backup_target(job_context& ctx, const job_record& job) {
   auto found = ctx.db.get_app(job.app);
   if (!found) return fail(errc::store_error, "the database could not be read");
@@ -259,6 +269,7 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
   auto stream = co_await open_export(ctx, job, app, control, prior);
   if (!stream) co_return stream.error();
   job.bytes_total = stream->size;
+  if (auto bounded = within_size_bound(ctx, *stream); !bounded) co_return bounded.error();
   job.phase = job_phase::uploading;
   ctx.save(job);
 
@@ -267,6 +278,11 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
   if (!upload) co_return upload.error();
   auto piped = co_await pipe_export(ctx, job, control, *stream, **upload);
   if (!piped) co_return piped.error();
+  if (control.cancel_request()) {
+    // Cancelled while storage published it: removed again, nothing is cataloged.
+    (void)co_await ctx.backups.remove(piped->object.location);
+    co_return *control.cancel_request();
+  }
   note_slow_export(job, *caps, export_started);
 
   auto b = co_await catalog_backup(ctx, job, app, req, *piped);
@@ -281,6 +297,8 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
 
   job.phase = job_phase::pruning;
   ctx.save(job);
+  // A cancelled job keeps its cataloged backup and leaves retention to the next backup.
+  if (control.cancel_request()) co_return *control.cancel_request();
   co_await apply_retention(ctx, app, b->id);
   co_return outcome<void>{};
 }

@@ -47,9 +47,18 @@ void begin_attempt(job_record& job, sys_seconds now) {
 }  // namespace
 
 void job_context::save(const job_record& job) {
-  if (auto done = db.update_job(job); !done)
-    log.error("could not persist job",
+  if (auto done = db.save_job_progress(job); !done)
+    log.error("could not persist job progress",
               {{"job", job.id}, {"error", std::string(code_name(done.error().code))}});
+}
+
+bool job_context::end(const job_record& job) {
+  auto done = db.end_job_attempt(job);
+  if (!done)
+    log.error("could not persist the end of the job", {{"job", job.id},
+                                                       {"state", std::string(to_string(job.state))},
+                                                       {"error", done.error().message}});
+  return done.has_value();
 }
 
 job_record job_context::new_job(const std::string& app, job_kind kind, job_trigger trigger) const {
@@ -133,10 +142,50 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     asio::co_spawn(ex, std::move(task), asio::detached);
   }
 
+  // Ends a job that waits (queued) or never started, on a cancel request.
+  void end_cancelled(job_record& job) {
+    job.state = job_state::cancelled;
+    job.cancel_requested = true;
+    job.next_attempt_at.reset();
+    job.finished_at = ctx.clock.now();
+    job.error_code = std::string(code_name(errc::cancelled));
+    job.error_message = "cancelled on request";
+    ctx.end(job);
+    finished(job);
+  }
+
+  // Records the new attempt; false when the job may not run after all: a cancel requested
+  // since it was picked ends it here.
+  bool start_attempt(job_record& job) {
+    job_record next = job;
+    begin_attempt(next, ctx.clock.now());
+    auto started = ctx.db.start_job_attempt(next);
+    if (started || started.error().code == errc::store_error) {
+      // A store that failed to record the start does not stop the job (its row lags behind).
+      if (!started) ctx.log.error("could not persist the job's start", {{"job", job.id}});
+      job = std::move(next);
+      return true;
+    }
+    ctx.log.info("job not started", {{"job", job.id}, {"detail", started.error().message}});
+    if (auto row = ctx.db.get_job(job.id);
+        row && *row && (*row)->cancel_requested && !is_final((*row)->state))
+      end_cancelled(**row);
+    return false;
+  }
+
+  void release(const job_record& job) {
+    running.erase(job.id);
+    running_apps.erase(job.app);
+    if (running.empty()) idle.cancel();
+    notify();
+  }
+
   asio::awaitable<void> run(job_record job, std::shared_ptr<job_control> control) {
     auto self = shared_from_this();
-    begin_attempt(job, ctx.clock.now());
-    ctx.save(job);
+    if (!start_attempt(job)) {
+      release(job);
+      co_return;
+    }
     ctx.stats.add("respaldo_jobs_started_total", 1, {{"kind", std::string(to_string(job.kind))}});
     ctx.log.info("job started", {{"job", job.id},
                                  {"app", job.app},
@@ -157,10 +206,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
         result = co_await run_backup_job(ctx, job, *control);
     }
     finish(job, result, *control);
-    running.erase(job.id);
-    running_apps.erase(job.app);
-    if (running.empty()) idle.cancel();
-    notify();
+    release(job);
   }
 
   // A transient failure with attempts left: queued again after the policy's delay.
@@ -212,10 +258,13 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   }
 
   void finish(job_record& job, outcome<void> result, const job_control& control) {
-    if (!result && control.stopped()) {
-      // A cancel or a shutdown decides the outcome, whichever failure it caused on the way.
+    if (control.cancel_request()) {
+      // A cancel decides the outcome in any phase, even when the attempt completed meanwhile.
+      result = *control.cancel_request();
+      job.cancel_requested = true;
+    } else if (!result && control.stopped()) {
+      // A shutdown or the deadline decides it, whichever failure it caused on the way.
       result = control.reason();
-      if (result.error().code == errc::cancelled) job.cancel_requested = true;
     }
     if (result) {
       job.state = job_state::succeeded;
@@ -226,7 +275,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     } else {
       record_failure(job, result.error());
     }
-    ctx.save(job);
+    ctx.end(job);
     if (is_final(job.state)) {
       record_verify_result(ctx, job);
       finished(job);
@@ -298,25 +347,19 @@ outcome<job_record> job_runner::enqueue(const app_record& app, job_kind kind, jo
 }
 
 outcome<job_record> job_runner::cancel(const std::string& job_id) {
-  auto found = impl_->ctx.db.get_job(job_id);
-  if (!found) return fail(errc::store_error, "the database could not be read");
-  if (!*found) return fail(errc::not_found, "no job " + job_id);
-  job_record job = **found;
-  if (is_final(job.state))
-    return fail(errc::conflict, "job " + job_id + " already " + std::string(to_string(job.state)));
-  job.cancel_requested = true;
+  // The request is stored first and on its own, so that no later write of the job undoes it.
+  auto requested = impl_->ctx.db.request_job_cancel(job_id);
+  if (!requested) {
+    const auto& e = requested.error();
+    if (e.code == errc::not_found || e.code == errc::conflict) return e;
+    return fail(errc::store_error, "the database could not record the cancel request");
+  }
+  job_record job = std::move(*requested);
   if (auto it = impl_->running.find(job_id); it != impl_->running.end()) {
-    impl_->ctx.save(job);
-    it->second->stop(fail(errc::cancelled, "cancelled on request"));
+    it->second->cancel(fail(errc::cancelled, "cancelled on request"));
     return job;  // the running coroutine records the final state
   }
-  job.state = job_state::cancelled;
-  job.next_attempt_at.reset();
-  job.finished_at = impl_->ctx.clock.now();
-  job.error_code = std::string(code_name(errc::cancelled));
-  job.error_message = "cancelled on request";
-  impl_->ctx.save(job);
-  impl_->finished(job);
+  impl_->end_cancelled(job);
   return job;
 }
 

@@ -310,3 +310,33 @@ TEST_CASE("serve options from a config file, below environment and flags", "[con
     CHECK_THAT(out.message, Catch::Contains("log-format"));
   }
 }
+
+TEST_CASE("serve --progress-interval and --max-backup-size", "[config]") {
+  clean_env env;
+  auto defaults = parse_serve_config({});
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->progress_interval == 500ms);
+  CHECK(defaults.config->max_backup_size == 5ull * 1024 * 1024 * 1024 * 1024);
+
+  auto set = parse_serve_config({"--progress-interval", "100ms", "--max-backup-size", "1MiB"});
+  REQUIRE(set.config);
+  CHECK(set.config->progress_interval == 100ms);
+  CHECK(set.config->max_backup_size == 1024 * 1024);
+  auto tib = parse_serve_config({"--max-backup-size", "2TiB"});
+  REQUIRE(tib.config);
+  CHECK(tib.config->max_backup_size == 2ull << 40);
+
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--progress-interval", "0s"},
+                                              {"--progress-interval", "often"},
+                                              {"--max-backup-size", "0"},
+                                              {"--max-backup-size", "1.5TiB"},
+                                              {"--max-backup-size", "TiB"},
+                                              {"--max-backup-size", "2000TiB"},
+                                              {"--max-backup-size", "big"}}) {
+    INFO(bad[0] << " " << bad[1]);
+    auto out = parse_serve_config(bad);
+    CHECK_FALSE(out.config);
+    CHECK(out.exit_code == 2);
+    CHECK_THAT(out.message, Catch::StartsWith("error: " + bad[0] + ": "));
+  }
+}

@@ -58,6 +58,35 @@ TEST_CASE("recovery: interrupted jobs are queued again, failed or cancelled", "[
   CHECK(recover_interrupted_jobs(ctx).empty());
 }
 
+TEST_CASE("recovery: a queued job with a cancel request ends cancelled, not run again",
+          "[recovery]") {
+  runner_fixture f;
+  f.add_app("mi-app");
+  job_record requeued;  // a shutdown queued it again after its cancel was stored
+  requeued.id = "requeued";
+  requeued.app = "mi-app";
+  requeued.attempt = 1;
+  requeued.next_attempt_at = f.clock.now();
+  requeued.cancel_requested = true;
+  requeued.created_at = f.clock.now();
+  REQUIRE(f.db->insert_job(requeued));
+  job_record plain = requeued;
+  plain.id = "plain";
+  plain.cancel_requested = false;
+  REQUIRE(f.db->insert_job(plain));
+  job_context ctx{*f.db, f.tokens, f.backups, f.apps, f.clock, f.log, f.stats, {}};
+
+  auto finished = recover_interrupted_jobs(ctx);
+  REQUIRE(finished.size() == 1);
+  CHECK(finished[0].id == "requeued");
+  auto j = f.job("requeued");
+  CHECK(j.state == job_state::cancelled);
+  CHECK(j.error_code == "cancelled");
+  CHECK(j.finished_at == f.clock.now());
+  CHECK_FALSE(j.next_attempt_at);
+  CHECK(f.job("plain").state == job_state::queued);
+}
+
 TEST_CASE("recovery: the runner's start resolves them and tells its hooks", "[recovery]") {
   runner_fixture f;
   f.add_app("mi-app");

@@ -44,8 +44,9 @@ struct runner_fixture {
   job_runner runner;
 
   explicit runner_fixture(std::chrono::milliseconds deadline = std::chrono::hours(1))
-      : runner(io.get_executor(), *db, tokens, backups, apps, clock, fast_runner_options(deadline),
-               log, stats) {}
+      : runner_fixture(fast_runner_options(deadline)) {}
+  explicit runner_fixture(const runner_options& options)
+      : runner(io.get_executor(), *db, tokens, backups, apps, clock, options, log, stats) {}
 
   void add_app(const std::string& name, retention_policy keep = {.last = 100}) {
     app_record a;

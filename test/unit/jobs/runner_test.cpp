@@ -199,3 +199,28 @@ TEST_CASE("runner: a job the store cannot save is refused and never runs", "[job
   job_filter all;
   CHECK(f.db->list_jobs(all)->empty());
 }
+
+TEST_CASE("runner: an X-Size above --max-backup-size fails before storage is asked",
+          "[job_runner]") {
+  auto options = test::fast_runner_options(std::chrono::hours(1));
+  options.max_backup_size = 1000;
+  runner_fixture f(options);
+  f.add_app("big");
+  f.add_app("fits");
+  f.apps.apps["big"].data = std::string(1001, 'x');
+  f.apps.apps["fits"].data = std::string(1000, 'x');
+  f.runner.start();
+  auto job = f.run_job("big", job_kind::backup);
+  CHECK(job.state == job_state::failed);
+  CHECK(job.attempt == 1);  // not retried: the same export is as large next time
+  CHECK(job.error_code == "backup_too_large");
+  CHECK(job.error_message ==
+        "the app announced X-Size 1001 bytes, above --max-backup-size (1000 bytes); make the "
+        "backup smaller or raise --max-backup-size");
+  CHECK(job.bytes_total == 1001u);
+  CHECK(f.backups.begun == 0);
+  CHECK(f.catalog("big").empty());
+  // Exactly the bound is accepted.
+  CHECK(f.run_job("fits", job_kind::backup).state == job_state::succeeded);
+  CHECK(f.backups.begun == 1);
+}

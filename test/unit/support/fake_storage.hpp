@@ -8,11 +8,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "respaldo/core/error.hpp"
 #include "respaldo/storage/storage.hpp"
@@ -38,6 +40,9 @@ class fake_storage final : public storage {
   bool stall_downloads = false;
   bool download_stalled = false;  // a download reached the stall
   std::string error = "the fake storage refused";
+  // Called as an upload publishes its object ("finish") and as an app's folder is listed
+  // ("list"), for tests that act (cancel a job) while storage is busy with that step.
+  std::function<void(std::string_view step)> on_step;
 
   storage_kind kind() const override { return storage_kind::local; }
   std::size_t chunk_granularity() const override { return 0; }
@@ -70,6 +75,7 @@ class fake_storage final : public storage {
 
   boost::asio::awaitable<outcome<std::vector<stored_object>>> list(
       const std::string& folder, const std::string& app) override {
+    if (on_step) on_step("list");
     if (fail_list) co_return refusal();
     std::vector<stored_object> out;
     for (const auto& [location, o] : objects)
@@ -97,6 +103,7 @@ class fake_storage final : public storage {
       bytes_.append(static_cast<const char*>(last.data()), last.size());
       const std::string location = request_.app + "/" + request_.name;
       store_.objects[location] = {bytes_, request_.app, request_.folder, request_.name};
+      if (store_.on_step) store_.on_step("finish");
       stored_object o;
       o.location = location;
       o.name = request_.name;

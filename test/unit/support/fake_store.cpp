@@ -116,6 +116,75 @@ outcome<void> fake_store::update_job(const job_record& job) {
   return {};
 }
 
+namespace {
+
+failure refused(const job_record& j, std::string_view wanted) {
+  std::string why = "job " + j.id + " is " + std::string(to_string(j.state));
+  if (j.cancel_requested) why += " with a cancel requested";
+  return failure{errc::conflict, why + ", not " + std::string(wanted)};
+}
+
+}  // namespace
+
+outcome<void> fake_store::start_job_attempt(const job_record& job) {
+  if (auto f = enter("start_job_attempt")) return *f;
+  auto* j = find_job(job.id);
+  if (!j) return failure{errc::not_found, "no job with id " + job.id};
+  if (j->state != job_state::queued || j->cancel_requested) return refused(*j, "queued");
+  j->state = job.state;
+  j->phase = job.phase;
+  j->bytes_done = job.bytes_done;
+  j->attempt = job.attempt;
+  j->started_at = job.started_at;
+  j->finished_at = job.finished_at;
+  j->next_attempt_at = job.next_attempt_at;
+  j->error_code = job.error_code;
+  j->error_message = job.error_message;
+  return {};
+}
+
+outcome<void> fake_store::save_job_progress(const job_record& job) {
+  if (auto f = enter("save_job_progress")) return *f;
+  auto* j = find_job(job.id);
+  if (!j) return failure{errc::not_found, "no job with id " + job.id};
+  if (j->state != job_state::running) return refused(*j, "running");
+  j->phase = job.phase;
+  j->bytes_done = job.bytes_done;
+  j->bytes_total = job.bytes_total;
+  j->backup_id = job.backup_id;
+  j->warnings = job.warnings;
+  j->resume = job.resume;
+  return {};
+}
+
+outcome<void> fake_store::end_job_attempt(const job_record& job) {
+  if (auto f = enter("end_job_attempt")) return *f;
+  auto* j = find_job(job.id);
+  if (!j) return failure{errc::not_found, "no job with id " + job.id};
+  if (is_final(j->state)) return refused(*j, "queued or running");
+  const auto keep = *j;
+  *j = job;
+  // What the end of an attempt does not own stays as stored.
+  j->seq = keep.seq;
+  j->app = keep.app;
+  j->kind = keep.kind;
+  j->trigger = keep.trigger;
+  j->max_attempts = keep.max_attempts;
+  j->created_at = keep.created_at;
+  j->cancel_requested = keep.cancel_requested;
+  return {};
+}
+
+outcome<job_record> fake_store::request_job_cancel(const std::string& id) {
+  if (auto f = enter("request_job_cancel")) return *f;
+  auto* j = find_job(id);
+  if (!j) return failure{errc::not_found, "no job with id " + id};
+  if (is_final(j->state))
+    return failure{errc::conflict, "job " + id + " already " + std::string(to_string(j->state))};
+  j->cancel_requested = true;
+  return *j;
+}
+
 outcome<std::vector<job_record>> fake_store::list_jobs(const job_filter& filter) {
   if (auto f = enter("list_jobs")) return *f;
   std::vector<job_record> out;

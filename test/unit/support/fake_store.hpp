@@ -42,6 +42,10 @@ class fake_store final : public store {
   outcome<void> insert_job(job_record& job) override;
   outcome<std::optional<job_record>> get_job(const std::string& id) override;
   outcome<void> update_job(const job_record& job) override;
+  outcome<void> start_job_attempt(const job_record& job) override;
+  outcome<void> save_job_progress(const job_record& job) override;
+  outcome<void> end_job_attempt(const job_record& job) override;
+  outcome<job_record> request_job_cancel(const std::string& id) override;
   outcome<std::vector<job_record>> list_jobs(const job_filter& filter) override;
   outcome<std::vector<job_view>> list_job_views(const job_filter& filter) override;
   outcome<std::optional<job_view>> get_job_view(const std::string& id) override;

@@ -35,6 +35,8 @@ struct serve_config {
   std::chrono::milliseconds read_timeout{60'000};
   std::chrono::milliseconds job_deadline{6 * 3600'000};
   std::chrono::milliseconds deferred_poll_max{60'000};
+  std::chrono::milliseconds progress_interval{500};
+  std::uint64_t max_backup_size = 5ull << 40;  // 5 TiB, Drive's own limit for one file
 
   // scheduling and probes
   std::string timezone = "UTC";

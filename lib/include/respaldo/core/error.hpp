@@ -57,6 +57,9 @@ enum class errc {
   missing_value,
   unexpected_value,
   repeated_option,
+  // size bounds (neither is retried: the same export or the same disk fails again)
+  backup_too_large,
+  storage_full,
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -29,11 +29,20 @@ class job_control {
     signal_.emit(boost::asio::cancellation_type::terminal);
   }
 
+  // A cancel request stops the job too, and decides its end even when another reason (a
+  // shutdown, the deadline) stopped it first or the job completed meanwhile.
+  void cancel(failure why) {
+    cancel_ = why;
+    stop(std::move(why));
+  }
+  const std::optional<failure>& cancel_request() const { return cancel_; }
+
   // For Asio operations: bind_cancellation_slot(control.slot(), token).
   boost::asio::cancellation_slot slot() { return signal_.slot(); }
 
  private:
   std::optional<failure> reason_;
+  std::optional<failure> cancel_;
   boost::asio::cancellation_signal signal_;
 };
 

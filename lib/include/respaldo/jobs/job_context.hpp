@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "respaldo/contract/client.hpp"
@@ -25,6 +26,10 @@ struct runner_options {
   retry_policy retry;  // --retry-base-delay, --retry-max-delay
   std::size_t chunk_size = 8 * 1024 * 1024;
   std::chrono::milliseconds job_deadline{6 * 3600'000};
+  // Longest time between two saves of a running backup's progress (--progress-interval).
+  std::chrono::milliseconds progress_interval{500};
+  // Largest X-Size a backup may announce (--max-backup-size): above it, backup_too_large.
+  std::uint64_t max_backup_size = 5ull << 40;
   std::string default_timezone = "UTC";  // retention buckets of apps without their own
 };
 
@@ -38,8 +43,12 @@ struct job_context {
   metrics& stats;
   runner_options options;
 
-  // Persists the job; a failure is logged (the job goes on, its row lags behind).
+  // Persists a running job's progress (never its state nor its cancel request); a failure is
+  // logged (the job goes on, its row lags behind).
   void save(const job_record& job);
+  // Persists the end of an attempt (final, or queued again); false (logged) when the store
+  // refused it, e.g. because the job was already final.
+  bool end(const job_record& job);
   // A queued job of `app`, not yet saved (insert it with db.insert_job).
   job_record new_job(const std::string& app, job_kind kind, job_trigger trigger) const;
   // Whether `b` lives in the storage this server is configured for.

@@ -1,6 +1,7 @@
 // Start-up recovery: jobs a previous process left `running` (it crashed or was killed) are
 // resolved: cancelled when a cancel was requested, queued again while attempts remain, failed
-// otherwise. Each keeps a warning that says which attempt was interrupted.
+// otherwise. Each keeps a warning that says which attempt was interrupted. Queued jobs with a
+// cancel request (stored just before the stop) end cancelled instead of running again.
 #pragma once
 
 #include <vector>

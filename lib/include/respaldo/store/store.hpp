@@ -46,6 +46,24 @@ class job_repository {
   virtual outcome<void> insert_job(job_record& job) = 0;  // assigns seq; conflict on a known id
   virtual outcome<std::optional<job_record>> get_job(const std::string& id) = 0;
   virtual outcome<void> update_job(const job_record& job) = 0;  // not_found if missing
+
+  // Column-wise writes: each owner writes only the columns it decides, so that a progress save
+  // never undoes a cancel request or a final state written meanwhile. All are not_found when the
+  // job is missing.
+  //
+  // A new attempt: state running, attempt, started_at, phase, bytes_done; clears finished_at,
+  // next_attempt_at and the error. conflict unless the job is queued without a cancel request.
+  virtual outcome<void> start_job_attempt(const job_record& job) = 0;
+  // A running job's progress: phase, bytes_done, bytes_total, backup_id, warnings, resume.
+  // conflict once the job is no longer running (nothing is written).
+  virtual outcome<void> save_job_progress(const job_record& job) = 0;
+  // The end of an attempt or of a waiting job: state, phase, attempt, bytes, started_at,
+  // finished_at, next_attempt_at, error, backup_id, warnings, resume; cancel_requested is kept.
+  // conflict when the job is already final (nothing is written).
+  virtual outcome<void> end_job_attempt(const job_record& job) = 0;
+  // Sets cancel_requested on a queued or running job and returns the job as stored; conflict
+  // (naming its state) when it is already final.
+  virtual outcome<job_record> request_job_cancel(const std::string& id) = 0;
   // Newest first.
   virtual outcome<std::vector<job_record>> list_jobs(const job_filter& filter) = 0;
   // list_jobs with each job's backup and whether that backup is orphaned: one query per page.

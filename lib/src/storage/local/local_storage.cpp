@@ -3,6 +3,7 @@
 #include <date/date.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -185,6 +186,21 @@ failure storage_failure(std::string message) {
   return failure{make_error_code(errc::storage_error), std::move(message)};
 }
 
+// Refuses at once a backup the file system has no room for: its announced size plus 1% for the
+// file system's own blocks, checked before the partial file exists.
+outcome<void> check_free_space(const fs::path& dir, std::uint64_t total_size) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0)
+    return errno_failure(errno, "checking the free space of " + dir.string() + " failed: ");
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  const std::uint64_t needed = total_size + (total_size + 99) / 100;
+  if (needed <= free_bytes) return {};
+  return failure{make_error_code(errc::storage_full),
+                 "not enough free space in " + dir.string() + ": the backup needs " +
+                     std::to_string(needed) + " bytes (X-Size " + std::to_string(total_size) +
+                     " plus 1%) but " + std::to_string(free_bytes) + " are free"};
+}
+
 }  // namespace
 
 local_storage::local_storage(asio::thread_pool& blocking_pool, std::string root)
@@ -204,18 +220,22 @@ asio::awaitable<outcome<std::unique_ptr<storage_upload>>> local_storage::begin(
   }
   fs::path final_path = fs::path(root_) / location;
   fs::path partial = final_path.parent_path() / ("." + file_name + std::string(partial_suffix));
-  auto blocking_call = [final_path, partial]() -> outcome<int> {
+  auto blocking_call = [final_path, partial, size = request.total_size]() -> outcome<int> {
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
     if (ec)
       return errno_failure(ec.value(),
                            "creating " + final_path.parent_path().string() + " failed: ");
+    if (auto room = check_free_space(final_path.parent_path(), size); !room) return room.error();
     int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return errno_failure(errno, "creating " + partial.string() + " failed: ");
     return fd;
   };
   const auto opened = co_await run_blocking(pool_, std::move(blocking_call));
-  if (!opened) co_return storage_failure(opened.error().message);
+  if (!opened) {
+    if (opened.error().code == errc::storage_full) co_return opened.error();
+    co_return storage_failure(opened.error().message);
+  }
   const int fd = *opened;
   co_return std::unique_ptr<storage_upload>(
       std::make_unique<local_upload>(pool_, final_path, partial, location, fd, request));

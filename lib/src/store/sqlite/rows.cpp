@@ -235,32 +235,48 @@ job_record read_job(SQLite::Statement& q, int first) {
   return j;
 }
 
+// Binds the job's fields the statement names and skips the others, so that the column-wise
+// updates (sqlite_jobs.cpp) share this one mapping with insert and update.
 void bind_job(SQLite::Statement& st, const job_record& j) {
-  st.bind(":id", j.id);
-  st.bind(":app", j.app);
-  st.bind(":kind", std::string(to_string(j.kind)));
-  st.bind(":trigger", std::string(to_string(j.trigger)));
-  st.bind(":state", std::string(to_string(j.state)));
-  st.bind(":phase", std::string(to_string(j.phase)));
-  st.bind(":bytes_done", static_cast<int64_t>(j.bytes_done));
-  if (j.bytes_total)
-    st.bind(":bytes_total", static_cast<int64_t>(*j.bytes_total));
-  else
-    st.bind(":bytes_total");
-  st.bind(":attempt", j.attempt);
-  st.bind(":max_attempts", j.max_attempts);
-  bind_time(st, ":created", j.created_at);
-  bind_opt(st, ":started", j.started_at);
-  bind_opt(st, ":finished", j.finished_at);
-  bind_opt(st, ":next_attempt", j.next_attempt_at);
-  st.bind(":error_code", j.error_code);
-  st.bind(":error_message", j.error_message);
-  st.bind(":backup_id", j.backup_id);
-  boost::json::array w;
-  for (auto& s : j.warnings) w.emplace_back(s);
-  st.bind(":warnings", boost::json::serialize(w));
-  st.bind(":resume", j.resume);
-  st.bind(":cancel", j.cancel_requested ? 1 : 0);
+  const auto has = [&st](const char* name) { return st.getIndex(name) != 0; };
+  const auto text = [&](const char* name, const std::string& v) {
+    if (has(name)) st.bind(name, v);
+  };
+  const auto number = [&](const char* name, std::int64_t v) {
+    if (has(name)) st.bind(name, v);
+  };
+  const auto time = [&](const char* name, const std::optional<sys_seconds>& t) {
+    if (has(name)) bind_opt(st, name, t);
+  };
+  text(":id", j.id);
+  text(":app", j.app);
+  text(":kind", std::string(to_string(j.kind)));
+  text(":trigger", std::string(to_string(j.trigger)));
+  text(":state", std::string(to_string(j.state)));
+  text(":phase", std::string(to_string(j.phase)));
+  number(":bytes_done", static_cast<int64_t>(j.bytes_done));
+  if (has(":bytes_total")) {
+    if (j.bytes_total)
+      st.bind(":bytes_total", static_cast<int64_t>(*j.bytes_total));
+    else
+      st.bind(":bytes_total");
+  }
+  number(":attempt", j.attempt);
+  number(":max_attempts", j.max_attempts);
+  time(":created", j.created_at);
+  time(":started", j.started_at);
+  time(":finished", j.finished_at);
+  time(":next_attempt", j.next_attempt_at);
+  text(":error_code", j.error_code);
+  text(":error_message", j.error_message);
+  text(":backup_id", j.backup_id);
+  if (has(":warnings")) {
+    boost::json::array w;
+    for (auto& s : j.warnings) w.emplace_back(s);
+    st.bind(":warnings", boost::json::serialize(w));
+  }
+  text(":resume", j.resume);
+  number(":cancel", j.cancel_requested ? 1 : 0);
 }
 
 backup_record read_backup(SQLite::Statement& q, int first) {

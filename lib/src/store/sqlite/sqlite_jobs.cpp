@@ -101,6 +101,90 @@ outcome<void> sqlite_store::update_job(const job_record& job) {
   }
 }
 
+namespace {
+
+// Why a guarded update changed no row: the job is missing, or in a state the write may not touch.
+failure refused(SQLite::Database& db, const std::string& id, std::string_view wanted) {
+  SQLite::Statement q(db, "SELECT state, cancel_requested FROM jobs WHERE id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return failure{errc::not_found, "no job with id " + id};
+  std::string why = "job " + id + " is " + q.getColumn(0).getString();
+  if (q.getColumn(1).getInt() != 0) why += " with a cancel requested";
+  return failure{errc::conflict, why + ", not " + std::string(wanted)};
+}
+
+}  // namespace
+
+outcome<void> sqlite_store::start_job_attempt(const job_record& job) {
+  call t(*this);
+  try {
+    SQLite::Statement st(
+        *db_,
+        "UPDATE jobs SET state = :state, phase = :phase, bytes_done = :bytes_done, attempt = "
+        ":attempt, started_at = :started, finished_at = :finished, next_attempt_at = "
+        ":next_attempt, error_code = :error_code, error_message = :error_message WHERE id = :id "
+        "AND state = 'queued' AND cancel_requested = 0");
+    bind_job(st, job);
+    if (st.exec() != 1) return refused(*db_, job.id, "queued");
+    return {};
+  } catch (const std::exception& e) {
+    return fail(e, "start_job_attempt");
+  }
+}
+
+outcome<void> sqlite_store::save_job_progress(const job_record& job) {
+  call t(*this);
+  try {
+    SQLite::Statement st(*db_,
+                         "UPDATE jobs SET phase = :phase, bytes_done = :bytes_done, bytes_total = "
+                         ":bytes_total, backup_id = :backup_id, warnings = :warnings, resume = "
+                         ":resume WHERE id = :id AND state = 'running'");
+    bind_job(st, job);
+    if (st.exec() != 1) return refused(*db_, job.id, "running");
+    return {};
+  } catch (const std::exception& e) {
+    return fail(e, "save_job_progress");
+  }
+}
+
+outcome<void> sqlite_store::end_job_attempt(const job_record& job) {
+  call t(*this);
+  try {
+    SQLite::Statement st(
+        *db_,
+        "UPDATE jobs SET state = :state, phase = :phase, attempt = :attempt, bytes_done = "
+        ":bytes_done, bytes_total = :bytes_total, started_at = :started, finished_at = :finished, "
+        "next_attempt_at = :next_attempt, error_code = :error_code, error_message = "
+        ":error_message, backup_id = :backup_id, warnings = :warnings, resume = :resume WHERE id "
+        "= :id AND state IN ('queued', 'running')");
+    bind_job(st, job);
+    if (st.exec() != 1) return refused(*db_, job.id, "queued or running");
+    return {};
+  } catch (const std::exception& e) {
+    return fail(e, "end_job_attempt");
+  }
+}
+
+outcome<job_record> sqlite_store::request_job_cancel(const std::string& id) {
+  call t(*this);
+  try {
+    SQLite::Statement st(*db_,
+                         "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state IN "
+                         "('queued', 'running')");
+    st.bind(1, id);
+    const bool marked = st.exec() == 1;
+    SQLite::Statement q(*db_, std::string("SELECT ") + job_columns + " FROM jobs WHERE id = ?");
+    q.bind(1, id);
+    if (!q.executeStep()) return failure{errc::not_found, "no job with id " + id};
+    job_record job = read_job(q);
+    if (!marked)
+      return failure{errc::conflict, "job " + id + " already " + std::string(to_string(job.state))};
+    return job;
+  } catch (const std::exception& e) {
+    return fail(e, "request_job_cancel");
+  }
+}
+
 outcome<std::vector<job_record>> sqlite_store::list_jobs(const job_filter& f) {
   call t(*this);
   try {

@@ -396,3 +396,36 @@ TEST_CASE("cancelling a local download fails its next read", "[local_storage]") 
   d->reset();
   stop.emit(asio::cancellation_type::terminal);  // no handler left behind: nothing happens
 }
+
+TEST_CASE("a backup larger than the free space fails storage_full before any file exists",
+          "[local_storage]") {
+  fixture f;
+  fs::create_directories(f.dir.path / "backups");
+  const auto free_bytes = fs::space(f.dir.path / "backups").available;
+  SECTION("X-Size above the free space") {
+    auto req = f.request();
+    req.total_size = free_bytes + 1;
+    auto u = run_with_deadline(f.io, f.storage.begin(req));
+    REQUIRE_FALSE(u);
+    CHECK(u.error().code == errc::storage_full);
+    CHECK_THAT(u.error().message, Catch::Contains("not enough free space") &&
+                                      Catch::Contains("plus 1%") &&
+                                      Catch::Contains(std::to_string(free_bytes + 1)));
+    CHECK(f.files().empty());
+  }
+  SECTION("the 1% margin counts: X-Size just under the free space is refused too") {
+    auto req = f.request();
+    req.total_size = free_bytes - free_bytes / 200;  // fits, but not with 1% on top
+    auto u = run_with_deadline(f.io, f.storage.begin(req));
+    REQUIRE_FALSE(u);
+    CHECK(u.error().code == errc::storage_full);
+    CHECK(f.files().empty());
+  }
+  SECTION("a size that fits with its margin begins as before") {
+    auto req = f.request();
+    req.total_size = 4096;
+    auto up = f.begin(req);
+    CHECK(f.files().size() == 1);  // the partial file
+    f.abort(*up);
+  }
+}
