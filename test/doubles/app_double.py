@@ -86,6 +86,9 @@ CONFIG_SCHEMA = {
     "deferred_polls": (int, 2),  # 202 answers of the status URL before it is ready
     "retry_after": (int, 1),  # Retry-After of those 202s; negative: no header
     "absolute_urls": (bool, False),  # status_url/Location as absolute URLs
+    # deferred_303 sends the download to this origin ("http://host:port"), as a presigned
+    # object-store URL would; such a download is served without the app's token
+    "download_origin": (str, ""),
     "omit_header": (str, "X-Checksum-SHA256"),
     "malform_header": (str, "X-Size"),
     "malformed_value": (str, ""),  # "" = built-in bad value (abc, short checksum, empty)
@@ -490,7 +493,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send_json(200, {"status": "failed", "error": job["cfg"]["failed_error"]})
         if job["mode"] == "deferred_303":
             self.send_response(303)
-            self.send_header("Location", self._url(job["cfg"], "/downloads/" + job_id))
+            elsewhere = job["cfg"]["download_origin"]
+            location = (elsewhere + "/downloads/" + job_id if elsewhere
+                        else self._url(job["cfg"], "/downloads/" + job_id))
+            self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             return self.end_headers()
         self.double._count("download")  # the status URL itself serves the download
@@ -498,9 +504,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _download(self, job_id: str):
         self.double._count("download")
-        if not self._authorized():
-            return self._unauthorized()
         job = self.double._get_job(job_id)
+        presigned = job is not None and job["cfg"]["download_origin"]
+        if not presigned and not self._authorized():
+            return self._unauthorized()
         if job is None or job["mode"] != "deferred_303" or job["state"] != "ready":
             return self._send_json(404, {"error": "no such download"})
         self._download_job(job)
