@@ -44,8 +44,12 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
   if (!ymd.ok()) return std::nullopt;
   const auto at = date::sys_days(ymd) + std::chrono::hours(*hh) + std::chrono::minutes(*mm) +
                   std::chrono::seconds(*ss);
-  if (at <= now) return std::chrono::milliseconds(0);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+  // Compared in milliseconds: system_clock's nanosecond time points cannot hold the years before
+  // 1678 or after 2261 that an IMF-fixdate may name.
+  const std::chrono::sys_time<std::chrono::milliseconds> at_ms = at;
+  const auto now_ms = std::chrono::floor<std::chrono::milliseconds>(now);
+  if (at_ms <= now_ms) return std::chrono::milliseconds(0);
+  return at_ms - now_ms;
 }
 
 std::chrono::milliseconds deferred_poll::next_delay(std::optional<std::string_view> retry_after,

@@ -71,3 +71,16 @@ TEST_CASE("every wait is clamped to [100 ms, poll_max]", "[deferred_poll]") {
     CHECK(p.next_delay("3", fixed_now()) == 100ms);
   }
 }
+
+// Found by fuzzing: years outside system_clock's nanosecond range (1678 to 2261) overflowed.
+TEST_CASE("Retry-After dates far in the past or the future do not overflow", "[deferred_poll]") {
+  using respaldo::parse_retry_after;
+  CHECK(parse_retry_after("Sun, 03 Nov 0997 08:49:37 GMT", fixed_now()) == 0ms);
+  using namespace date;
+  // In seconds: 9999 is beyond what a nanosecond time point holds.
+  const auto far = sys_days(9999_y / December / 31) + 23h + 59min + 59s;
+  const auto now = std::chrono::floor<std::chrono::seconds>(fixed_now());
+  CHECK(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", fixed_now()) == far - now);
+  deferred_poll p(2000ms, 60'000ms);
+  CHECK(p.next_delay("Fri, 31 Dec 9999 23:59:59 GMT", fixed_now()) == 60'000ms);
+}

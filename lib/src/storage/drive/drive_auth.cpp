@@ -9,6 +9,7 @@
 #include <boost/url/grammar/alnum_chars.hpp>
 #include <boost/url/grammar/lut_chars.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -182,16 +183,22 @@ outcome<access_token> issued_token(const json::object* o) {
   if (!type.empty() && type != "Bearer" && type != "bearer")
     return auth_failure("the OAuth token endpoint issued a \"" + printable_excerpt(type, 40) +
                         "\" token; only Bearer tokens are supported");
+  // Lifetimes are capped at 2^30 s (34 years): anything longer would overflow the clock
+  // arithmetic of token_refresh_due, and a double or string out of range is not a number to cast.
+  constexpr std::int64_t max_lifetime = std::int64_t{1} << 30;
   std::int64_t seconds = 3600;
   if (const json::value* e = o->if_contains("expires_in")) {
     if (e->is_int64())
-      seconds = e->get_int64();
+      seconds = std::min(e->get_int64(), max_lifetime);
     else if (e->is_uint64())
-      seconds = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), 1u << 30));
+      seconds = max_lifetime;  // only values above INT64_MAX are stored as uint64
     else if (e->is_double())
-      seconds = static_cast<std::int64_t>(std::floor(e->get_double()));
+      seconds = e->get_double() >= static_cast<double>(max_lifetime)
+                    ? max_lifetime
+                    : (e->get_double() >= 1 ? static_cast<std::int64_t>(e->get_double()) : 0);
     else if (e->is_string())
-      seconds = std::atoll(std::string(e->get_string()).c_str());
+      seconds = std::min<long long>(std::strtoll(std::string(e->get_string()).c_str(), nullptr, 10),
+                                    max_lifetime);
   }
   if (seconds <= 0) return auth_failure("the OAuth token endpoint issued an already expired token");
   t.expires_in = std::chrono::seconds(seconds);

@@ -393,6 +393,22 @@ TEST_CASE("token endpoint replies", "[drive_auth]") {
     CHECK_FALSE(parse_token_reply(*sa, 200, R"({"access_token":"x","token_type":"MAC"})"));
     CHECK_FALSE(parse_token_reply(*sa, 200, "not json"));
   }
+  // Found by fuzzing: an out-of-range double was cast to an integer (undefined behaviour).
+  SECTION("lifetimes beyond 2^30 s are capped, whatever their JSON type") {
+    constexpr std::chrono::seconds cap{std::int64_t{1} << 30};
+    for (const char* e : {"77777777777777777777777777", "1e300", "99999999999999999999",
+                          "9223372036854775807", "\"99999999999999999999999\""}) {
+      auto t = parse_token_reply(*sa, 200,
+                                 std::string(R"({"access_token":"x","expires_in":)") + e + "}");
+      INFO(e);
+      REQUIRE(t);
+      CHECK(t->expires_in == cap);
+    }
+    CHECK(parse_token_reply(*sa, 200, R"({"access_token":"x","expires_in":"120"})")->expires_in ==
+          std::chrono::seconds(120));
+    CHECK_FALSE(parse_token_reply(*sa, 200, R"({"access_token":"x","expires_in":-1e300})"));
+    CHECK_FALSE(parse_token_reply(*sa, 200, R"({"access_token":"x","expires_in":0.5})"));
+  }
   SECTION("invalid_grant for a revoked refresh token says what to do") {
     auto t = parse_token_reply(
         *user, 400,
