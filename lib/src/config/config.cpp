@@ -99,52 +99,153 @@ std::optional<std::pair<std::string, std::string>> check_app_connections(
   return std::nullopt;
 }
 
-}  // namespace
-
-parse_outcome parse_serve_config(const std::vector<std::string>& args) {
-  serve_config cfg;
+// The values of serve's flags as typed, before they are checked and converted.
+struct raw_flags {
   std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
       job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
       shutdown_grace, progress_interval, max_backup_size, config_file, app_networks;
+};
 
+// A refused flag: its name (without dashes) and what is wrong with its value.
+using flag_problem = std::optional<std::pair<std::string, std::string>>;
+
+flag_problem flag_error(std::string flag, std::string what) {
+  return std::pair{std::move(flag), std::move(what)};
+}
+
+// The options table: where each flag's value goes (straight into `cfg`, or into `raw` when it
+// needs checking first). A data table, kept whole so that --help lists it in one place.
+po::options_description describe_serve_options(serve_config& cfg, raw_flags& raw) {
   po::options_description general("respaldo serve options");
   // clang-format off
   general.add_options()
     ("help,h", "show this help")
-    ("config", po::value(&config_file)->value_name("FILE"), "read options from FILE (key = value lines)")
-    ("listen", po::value(&listen)->default_value("127.0.0.1:8080")->value_name("HOST:PORT"), "address of the REST API")
+    ("config", po::value(&raw.config_file)->value_name("FILE"), "read options from FILE (key = value lines)")
+    ("listen", po::value(&raw.listen)->default_value("127.0.0.1:8080")->value_name("HOST:PORT"), "address of the REST API")
     ("data-dir", po::value(&cfg.data_dir)->default_value("./var")->value_name("DIR"), "SQLite database, keys and local backups")
     ("admin-token-file", po::value(&cfg.admin_token_file)->value_name("FILE"), "file holding the admin bearer token (else RESPALDO_ADMIN_TOKEN, else DATA_DIR/admin-token is generated)")
     ("secret-key-file", po::value(&cfg.secret_key_file)->value_name("FILE"), "AES-256 key sealing app tokens (default DATA_DIR/secret.key, generated)")
     ("log-format", po::value(&cfg.log_format)->default_value("text")->value_name("text|json"), "log line format")
     ("log-level", po::value(&cfg.log_level)->default_value("info")->value_name("LEVEL"), "debug, info, warn or error")
     ("storage", po::value(&cfg.storage)->default_value("local")->value_name("local|drive"), "where backups are stored")
-    ("chunk-size", po::value(&chunk_size)->default_value("8MiB")->value_name("SIZE"), "pipeline chunk, a multiple of 256KiB")
+    ("chunk-size", po::value(&raw.chunk_size)->default_value("8MiB")->value_name("SIZE"), "pipeline chunk, a multiple of 256KiB")
     ("max-concurrent-jobs", po::value(&cfg.max_concurrent_jobs)->default_value(4)->value_name("N"), "jobs running at once")
     ("max-attempts", po::value(&cfg.max_attempts)->default_value(3)->value_name("N"), "tries per job for transient failures")
-    ("retry-base-delay", po::value(&retry_base)->default_value("5s")->value_name("DURATION"), "first retry delay (doubles each try, with jitter)")
-    ("retry-max-delay", po::value(&retry_max)->default_value("5m")->value_name("DURATION"), "cap of the retry delay")
-    ("connect-timeout", po::value(&connect_timeout)->default_value("10s")->value_name("DURATION"), "connecting to an app or to storage")
-    ("read-timeout", po::value(&read_timeout)->default_value("60s")->value_name("DURATION"), "longest silence while reading from an app")
-    ("job-deadline", po::value(&job_deadline)->default_value("6h")->value_name("DURATION"), "longest a single job attempt may run")
-    ("deferred-poll-max", po::value(&deferred_poll_max)->default_value("60s")->value_name("DURATION"), "longest wait between polls of a deferred export")
-    ("progress-interval", po::value(&progress_interval)->default_value("500ms")->value_name("DURATION"), "longest time between two saves of a running backup's progress")
-    ("max-backup-size", po::value(&max_backup_size)->default_value("5TiB")->value_name("SIZE"), "largest backup accepted (an app's X-Size above it fails the job)")
+    ("retry-base-delay", po::value(&raw.retry_base)->default_value("5s")->value_name("DURATION"), "first retry delay (doubles each try, with raw.jitter)")
+    ("retry-max-delay", po::value(&raw.retry_max)->default_value("5m")->value_name("DURATION"), "cap of the retry delay")
+    ("connect-timeout", po::value(&raw.connect_timeout)->default_value("10s")->value_name("DURATION"), "connecting to an app or to storage")
+    ("read-timeout", po::value(&raw.read_timeout)->default_value("60s")->value_name("DURATION"), "longest silence while reading from an app")
+    ("job-deadline", po::value(&raw.job_deadline)->default_value("6h")->value_name("DURATION"), "longest a single job attempt may run")
+    ("deferred-poll-max", po::value(&raw.deferred_poll_max)->default_value("60s")->value_name("DURATION"), "longest wait between polls of a deferred export")
+    ("progress-interval", po::value(&raw.progress_interval)->default_value("500ms")->value_name("DURATION"), "longest time between two saves of a running backup's progress")
+    ("max-backup-size", po::value(&raw.max_backup_size)->default_value("5TiB")->value_name("SIZE"), "largest backup accepted (an app's X-Size above it fails the job)")
     ("timezone", po::value(&cfg.timezone)->default_value("UTC")->value_name("ZONE"), "IANA time zone of schedules and retention buckets")
-    ("schedule-jitter", po::value(&jitter)->default_value("0s")->value_name("DURATION"), "spread scheduled starts by up to this much, stable per app")
-    ("probe-interval", po::value(&probe_interval)->default_value("5m")->value_name("DURATION"), "how often each app's capabilities are probed (0 disables)")
+    ("schedule-jitter", po::value(&raw.jitter)->default_value("0s")->value_name("DURATION"), "spread scheduled starts by up to this much, stable per app")
+    ("probe-interval", po::value(&raw.probe_interval)->default_value("5m")->value_name("DURATION"), "how often each app's capabilities are probed (0 disables)")
     ("drive-credentials", po::value(&cfg.drive_credentials)->value_name("FILE"), "Google service_account or authorized_user JSON")
     ("drive-impersonate", po::value(&cfg.drive_impersonate)->value_name("EMAIL"), "user a service account acts for (domain-wide delegation)")
     ("drive-api-url", po::value(&cfg.drive_api_url)->default_value("https://www.googleapis.com")->value_name("URL"), "base of /drive/v3 and /upload/drive/v3")
     ("drive-token-url", po::value(&cfg.drive_token_url)->value_name("URL"), "OAuth token endpoint (default: the credentials' token_uri)")
     ("ca-file", po::value(&cfg.ca_file)->value_name("FILE"), "extra trusted CA certificates (PEM)")
     ("allow-download-origin", po::value(&cfg.allowed_download_origins)->composing()->value_name("HOST[:PORT]"), "an origin besides the app's own an export download may come from (repeatable; e.g. presigned object-store URLs)")
-    ("app-networks", po::value(&app_networks)->value_name("CIDR,..."), "app URLs and every address connected to for an app must lie in these blocks")
-    ("max-body-bytes", po::value(&max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
+    ("app-networks", po::value(&raw.app_networks)->value_name("CIDR,..."), "app URLs and every address connected to for an app must lie in these blocks")
+    ("max-body-bytes", po::value(&raw.max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
     ("max-connections-per-client", po::value(&cfg.max_connections_per_client)->default_value(64)->value_name("N"), "open API connections one client address may hold")
-    ("request-timeout", po::value(&request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
-    ("shutdown-grace", po::value(&shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM");
+    ("request-timeout", po::value(&raw.request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
+    ("shutdown-grace", po::value(&raw.shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM");
   // clang-format on
+  return general;
+}
+
+// --listen and the flags with a fixed set of values or a range.
+flag_problem check_choices(serve_config& cfg, const raw_flags& raw) {
+  auto colon = raw.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return flag_error("listen",
+                      "expected HOST:PORT such as 127.0.0.1:8080, got \"" + raw.listen + "\"");
+  cfg.listen_host = raw.listen.substr(0, colon);
+  if (cfg.listen_host.size() > 2 && cfg.listen_host.front() == '[' && cfg.listen_host.back() == ']')
+    cfg.listen_host = cfg.listen_host.substr(1, cfg.listen_host.size() - 2);
+  unsigned port = 0;
+  auto port_text = std::string_view(raw.listen).substr(colon + 1);
+  auto [pend, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (pec != std::errc{} || pend != port_text.data() + port_text.size() || port > 65535)
+    return flag_error("listen", "port must be 0-65535, got \"" + std::string(port_text) + "\"");
+  cfg.listen_port = static_cast<std::uint16_t>(port);
+
+  if (cfg.log_format != "text" && cfg.log_format != "json")
+    return flag_error("log-format", "expected text or json, got \"" + cfg.log_format + "\"");
+  if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
+      cfg.log_level != "error")
+    return flag_error("log-level",
+                      "expected debug, info, warn or error, got \"" + cfg.log_level + "\"");
+  if (cfg.storage != "local" && cfg.storage != "drive")
+    return flag_error("storage", "expected local or drive, got \"" + cfg.storage + "\"");
+  if (cfg.storage == "drive" && cfg.drive_credentials.empty())
+    return flag_error("drive-credentials", "required with --storage drive");
+  if (cfg.max_concurrent_jobs < 1 || cfg.max_concurrent_jobs > 256)
+    return flag_error("max-concurrent-jobs", "expected 1 to 256");
+  if (cfg.max_attempts < 1 || cfg.max_attempts > 100)
+    return flag_error("max-attempts", "expected 1 to 100");
+  if (cfg.max_connections_per_client < 1 || cfg.max_connections_per_client > 1024)
+    return flag_error("max-connections-per-client",
+                      "expected 1 to 1024 (the server's connection cap)");
+  if (cfg.data_dir.empty()) return flag_error("data-dir", "must not be empty");
+
+  return check_app_connections(cfg, raw.app_networks);
+}
+
+// Sizes and durations, converted.
+flag_problem read_sizes_and_durations(serve_config& cfg, const raw_flags& raw) {
+  auto size = parse_byte_size(raw.chunk_size);
+  if (!size || *size == 0 || *size % (256 * 1024) != 0 || *size > 256ull * 1024 * 1024)
+    return flag_error(
+        "chunk-size",
+        "expected a multiple of 256KiB up to 256MiB, such as 8MiB, got \"" + raw.chunk_size + "\"");
+  cfg.chunk_size = static_cast<std::size_t>(*size);
+  auto body = parse_byte_size(raw.max_body);
+  if (!body || *body < 1024 || *body > 64ull * 1024 * 1024)
+    return flag_error("max-body-bytes", "expected 1KiB to 64MiB, got \"" + raw.max_body + "\"");
+  cfg.max_body_bytes = static_cast<std::size_t>(*body);
+  auto largest = parse_backup_size(raw.max_backup_size);
+  if (!largest || *largest == 0)
+    return flag_error("max-backup-size", "expected a size above 0 such as 5TiB or 10GiB, got \"" +
+                                             raw.max_backup_size + "\"");
+  cfg.max_backup_size = *largest;
+
+  struct duration_flag {
+    const char* name;
+    const std::string& text;
+    std::chrono::milliseconds& out;
+    bool zero_ok;
+  };
+  for (auto& d :
+       {duration_flag{"retry-base-delay", raw.retry_base, cfg.retry_base_delay, true},
+        duration_flag{"retry-max-delay", raw.retry_max, cfg.retry_max_delay, true},
+        duration_flag{"connect-timeout", raw.connect_timeout, cfg.connect_timeout, false},
+        duration_flag{"read-timeout", raw.read_timeout, cfg.read_timeout, false},
+        duration_flag{"job-deadline", raw.job_deadline, cfg.job_deadline, false},
+        duration_flag{"deferred-poll-max", raw.deferred_poll_max, cfg.deferred_poll_max, false},
+        duration_flag{"progress-interval", raw.progress_interval, cfg.progress_interval, false},
+        duration_flag{"schedule-jitter", raw.jitter, cfg.schedule_jitter, true},
+        duration_flag{"probe-interval", raw.probe_interval, cfg.probe_interval, true},
+        duration_flag{"request-timeout", raw.request_timeout, cfg.request_timeout, false},
+        duration_flag{"shutdown-grace", raw.shutdown_grace, cfg.shutdown_grace, true}}) {
+    auto v = parse_duration(d.text);
+    if (!v || (!d.zero_ok && v->count() == 0))
+      return flag_error(
+          d.name, "expected a duration such as 500ms, 30s, 5m, 2h or 1d, got \"" + d.text + "\"");
+    d.out = *v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+parse_outcome parse_serve_config(const std::vector<std::string>& args) {
+  serve_config cfg;
+  raw_flags raw;
+  const po::options_description general = describe_serve_options(cfg, raw);
 
   auto usage = [&] {
     std::ostringstream os;
@@ -200,81 +301,9 @@ parse_outcome parse_serve_config(const std::vector<std::string>& args) {
     return {std::nullopt, std::string("error: ") + e.what() + "\n(see respaldo serve --help)\n", 2};
   }
 
-  auto fail = [](std::string flag, std::string what) {
-    return parse_outcome{std::nullopt, "error: --" + flag + ": " + what + "\n", 2};
-  };
-
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return fail("listen", "expected HOST:PORT such as 127.0.0.1:8080, got \"" + listen + "\"");
-  cfg.listen_host = listen.substr(0, colon);
-  if (cfg.listen_host.size() > 2 && cfg.listen_host.front() == '[' && cfg.listen_host.back() == ']')
-    cfg.listen_host = cfg.listen_host.substr(1, cfg.listen_host.size() - 2);
-  unsigned port = 0;
-  auto port_text = std::string_view(listen).substr(colon + 1);
-  auto [pend, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (pec != std::errc{} || pend != port_text.data() + port_text.size() || port > 65535)
-    return fail("listen", "port must be 0-65535, got \"" + std::string(port_text) + "\"");
-  cfg.listen_port = static_cast<std::uint16_t>(port);
-
-  if (cfg.log_format != "text" && cfg.log_format != "json")
-    return fail("log-format", "expected text or json, got \"" + cfg.log_format + "\"");
-  if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
-      cfg.log_level != "error")
-    return fail("log-level", "expected debug, info, warn or error, got \"" + cfg.log_level + "\"");
-  if (cfg.storage != "local" && cfg.storage != "drive")
-    return fail("storage", "expected local or drive, got \"" + cfg.storage + "\"");
-  if (cfg.storage == "drive" && cfg.drive_credentials.empty())
-    return fail("drive-credentials", "required with --storage drive");
-  if (cfg.max_concurrent_jobs < 1 || cfg.max_concurrent_jobs > 256)
-    return fail("max-concurrent-jobs", "expected 1 to 256");
-  if (cfg.max_attempts < 1 || cfg.max_attempts > 100)
-    return fail("max-attempts", "expected 1 to 100");
-  if (cfg.max_connections_per_client < 1 || cfg.max_connections_per_client > 1024)
-    return fail("max-connections-per-client", "expected 1 to 1024 (the server's connection cap)");
-  if (cfg.data_dir.empty()) return fail("data-dir", "must not be empty");
-
-  if (auto bad = check_app_connections(cfg, app_networks)) return fail(bad->first, bad->second);
-
-  auto size = parse_byte_size(chunk_size);
-  if (!size || *size == 0 || *size % (256 * 1024) != 0 || *size > 256ull * 1024 * 1024)
-    return fail("chunk-size", "expected a multiple of 256KiB up to 256MiB, such as 8MiB, got \"" +
-                                  chunk_size + "\"");
-  cfg.chunk_size = static_cast<std::size_t>(*size);
-  auto body = parse_byte_size(max_body);
-  if (!body || *body < 1024 || *body > 64ull * 1024 * 1024)
-    return fail("max-body-bytes", "expected 1KiB to 64MiB, got \"" + max_body + "\"");
-  cfg.max_body_bytes = static_cast<std::size_t>(*body);
-  auto largest = parse_backup_size(max_backup_size);
-  if (!largest || *largest == 0)
-    return fail("max-backup-size",
-                "expected a size above 0 such as 5TiB or 10GiB, got \"" + max_backup_size + "\"");
-  cfg.max_backup_size = *largest;
-
-  struct duration_flag {
-    const char* name;
-    const std::string& text;
-    std::chrono::milliseconds& out;
-    bool zero_ok;
-  };
-  for (auto& d :
-       {duration_flag{"retry-base-delay", retry_base, cfg.retry_base_delay, true},
-        duration_flag{"retry-max-delay", retry_max, cfg.retry_max_delay, true},
-        duration_flag{"connect-timeout", connect_timeout, cfg.connect_timeout, false},
-        duration_flag{"read-timeout", read_timeout, cfg.read_timeout, false},
-        duration_flag{"job-deadline", job_deadline, cfg.job_deadline, false},
-        duration_flag{"deferred-poll-max", deferred_poll_max, cfg.deferred_poll_max, false},
-        duration_flag{"progress-interval", progress_interval, cfg.progress_interval, false},
-        duration_flag{"schedule-jitter", jitter, cfg.schedule_jitter, true},
-        duration_flag{"probe-interval", probe_interval, cfg.probe_interval, true},
-        duration_flag{"request-timeout", request_timeout, cfg.request_timeout, false},
-        duration_flag{"shutdown-grace", shutdown_grace, cfg.shutdown_grace, true}}) {
-    auto v = parse_duration(d.text);
-    if (!v || (!d.zero_ok && v->count() == 0))
-      return fail(d.name,
-                  "expected a duration such as 500ms, 30s, 5m, 2h or 1d, got \"" + d.text + "\"");
-    d.out = *v;
-  }
+  flag_problem bad = check_choices(cfg, raw);
+  if (!bad) bad = read_sizes_and_durations(cfg, raw);
+  if (bad) return {std::nullopt, "error: --" + bad->first + ": " + bad->second + "\n", 2};
   return {std::move(cfg), "", 0};
 }
 
