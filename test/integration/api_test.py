@@ -18,25 +18,9 @@ import tempfile
 import time
 import unittest
 
-from harness import ADMIN_TOKEN, BIN, GUIDE_APP, Respaldo, run_cli, serve_args
+from harness import ADMIN_TOKEN, BIN, GUIDE_APP, Respaldo, raw_exchange, run_cli, serve_args
 
 PROBLEM_KEYS = ("type", "title", "status", "detail", "code")
-
-
-def raw_exchange(port, data, timeout=15):
-    """Sends raw bytes and returns everything the server answers until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def read_until(sock, marker, timeout=15):

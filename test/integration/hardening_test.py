@@ -9,25 +9,9 @@ import tempfile
 import time
 import unittest
 
-from harness import Respaldo, run_cli, serve_args, start_app, wait_until
+from harness import Respaldo, run_cli, raw_exchange, serve_args, start_app, wait_until
 
 IDLE_CONNECTIONS = 1100
-
-
-def raw_exchange(port, data, timeout=15):
-    """Sends raw bytes and returns everything the server answers until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def raise_descriptor_limit(needed):

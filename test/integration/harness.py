@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -334,6 +335,22 @@ class DriveSetup:
         self.app.stop()
         self.drive.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def raw_exchange(port, data, timeout=15):
+    """Sends raw bytes and returns everything the server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def free_port():
