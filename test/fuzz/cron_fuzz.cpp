@@ -22,12 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const std::array<const date::time_zone*, 3> zones = {
       nullptr, find_time_zone("Europe/Madrid"), find_time_zone("Australia/Lord_Howe")};
   // The start instant comes from the second part, so the fuzzer explores DST edges too.
-  std::int64_t seconds = 1'700'000'000;
+  std::uint64_t seconds = 1'700'000'000;
   if (parts.size() > 1)
-    for (unsigned char c : parts[1]) seconds = seconds * 31 + c;
-  seconds %= 253'402'300'799;  // up to year 9999
-  if (seconds < 0) seconds = -seconds;
-  const sys_seconds after{std::chrono::seconds(seconds)};
+    for (unsigned char c : parts[1]) seconds = seconds * 31 + c;  // wraps, as unsigned may
+  seconds %= 253'402'300'799;                                     // up to year 9999
+  const sys_seconds after{std::chrono::seconds(static_cast<std::int64_t>(seconds))};
   for (const auto* tz : zones) {
     auto next = schedule->next_after(after, tz);
     if (!schedule->can_fire())

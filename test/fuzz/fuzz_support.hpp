@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "respaldo/core/error.hpp"
+#include "respaldo/core/text.hpp"
 
 namespace respaldo::fuzz {
 
@@ -41,13 +42,22 @@ inline std::vector<std::string_view> split(std::string_view text, char sep, std:
   return parts;
 }
 
+// Text for logs and terminals: no control characters, and valid UTF-8 (JSON logs carry it).
+inline void check_printable(std::string_view text, const char* property) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const auto len = utf8_sequence_at(text, i);
+    require(len > 0 && c != 0x7f && (c >= 0x20 || len > 1), property, text);
+    i += len;
+  }
+}
+
 // Error messages reach logs, problem+json details and the CLI: whatever the input, they carry no
 // control characters that could forge a log line, and they have a code.
 inline void check_failure(const failure& f) {
   require(static_cast<bool>(f.code), "a failure has a code", f.message);
   require(!f.message.empty(), "a failure says what is wrong");
-  for (unsigned char c : f.message)
-    require(c >= 0x20 && c != 0x7f, "failure messages hold no control characters", f.message);
+  check_printable(f.message, "failure messages hold no control characters nor invalid UTF-8");
 }
 
 }  // namespace respaldo::fuzz

@@ -83,7 +83,7 @@ field_check check_schedule(std::string_view field, std::string_view expr) {
   // can_fire covers a whole 400-year cycle, so a false answer means never.
   if (!parsed->can_fire())
     return bad_field(std::string(field),
-                     std::string(field) + " \"" + parsed->expression() +
+                     std::string(field) + " \"" + escaped_excerpt(parsed->expression(), 120) +
                          "\" never fires: no fire time within the next 400 years (the "
                          "day-of-month does not exist in the months listed); pick a day that "
                          "exists in them, or restrict day-of-week too");
@@ -95,7 +95,7 @@ field_check check_timezone(std::string_view tz) {
     return bad_field("timezone",
                      "timezone must be an IANA time zone name such as "
                      "\"Europe/Madrid\" or \"UTC\", got \"" +
-                         std::string(tz) + "\"");
+                         escaped_excerpt(tz, 80) + "\"");
   return {};
 }
 
@@ -105,10 +105,11 @@ field_check read_fields(const json::object& body, app_record& app) {
     bool known = false;
     for (auto f : known_fields) known = known || key == f;
     if (!known)
-      return bad_field(std::string(key), "unknown field \"" + std::string(key) +
-                                             "\"; allowed fields are name, url, token, "
-                                             "drive_folder_id, schedule, retention, timezone, "
-                                             "verify_schedule");
+      return bad_field(escaped_excerpt(key, 80),
+                       "unknown field \"" + escaped_excerpt(key, 80) +
+                           "\"; allowed fields are name, url, token, "
+                           "drive_folder_id, schedule, retention, timezone, "
+                           "verify_schedule");
     (void)value;
   }
   if (auto e = string_field(body, "name", app.name); !e) return e;
@@ -170,7 +171,7 @@ outcome<void> check_app_name(std::string_view name) {
     return invalid(
         "name must be a DNS label: 1 to 63 characters of a-z, 0-9 and '-', starting and "
         "ending with a letter or digit, got \"" +
-        std::string(name) + "\"");
+        escaped_excerpt(name, 80) + "\"");
   };
   if (name.empty() || name.size() > 63) return bad();
   for (char c : name)
@@ -185,7 +186,7 @@ outcome<void> check_app_url(std::string_view url) {
   if (!parsed)
     return invalid(
         "url must be an absolute http or https URL such as \"http://mi-app:8000\", got \"" +
-        std::string(url.substr(0, 300)) + "\"");
+        escaped_excerpt(url, 300) + "\"");
   if (parsed->scheme_id() != boost::urls::scheme::http &&
       parsed->scheme_id() != boost::urls::scheme::https)
     return invalid("url must use http or https, got \"" + std::string(parsed->scheme()) + "\"");
@@ -214,7 +215,7 @@ outcome<void> check_drive_folder_id(std::string_view id) {
   auto bad = [&] {
     return invalid(
         "drive_folder_id must be 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-', got \"" +
-        std::string(id.substr(0, 300)) + "\"");
+        escaped_excerpt(id, 300) + "\"");
   };
   if (id.empty() || id.size() > 256) return bad();
   for (char c : id)

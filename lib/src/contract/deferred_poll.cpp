@@ -23,10 +23,9 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view v, std::chrono::system_clock::time_point now) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  if (auto secs = parse_u64(v)) {
-    constexpr std::uint64_t a_day = 86'400;
-    return std::chrono::milliseconds(std::min(*secs, a_day) * 1000);
-  }
+  constexpr std::chrono::milliseconds a_day = std::chrono::hours(24);
+  if (auto secs = parse_u64(v))
+    return std::chrono::milliseconds(std::min<std::uint64_t>(*secs, 86'400) * 1000);
   // IMF-fixdate: fixed positions, "Sun, 06 Nov 1994 08:49:37 GMT".
   if (v.size() != 29 || v.substr(3, 2) != ", " || v.substr(25) != " GMT") return std::nullopt;
   static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
@@ -49,7 +48,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
   const std::chrono::sys_time<std::chrono::milliseconds> at_ms = at;
   const auto now_ms = std::chrono::floor<std::chrono::milliseconds>(now);
   if (at_ms <= now_ms) return std::chrono::milliseconds(0);
-  return at_ms - now_ms;
+  return std::min<std::chrono::milliseconds>(at_ms - now_ms, a_day);
 }
 
 std::chrono::milliseconds deferred_poll::next_delay(std::optional<std::string_view> retry_after,

@@ -89,11 +89,9 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
+// Escaped, since the expression comes from a client and the message reaches logs and terminals.
 std::string quoted(std::string_view s) {
-  std::string q = "\"";
-  q += s;
-  q += '"';
-  return q;
+  return "\"" + escaped_excerpt(s, 80) + "\"";
 }
 
 std::string range_text(int lo, int hi) {

@@ -13,6 +13,8 @@
 #include <set>
 #include <string_view>
 
+#include "respaldo/core/error.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -28,10 +30,10 @@ int* policy_field(retention_policy& p, std::string_view name) {
 }
 
 // A short JSON rendering of an offending value for error messages.
+// JSON leaves DEL and invalid UTF-8 as they are; the excerpt escapes them and cuts whole
+// characters.
 std::string describe(const boost::json::value& v) {
-  std::string s = boost::json::serialize(v);
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  return escaped_excerpt(boost::json::serialize(v), 40);
 }
 
 struct bucket_keys {

@@ -389,3 +389,24 @@ TEST_CASE("schedules that fire rarely or only by weekday stay valid", "[app_vali
     CHECK(reg.has_value());
   }
 }
+
+// Found by the app_validation fuzz target: field names and values a client sends reach logs and
+// terminals through problem details, so control characters in them are escaped.
+TEST_CASE("validation: refusals escape control characters of what the client sent",
+          "[validation]") {
+  auto body = boost::json::parse(
+      R"({"name":"mi\u001b[2Japp","url":"http://mi-app:8000","token":"t0k3n-secret-value",
+          "drive_folder_id":"1AbC","schedule":"0 3 * * *","retention":{"daily":7,"weekly":4}})");
+  auto bad_name = respaldo::validate_registration(body);
+  REQUIRE_FALSE(bad_name.has_value());
+  CHECK(bad_name.error().message.find('\x1b') == std::string::npos);
+  CHECK_THAT(bad_name.error().message, Catch::Contains("mi\\x1b[2Japp"));
+
+  body.as_object().erase("name");
+  body.as_object()["name"] = "mi-app";
+  body.as_object()["x\r\nforged"] = 1;
+  auto unknown = respaldo::validate_registration(body);
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK_THAT(unknown.error().message, Catch::Contains("unknown field \"x\\r\\nforged\""));
+  CHECK(unknown.error().subject == "x\\r\\nforged");
+}

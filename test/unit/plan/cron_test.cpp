@@ -430,3 +430,11 @@ TEST_CASE("time zone lookup", "[cron]") {
   CHECK(find_time_zone("../../etc/passwd") == nullptr);
   CHECK(find_time_zone("/usr/share/zoneinfo/UTC") == nullptr);
 }
+
+// Found by the cron fuzz target: the offending text is quoted escaped in the message.
+TEST_CASE("cron: errors escape control characters of the expression", "[cron]") {
+  auto parsed = respaldo::cron_schedule::parse("0 2\x1b * * *");
+  REQUIRE_FALSE(parsed.has_value());
+  CHECK(parsed.error().message.find('\x1b') == std::string::npos);
+  CHECK_THAT(parsed.error().message, Catch::Contains("\"2\\x1b\""));
+}

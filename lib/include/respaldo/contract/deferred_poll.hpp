@@ -8,8 +8,8 @@
 
 namespace respaldo {
 
-// How long a Retry-After header asks to wait: delta-seconds ("5", capped at a day) or an
-// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", 0 when already past); nullopt when malformed.
+// How long a Retry-After header asks to wait: delta-seconds ("5") or an IMF-fixdate ("Sun, 06 Nov
+// 1994 08:49:37 GMT", 0 when already past), either capped at a day; nullopt when malformed.
 std::optional<std::chrono::milliseconds> parse_retry_after(
     std::string_view value, std::chrono::system_clock::time_point now);
 

@@ -239,7 +239,8 @@ outcome<access_token> parse_token_reply(const drive_credentials& creds, unsigned
 
   const std::string error = reply_text(o, "error");
   const std::string description = printable_excerpt(reply_text(o, "error_description"), 200);
-  const std::string said = " (" + (error.empty() ? "HTTP " + std::to_string(status) : error) +
+  const std::string shown = escaped_excerpt(error, 60);  // the endpoint's words, not ours
+  const std::string said = " (" + (error.empty() ? "HTTP " + std::to_string(status) : shown) +
                            (description.empty() ? std::string() : ": " + description) + ")";
   if (status == 429 || status >= 500)
     return failure{make_error_code(errc::drive_rate_limited),

@@ -567,3 +567,13 @@ TEST_CASE("token source failures", "[drive_auth]") {
     CHECK(respaldo::is_transient(t.error().code));
   }
 }
+
+// Found by the drive_responses fuzz target: the endpoint's error code is its text, not ours.
+TEST_CASE("drive auth: an error code with control characters is escaped", "[drive][auth]") {
+  respaldo::drive_credentials creds;
+  auto reply = respaldo::parse_token_reply(creds, 400, R"({"error":"in\u007f\u001bvalid"})");
+  REQUIRE_FALSE(reply.has_value());
+  CHECK(reply.error().message.find('\x1b') == std::string::npos);
+  CHECK(reply.error().message.find('\x7f') == std::string::npos);
+  CHECK_THAT(reply.error().message, Catch::Contains("in\\x7f\\x1bvalid"));
+}
