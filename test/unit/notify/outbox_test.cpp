@@ -102,7 +102,7 @@ TEST_CASE("beyond max_pending the oldest pending rows are dropped and counted", 
   CHECK_THAT(f.stats.render(), Catch::Contains("respaldo_notifications_dropped_total 2"));
 }
 
-TEST_CASE("the test delivery ignores subscriptions; store failures are logged, not thrown",
+TEST_CASE("the test delivery ignores subscriptions, and store failures are logged, not thrown",
           "[notify]") {
   fixture f;
   f.add("quiet", {event_kind::backup_succeeded}, {"other"});
