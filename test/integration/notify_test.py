@@ -7,6 +7,9 @@ import hmac
 import http.server
 import json
 import os
+import ssl
+import tempfile
+import shutil
 import threading
 import time
 import unittest
@@ -23,7 +26,7 @@ class Receiver:
     """A loopback HTTP server recording every request; answers come from a script (a list of
     statuses, then `default`)."""
 
-    def __init__(self, answers=(), default=200, port=0):
+    def __init__(self, answers=(), default=200, port=0, tls=None, reply=b"ok"):
         self.requests = []
         self.answers = list(answers)
         self.default = default
@@ -39,7 +42,7 @@ class Receiver:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers),
                                               "body": body, "at": time.monotonic()})
                     status = receiver.answers.pop(0) if receiver.answers else receiver.default
-                reply = b"ok"
+                reply = receiver.reply
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
@@ -48,13 +51,19 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
+        self.reply = reply
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def got(self, n):
         """Waits for at least n requests and returns them all."""
@@ -218,6 +227,17 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(header(reqs[0], "X-Respaldo-Delivery"), delivery)
         wait_until(lambda: self.deliveries("later")[0]["state"] == "delivered", what="delivered")
 
+    def test_a_long_answer_body_does_not_undo_a_2xx(self):
+        rx = self.receiver(reply=b"x" * 100_000)
+        self.create(name="chatty", kind="webhook", url=rx.url())
+        self.assertEqual(self.server.post("/api/notifiers/chatty/test").status, 202)
+        rx.got(1)
+        row = wait_until(lambda: (lambda d: d if d["state"] != "pending" else None)(
+            self.deliveries("chatty")[0]), what="the delivery finished")
+        self.assertEqual(row["state"], "delivered")
+        self.assertEqual(row["attempts"], 1)
+        self.assertEqual(len(rx.snapshot()), 1)
+
     # -- the other kinds, and one failure event for a job of several attempts --------------------
     def test_slack_healthchecks_and_one_failure_event_per_job(self):
         slack, checks, hook = self.receiver(), self.receiver(), self.receiver()
@@ -331,6 +351,41 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(self.server.get("/api/notifiers/a").status, 404)
         self.assertEqual(self.server.post("/api/notifiers/a/test").status, 404)
         self.assertEqual(self.server.get("/api/notifiers").json(), {"items": []})
+
+
+class NotifyTlsTest(unittest.TestCase):
+    """https receivers go through the same verified TLS client as Drive and https apps."""
+
+    def setUp(self):
+        from drive_double import make_test_pki
+        self.tmp = tempfile.mkdtemp(prefix="respaldo-notify-tls-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.pki = make_test_pki(os.path.join(self.tmp, "pki"))
+        self.server = Respaldo(args=ARGS + ["--ca-file", self.pki["ca_cert"]]).start()
+        self.addCleanup(self.server.cleanup)
+
+    def test_https_webhook_is_verified_and_delivered(self):
+        good = Receiver(tls=(self.pki["server_cert"], self.pki["server_key"]))
+        self.addCleanup(good.stop)
+        wrong = Receiver(tls=(self.pki["wrong_cert"], self.pki["wrong_key"]))
+        self.addCleanup(wrong.stop)
+        for name, rx in (("good", good), ("wrong", wrong)):
+            r = self.server.post("/api/notifiers", {"name": name, "kind": "webhook",
+                                                    "url": rx.url(), "secret": SECRET})
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(self.server.post("/api/notifiers/%s/test" % name).status, 202)
+        req = good.got(1)[0]
+        self.assertEqual(header(req, "X-Respaldo-Signature"),
+                         "sha256=" + hmac.new(SECRET.encode(), req["body"], hashlib.sha256).hexdigest())
+        rows = lambda n: self.server.get("/api/notifiers/%s/deliveries" % n).json()["items"]  # noqa: E731
+        wait_until(lambda: rows("good")[0]["state"] == "delivered", what="https delivered")
+        # A certificate for another name is refused, never downgraded: the row keeps retrying.
+        row = wait_until(lambda: (lambda d: d if d["attempts"] >= 1 else None)(rows("wrong")[0]),
+                         what="a refused attempt")
+        self.assertEqual(row["state"], "pending")
+        self.assertIsNone(row["last_status"])
+        self.assertIn("TLS", row["last_error"])
+        self.assertEqual(wrong.snapshot(), [])
 
 
 if __name__ == "__main__":

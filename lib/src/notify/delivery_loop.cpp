@@ -75,7 +75,17 @@ struct delivery_loop::impl : std::enable_shared_from_this<impl> {
       state->cancel.emit(asio::cancellation_type::terminal);
     };
     deadline.async_wait(on_deadline);
-    auto answer = co_await http_exchange(client, url->origin, req, xo);
+    auto answer = co_await http_send(client, url->origin, req, xo);
+    std::string body;
+    if (answer) {
+      // The status decides: a body over the limit is left unread (the connection is closed
+      // then), never a reason to send again.
+      auto read = co_await answer->conn->read_body_all(opts.body_limit);
+      if (read) {
+        body = std::move(*read);
+        client.release(std::move(answer->conn));
+      }
+    }
     deadline.cancel();
     if (state->expired)
       co_return attempt_result{0,
@@ -85,7 +95,7 @@ struct delivery_loop::impl : std::enable_shared_from_this<impl> {
     attempt_result out{answer->head.status, {}};
     if (judge_answer(out.status) != answer_verdict::delivered)
       out.error = "answered " + std::to_string(out.status) +
-                  (answer->body.empty() ? "" : ": " + printable_excerpt(answer->body, 200));
+                  (body.empty() ? "" : ": " + printable_excerpt(body, 200));
     co_return out;
   }
 
