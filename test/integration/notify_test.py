@@ -353,6 +353,44 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(self.server.get("/api/notifiers").json(), {"items": []})
 
 
+class NotifyProbeTest(unittest.TestCase):
+    """Probe transitions are events: one app.unhealthy per episode, then app.healthy_again."""
+
+    def setUp(self):
+        self.server = Respaldo(args=["--probe-interval", "300ms", "--notify-retry-base", "200ms"])
+        self.server.start()
+        self.addCleanup(self.server.cleanup)
+
+    def failed_probes(self):
+        for line in self.server.get("/metrics", auth=False).body.decode().splitlines():
+            if line.startswith('respaldo_app_probes_total{status="invalid"}'):
+                return float(line.split()[-1])
+        return 0
+
+    def test_one_unhealthy_event_per_episode(self):
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        r = self.server.post("/api/notifiers", {"name": "health", "kind": "webhook", "url": rx.url(),
+                                                "events": ["app.unhealthy", "app.healthy_again"]})
+        self.assertEqual(r.status, 201, r)
+        name, app = start_app(self, self.server, "probed")
+        wait_until(lambda: self.server.get("/api/apps/" + name).json()["health"]["status"] == "ok",
+                   what="a good probe")
+        app.set(mode="bad_version")
+        first = rx.got(1)[0]
+        doc = json.loads(first["body"])
+        self.assertEqual(doc["event"], "app.unhealthy")
+        self.assertEqual(doc["app"], name)
+        self.assertEqual(doc["error"]["code"], "invalid")
+        # Several more failing probes: still one event.
+        wait_until(lambda: self.failed_probes() >= 3, what="three failed probes")
+        self.assertEqual(len(rx.snapshot()), 1)
+        app.set(mode="normal")
+        back = rx.got(2)[1]
+        self.assertEqual(json.loads(back["body"])["event"], "app.healthy_again")
+        self.assertIsNone(json.loads(back["body"])["error"])
+
+
 class NotifyTlsTest(unittest.TestCase):
     """https receivers go through the same verified TLS client as Drive and https apps."""
 
