@@ -26,6 +26,8 @@
 #include "respaldo/http/client/client.hpp"
 #include "respaldo/http/server.hpp"
 #include "respaldo/jobs/runner.hpp"
+#include "respaldo/notify/delivery_loop.hpp"
+#include "respaldo/notify/outbox.hpp"
 #include "respaldo/schedule/prober.hpp"
 #include "respaldo/schedule/scheduler.hpp"
 #include "respaldo/storage/drive/drive_auth.hpp"
@@ -181,17 +183,47 @@ runner_options runner_options_of(const serve_config& cfg) {
   return ropts;
 }
 
+// Notifications: the outbox jobs and probes publish to, and the loop delivering it over a client
+// of its own, which may reach any address but link-local ones and respaldo's own API.
+struct notifications {
+  address_policy addresses;  // `own` filled in once the API listens
+  std::unique_ptr<http_client> client;
+  std::unique_ptr<outbox> box;
+  std::unique_ptr<delivery_loop> loop;
+};
+
+void open_notifications(const serve_config& cfg, asio::io_context& io,
+                        const std::shared_ptr<tls_context>& tls, logger& log, metrics& stats,
+                        state& st, notifications& n) {
+  http_client_options opts;
+  opts.connect_timeout = cfg.notify_timeout;
+  opts.io_timeout = cfg.notify_timeout;
+  opts.endpoint_filter = [&n](const asio::ip::tcp::endpoint& to) {
+    return check_endpoint(n.addresses, to);
+  };
+  n.client = std::make_unique<http_client>(io.get_executor(), opts, tls);
+  n.box = std::make_unique<outbox>(*st.db, log, stats,
+                                   outbox_options{cfg.public_url, cfg.notify_max_pending});
+  delivery_options dopts;
+  dopts.retry.backoff = {cfg.notify_retry_base, cfg.notify_retry_max};
+  dopts.timeout = cfg.notify_timeout;
+  n.loop = std::make_unique<delivery_loop>(io.get_executor(), *st.db, *st.tokens, *n.client, log,
+                                           stats, dopts);
+  n.box->on_enqueued([loop = n.loop.get()] { loop->wake(); });
+}
+
 // First signal: stop taking work, drain the server and the jobs, then stop the io_context.
 // A second signal means "now": the store is consistent after every statement and jobs left
 // running are recovered at the next start.
 void on_shutdown_signal(asio::signal_set& signals, asio::io_context& io, const serve_config& cfg,
                         logger& log, scheduler& schedules, prober& probes, http_server& server,
-                        job_runner& runner) {
+                        job_runner& runner, delivery_loop& deliveries) {
   auto on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log.info("shutting down", {{"signal", sig}});
     schedules.stop();
     probes.stop();
+    deliveries.stop();  // pending rows stay in the store for the next start
     auto stop = [&]() -> asio::awaitable<void> {
       co_await server.shutdown(cfg.shutdown_grace);
       co_await runner.shutdown(cfg.shutdown_grace);
@@ -212,7 +244,7 @@ void on_shutdown_signal(asio::signal_set& signals, asio::io_context& io, const s
 // Runs until a signal stops them.
 int run_services(const serve_config& cfg, logger& log, state& st, asio::io_context& io,
                  asio::thread_pool& blocking, metrics& stats, http_client& app_client,
-                 storage& backups, address_policy& app_addresses) {
+                 storage& backups, address_policy& app_addresses, notifications& notify) {
   exporter_options contract_opts;
   contract_opts.poll_max = cfg.deferred_poll_max;
   contract_opts.allowed_download_origins = cfg.allowed_download_origins;
@@ -227,10 +259,12 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   };
   scheduler schedules(io.get_executor(), *st.db, enqueue, system_wall_clock(), schedule_opts, log,
                       stats);
+  runner.set_event_sink(notify.box.get());
   runner.on_finished([&schedules](const job_record& job) { schedules.job_finished(job); });
   prober_options probe_opts;
   probe_opts.interval = cfg.probe_interval;
   prober probes(io.get_executor(), *st.db, *st.tokens, *contract, probe_opts, log, stats);
+  probes.set_event_sink(notify.box.get());
   auto app_changed = [&schedules, &probes](const std::string& app) {
     schedules.app_changed(app);
     probes.app_changed(app);
@@ -238,6 +272,7 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   api_services services{*st.db,         *st.tokens,   log,     stats,    system_wall_clock(),
                         st.token.token, cfg.timezone, &runner, &backups, app_changed};
   services.app_addresses = &app_addresses;
+  services.notifications = notify.box.get();
   api rest(services);
 
   http_server_options sopts;
@@ -256,18 +291,23 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   }
   // Apps must never send respaldo to its own API (a redirect, a name resolving to it).
   app_addresses.own.push_back(*bound);
+  notify.addresses.own.push_back(*bound);
+  if (cfg.public_url.empty())
+    notify.box->set_public_url("http://" + bound->address().to_string() + ":" +
+                               std::to_string(bound->port()));
   // Installed before "listening" is logged: a SIGTERM right after that line must shut down
   // gracefully, not kill the process with the default disposition.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   runner.start();
   schedules.start();
   probes.start();
+  notify.loop->start();
   server.start();
   log.info("listening",
            {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
             {"storage", std::string(to_string(backups.kind()))},
             {"version", RESPALDO_VERSION}});
-  on_shutdown_signal(signals, io, cfg, log, schedules, probes, server, runner);
+  on_shutdown_signal(signals, io, cfg, log, schedules, probes, server, runner, *notify.loop);
   io.run();
   blocking.join();
   log.info("stopped");
@@ -315,8 +355,10 @@ int run_serve(const std::vector<std::string>& args) {
              {{"files", static_cast<std::uint64_t>(n)}});
   if (cfg.storage == "drive")
     if (auto failed = open_drive(cfg, io, tls, log, backups)) return *failed;
-  return run_services(cfg, log, st, io, blocking, stats, app_client, *backups.active,
-                      app_addresses);
+  notifications notify;
+  open_notifications(cfg, io, tls, log, stats, st, notify);
+  return run_services(cfg, log, st, io, blocking, stats, app_client, *backups.active, app_addresses,
+                      notify);
 }
 
 }  // namespace respaldo

@@ -105,6 +105,14 @@ handler_result get_backup(api_context& ctx, http_request& req);
 handler_result delete_backup(api_context& ctx, http_request& req);
 // backup_content.cpp
 handler_result backup_content(api_context& ctx, http_request& req);
+// notifiers.cpp
+handler_result create_notifier(api_context& ctx, http_request& req);
+handler_result list_notifiers(api_context& ctx, http_request& req);
+handler_result get_notifier(api_context& ctx, http_request& req);
+handler_result update_notifier(api_context& ctx, http_request& req);
+handler_result delete_notifier(api_context& ctx, http_request& req);
+handler_result test_notifier(api_context& ctx, http_request& req);
+handler_result list_deliveries(api_context& ctx, http_request& req);
 
 // ---- authentication (auth.cpp) ----------------------------------------------------------------
 

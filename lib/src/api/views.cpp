@@ -80,6 +80,7 @@ json::object app_json(const api_services& svc, const app_record& a) {
                                     {"backup_id", text_or_null(a.last_verify->backup_id)}};
   else
     o["last_verify"] = nullptr;
+  o["notifications"] = app_notifications_json(svc, a.name);
   return o;
 }
 

@@ -12,6 +12,9 @@ namespace respaldo::api_detail {
 boost::json::object backup_json(const backup_record& b, bool orphaned);
 // Opens the sealed token only to report token_set; the token itself is never shown.
 boost::json::object app_json(const api_services& svc, const app_record& a);
+// notifications: {failing: [names]} of the notifiers covering `app` whose last delivery for it
+// did not get through, or that a 410 disabled (notifiers.cpp).
+boost::json::object app_notifications_json(const api_services& svc, const std::string& app);
 // A job with its backup, as the store's job view joins them in.
 boost::json::object job_json(const job_view& v);
 

@@ -103,7 +103,8 @@ std::optional<std::pair<std::string, std::string>> check_app_connections(
 struct raw_flags {
   std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
       job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
-      shutdown_grace, progress_interval, max_backup_size, config_file, app_networks;
+      shutdown_grace, progress_interval, max_backup_size, config_file, app_networks,
+      notify_retry_base, notify_retry_max, notify_timeout;
 };
 
 // A refused flag: its name (without dashes) and what is wrong with its value.
@@ -149,6 +150,11 @@ po::options_description describe_serve_options(serve_config& cfg, raw_flags& raw
     ("ca-file", po::value(&cfg.ca_file)->value_name("FILE"), "extra trusted CA certificates (PEM)")
     ("allow-download-origin", po::value(&cfg.allowed_download_origins)->composing()->value_name("HOST[:PORT]"), "an origin besides the app's own an export download may come from (repeatable; e.g. presigned object-store URLs)")
     ("app-networks", po::value(&raw.app_networks)->value_name("CIDR,..."), "app URLs and every address connected to for an app must lie in these blocks")
+    ("public-url", po::value(&cfg.public_url)->value_name("URL"), "base URL of respaldo's API in notification links (default http://LISTEN)")
+    ("notify-retry-base", po::value(&raw.notify_retry_base)->default_value("30s")->value_name("DURATION"), "first retry delay of a notification (doubles each try, with jitter)")
+    ("notify-retry-max", po::value(&raw.notify_retry_max)->default_value("1h")->value_name("DURATION"), "cap of a notification's retry delay (retries stop after 24h)")
+    ("notify-timeout", po::value(&raw.notify_timeout)->default_value("10s")->value_name("DURATION"), "longest one notification attempt may take")
+    ("notify-max-pending", po::value(&cfg.notify_max_pending)->default_value(10000)->value_name("N"), "pending notifications kept at most (the oldest are dropped)")
     ("max-body-bytes", po::value(&raw.max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
     ("max-connections-per-client", po::value(&cfg.max_connections_per_client)->default_value(64)->value_name("N"), "open API connections one client address may hold")
     ("request-timeout", po::value(&raw.request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
@@ -191,6 +197,16 @@ flag_problem check_choices(serve_config& cfg, const raw_flags& raw) {
     return flag_error("max-connections-per-client",
                       "expected 1 to 1024 (the server's connection cap)");
   if (cfg.data_dir.empty()) return flag_error("data-dir", "must not be empty");
+  if (cfg.notify_max_pending < 1 || cfg.notify_max_pending > 1'000'000)
+    return flag_error("notify-max-pending", "expected 1 to 1000000");
+  if (!cfg.public_url.empty()) {
+    if (cfg.public_url.rfind("http://", 0) != 0 && cfg.public_url.rfind("https://", 0) != 0)
+      return flag_error("public-url",
+                        "expected an http or https URL such as "
+                        "https://respaldo.example.com, got \"" +
+                            cfg.public_url + "\"");
+    while (cfg.public_url.back() == '/') cfg.public_url.pop_back();
+  }
 
   return check_app_connections(cfg, raw.app_networks);
 }
@@ -230,7 +246,10 @@ flag_problem read_sizes_and_durations(serve_config& cfg, const raw_flags& raw) {
         duration_flag{"schedule-jitter", raw.jitter, cfg.schedule_jitter, true},
         duration_flag{"probe-interval", raw.probe_interval, cfg.probe_interval, true},
         duration_flag{"request-timeout", raw.request_timeout, cfg.request_timeout, false},
-        duration_flag{"shutdown-grace", raw.shutdown_grace, cfg.shutdown_grace, true}}) {
+        duration_flag{"shutdown-grace", raw.shutdown_grace, cfg.shutdown_grace, true},
+        duration_flag{"notify-retry-base", raw.notify_retry_base, cfg.notify_retry_base, false},
+        duration_flag{"notify-retry-max", raw.notify_retry_max, cfg.notify_retry_max, false},
+        duration_flag{"notify-timeout", raw.notify_timeout, cfg.notify_timeout, false}}) {
     auto v = parse_duration(d.text);
     if (!v || (!d.zero_ok && v->count() == 0))
       return flag_error(

@@ -26,6 +26,15 @@ asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doome
     (void)ctx.db.update_backup(b);
     ctx.log.warn("retention delete failed; will retry",
                  {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
+    event_record e;
+    e.kind = event_kind::retention_delete_failed;
+    e.app = b.app;
+    e.job_id = b.job_id;
+    e.backup_id = b.id;
+    e.error_code = std::string(code_name(removed.error().code));
+    e.error_message = b.last_error;
+    e.at = ctx.clock.now();
+    ctx.publish(e);
     co_return;
   }
   (void)ctx.db.delete_backup(b.id);

@@ -44,6 +44,36 @@ void begin_attempt(job_record& job, sys_seconds now) {
   job.phase = job.kind == job_kind::verify ? job_phase::verifying : job_phase::probing;
 }
 
+event_record job_event(const job_record& job, event_kind kind) {
+  event_record e;
+  e.kind = kind;
+  e.app = job.app;
+  e.job_id = job.id;
+  e.backup_id = job.backup_id;
+  e.at = job.finished_at.value_or(job.started_at.value_or(job.created_at));
+  e.started_at = job.started_at;
+  e.finished_at = job.finished_at;
+  if (job.state == job_state::failed) {
+    e.error_code = job.error_code;
+    e.error_message = job.error_message;
+  }
+  return e;
+}
+
+// The events a job in its final state stands for: only the final failure, never a retry.
+void publish_outcome(const job_context& ctx, const job_record& job) {
+  if (job.kind == job_kind::backup && job.state == job_state::succeeded)
+    ctx.publish(job_event(job, event_kind::backup_succeeded));
+  if (job.state != job_state::failed) return;
+  if (job.kind == job_kind::backup) ctx.publish(job_event(job, event_kind::backup_failed));
+  if (job.kind == job_kind::verify && (job.error_code == code_name(errc::verify_mismatch) ||
+                                       job.error_code == code_name(errc::verify_missing)))
+    ctx.publish(job_event(job, event_kind::verify_failed));
+  if (job.error_code == code_name(errc::drive_quota_exceeded) ||
+      job.error_code == code_name(errc::storage_full))
+    ctx.publish(job_event(job, event_kind::storage_quota));
+}
+
 }  // namespace
 
 void job_context::save(const job_record& job) {
@@ -191,6 +221,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
                                  {"app", job.app},
                                  {"kind", std::string(to_string(job.kind))},
                                  {"attempt", job.attempt}});
+    if (job.kind == job_kind::backup && job.attempt == 1)
+      ctx.publish(job_event(job, event_kind::backup_started));
     outcome<void> result;
     {
       const auto limit = ctx.options.job_deadline;
@@ -278,6 +310,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     ctx.end(job);
     if (is_final(job.state)) {
       record_verify_result(ctx, job);
+      publish_outcome(ctx, job);
       finished(job);
     }
   }
@@ -370,6 +403,10 @@ asio::awaitable<outcome<void>> job_runner::remove_backup(const backup_record& b)
 
 void job_runner::on_finished(std::function<void(const job_record&)> hook) {
   impl_->finished_hooks.push_back(std::move(hook));
+}
+
+void job_runner::set_event_sink(event_sink* sink) {
+  impl_->ctx.events = sink;
 }
 
 std::size_t job_runner::running_jobs() const {

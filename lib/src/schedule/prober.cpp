@@ -65,6 +65,14 @@ json::object capabilities_json(const app_capabilities& caps) {
   return o;
 }
 
+std::optional<event_kind> health_transition(health_status previous, health_status now) {
+  const bool was_bad = previous != health_status::ok && previous != health_status::unknown;
+  if (now == health_status::ok)
+    return was_bad ? std::optional(event_kind::app_healthy_again) : std::nullopt;
+  if (now == health_status::unknown || was_bad) return std::nullopt;
+  return event_kind::app_unhealthy;
+}
+
 struct prober::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor e, store& d, token_seal& t, contract_client& c, prober_options o,
        logger& l, metrics& m)
@@ -79,6 +87,21 @@ struct prober::impl : std::enable_shared_from_this<impl> {
   metrics& stats;
   asio::steady_timer timer;
   bool stopped = false;
+  event_sink* events = nullptr;
+
+  void publish_transition(const app_record& a, health_status previous) {
+    auto kind = health_transition(previous, a.health.status);
+    if (!kind || !events) return;
+    event_record e;
+    e.kind = *kind;
+    e.app = a.name;
+    e.at = a.health.checked_at.value_or(now_seconds());
+    if (*kind == event_kind::app_unhealthy) {
+      e.error_code = std::string(to_string(a.health.status));
+      e.error_message = a.health.detail;
+    }
+    events->publish(e);
+  }
 
   asio::awaitable<void> probe_one(std::string name) {
     auto self = shared_from_this();
@@ -108,7 +131,8 @@ struct prober::impl : std::enable_shared_from_this<impl> {
     if (!fresh || !*fresh) co_return;
     app_record a = **fresh;
     if (!tokens.open(name, a.sealed_token)) co_return;
-    const std::string previous(to_string(a.health.status));
+    const health_status previous_status = a.health.status;
+    const std::string previous(to_string(previous_status));
     if (!health.capabilities) health.capabilities = a.health.capabilities;
     a.health = std::move(health);
     if (auto done = db.update_app(a); !done && done.error().code != errc::not_found)
@@ -116,6 +140,7 @@ struct prober::impl : std::enable_shared_from_this<impl> {
                 {{"app", name}, {"error", std::string(code_name(done.error().code))}});
     const std::string status(to_string(a.health.status));
     stats.add("respaldo_app_probes_total", 1, {{"status", status}});
+    publish_transition(a, previous_status);
     if (status != previous) {
       if (a.health.status == health_status::ok)
         log.info("app health changed", {{"app", name}, {"status", status}, {"previous", previous}});
@@ -197,6 +222,10 @@ void prober::start() {
     co_await std::move(run);
   };
   asio::co_spawn(impl_->ex, std::move(loop), asio::detached);
+}
+
+void prober::set_event_sink(event_sink* sink) {
+  impl_->events = sink;
 }
 
 void prober::stop() {

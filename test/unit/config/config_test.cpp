@@ -340,3 +340,38 @@ TEST_CASE("serve --progress-interval and --max-backup-size", "[config]") {
     CHECK_THAT(out.message, Catch::StartsWith("error: " + bad[0] + ": "));
   }
 }
+
+TEST_CASE("serve notification flags", "[config][notify]") {
+  clean_env env;
+  auto defaults = parse_serve_config({});
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->public_url.empty());
+  CHECK(defaults.config->notify_retry_base == 30s);
+  CHECK(defaults.config->notify_retry_max == 1h);
+  CHECK(defaults.config->notify_timeout == 10s);
+  CHECK(defaults.config->notify_max_pending == 10'000);
+
+  auto set = parse_serve_config({"--public-url", "https://respaldo.example.com/",
+                                 "--notify-retry-base", "200ms", "--notify-retry-max", "2s",
+                                 "--notify-timeout", "3s", "--notify-max-pending", "5"});
+  REQUIRE(set.config);
+  CHECK(set.config->public_url == "https://respaldo.example.com");  // no trailing slash
+  CHECK(set.config->notify_retry_base == 200ms);
+  CHECK(set.config->notify_retry_max == 2s);
+  CHECK(set.config->notify_timeout == 3s);
+  CHECK(set.config->notify_max_pending == 5);
+
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--public-url", "respaldo.example.com"},
+        {"--notify-retry-base", "0s"},
+        {"--notify-retry-max", "never"},
+        {"--notify-timeout", "0"},
+        {"--notify-max-pending", "0"},
+        {"--notify-max-pending", "2000000"}}) {
+    INFO(bad[0] << " " << bad[1]);
+    auto out = parse_serve_config(bad);
+    CHECK_FALSE(out.config);
+    CHECK(out.exit_code == 2);
+    CHECK_THAT(out.message, Catch::StartsWith("error: " + bad[0] + ": "));
+  }
+}

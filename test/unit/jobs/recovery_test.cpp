@@ -32,7 +32,7 @@ TEST_CASE("recovery: interrupted jobs are queued again, failed or cancelled", "[
   const auto again = left_running(f, 1, false);
   const auto last = left_running(f, 3, false);
   const auto cancelled = left_running(f, 2, true);
-  job_context ctx{*f.db, f.tokens, f.backups, f.apps, f.clock, f.log, f.stats, {}};
+  job_context ctx{*f.db, f.tokens, f.backups, f.apps, f.clock, f.log, f.stats, {}, nullptr};
 
   auto finished = recover_interrupted_jobs(ctx);
   REQUIRE(finished.size() == 2);
@@ -74,7 +74,7 @@ TEST_CASE("recovery: a queued job with a cancel request ends cancelled, not run 
   plain.id = "plain";
   plain.cancel_requested = false;
   REQUIRE(f.db->insert_job(plain));
-  job_context ctx{*f.db, f.tokens, f.backups, f.apps, f.clock, f.log, f.stats, {}};
+  job_context ctx{*f.db, f.tokens, f.backups, f.apps, f.clock, f.log, f.stats, {}, nullptr};
 
   auto finished = recover_interrupted_jobs(ctx);
   REQUIRE(finished.size() == 1);

@@ -59,3 +59,17 @@ TEST_CASE("health_from_probe: failure codes map to the three unhealthy states", 
     CHECK_FALSE(h.capabilities);  // the caller keeps the last good ones
   }
 }
+
+TEST_CASE("health transitions: only a change between ok and failing is an event", "[prober]") {
+  using hs = health_status;
+  CHECK(health_transition(hs::ok, hs::unreachable) == event_kind::app_unhealthy);
+  CHECK(health_transition(hs::unknown, hs::unauthorized) == event_kind::app_unhealthy);
+  CHECK(health_transition(hs::ok, hs::invalid) == event_kind::app_unhealthy);
+  CHECK(health_transition(hs::unreachable, hs::ok) == event_kind::app_healthy_again);
+  CHECK(health_transition(hs::invalid, hs::ok) == event_kind::app_healthy_again);
+  // No event: the same again, first success, one failure mode turning into another.
+  CHECK_FALSE(health_transition(hs::ok, hs::ok));
+  CHECK_FALSE(health_transition(hs::unknown, hs::ok));
+  CHECK_FALSE(health_transition(hs::unreachable, hs::unreachable));
+  CHECK_FALSE(health_transition(hs::unreachable, hs::unauthorized));
+}

@@ -33,7 +33,8 @@ class fake_storage final : public storage {
   int aborted = 0;
   int begun = 0;
   bool fail_begin = false;
-  std::set<std::string> fail_remove;  // locations whose removal fails
+  errc begin_error = errc::storage_error;  // the code fail_begin refuses with
+  std::set<std::string> fail_remove;       // locations whose removal fails
   bool fail_list = false;
   bool fail_open = false;            // open() fails with storage_error (not not_found)
   bool unconfirmed_uploads = false;  // finish() says no checksum confirms the object
@@ -54,7 +55,7 @@ class fake_storage final : public storage {
   boost::asio::awaitable<outcome<std::unique_ptr<storage_upload>>> begin(
       const upload_request& request) override {
     ++begun;
-    if (fail_begin) co_return refusal();
+    if (fail_begin) co_return refusal(begin_error);
     co_return std::unique_ptr<storage_upload>(std::make_unique<upload>(*this, request));
   }
 

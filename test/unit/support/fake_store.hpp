@@ -60,6 +60,21 @@ class fake_store final : public store {
                                                    std::optional<std::int64_t> before_seq) override;
   outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
 
+  outcome<void> insert_notifier(const notifier_record& n) override;
+  outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;
+  outcome<std::vector<notifier_record>> list_notifiers() override;
+  outcome<void> update_notifier(const notifier_record& n, bool clear_secret) override;
+  outcome<void> delete_notifier(const std::string& name) override;
+  outcome<void> insert_delivery(delivery_record& d) override;
+  outcome<std::vector<delivery_record>> due_deliveries(sys_millis now, std::size_t limit) override;
+  outcome<std::optional<sys_millis>> next_delivery_at() override;
+  outcome<void> update_delivery(const delivery_record& d) override;
+  outcome<std::vector<delivery_record>> list_deliveries(const std::string& notifier,
+                                                        std::size_t limit) override;
+  outcome<std::size_t> count_pending_deliveries() override;
+  outcome<std::size_t> drop_oldest_pending(std::size_t keep) override;
+  outcome<void> prune_deliveries(const std::string& notifier, std::size_t keep) override;
+
  private:
   // Counts the call; the failure to return when the test asked this operation to fail.
   std::optional<failure> enter(std::string_view operation);
@@ -74,6 +89,9 @@ class fake_store final : public store {
   // Sequences are never reused, as with SQLite's AUTOINCREMENT.
   std::int64_t last_job_seq_ = 0;
   std::int64_t last_backup_seq_ = 0;
+  std::map<std::string, notifier_record> notifiers_;
+  std::map<std::int64_t, delivery_record> deliveries_;  // by seq
+  std::int64_t last_delivery_seq_ = 0;
   std::vector<std::string> failing_;
   store_stats stats_;
 };

@@ -23,6 +23,7 @@ class job_runner;
 class wall_clock;
 struct app_record;
 struct address_policy;
+class outbox;
 
 struct api_services {
   store& db;
@@ -38,6 +39,9 @@ struct api_services {
   std::function<void(const std::string& app)> app_changed;
   // --app-networks, checked against registered URLs (null or empty: any).
   const address_policy* app_addresses = nullptr;
+  // Notifications: test deliveries go through it (null: POST .../test answers 503).
+  outbox* notifications = nullptr;
+  std::size_t max_notifiers = 64;
 };
 
 class api {

@@ -25,4 +25,15 @@ outcome<void> check_app_name(std::string_view name);
 outcome<void> check_app_url(std::string_view url);
 outcome<void> check_drive_folder_id(std::string_view id);
 
+// A notifier's creation body: name, kind, url, and optional secret, events and apps. Refusals are
+// errc::validation_failed naming the field; the URL is never repeated in a message (a Slack
+// hook's path is its secret). url_host is filled in from the URL.
+outcome<notifier_record> validate_notifier(const boost::json::value& body);
+
+// `n` with a JSON merge patch applied: url, secret (null removes it), events, apps (null: every
+// app) and enabled (true re-enables a notifier a 410 disabled); name and kind are immutable.
+// `clear_secret` tells whether the patch removed the secret.
+outcome<notifier_record> apply_notifier_patch(const notifier_record& n,
+                                              const boost::json::value& patch, bool& clear_secret);
+
 }  // namespace respaldo

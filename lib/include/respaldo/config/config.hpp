@@ -54,6 +54,13 @@ struct serve_config {
   std::vector<std::string> allowed_download_origins;  // "host" or "host:port", lower-case
   std::vector<ip_network> app_networks;               // empty: any
 
+  // notifications
+  std::string public_url;  // empty: http://<listen address>
+  std::chrono::milliseconds notify_retry_base{30'000};
+  std::chrono::milliseconds notify_retry_max{3600'000};
+  std::chrono::milliseconds notify_timeout{10'000};
+  std::size_t notify_max_pending = 10'000;
+
   // HTTP server
   std::size_t max_body_bytes = 1024 * 1024;
   unsigned max_connections_per_client = 64;

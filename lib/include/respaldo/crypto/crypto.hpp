@@ -63,6 +63,9 @@ using md5 = basic_digest<digest_algorithm::md5>;
 std::string sha256_hex(std::string_view data);
 std::string md5_hex(std::string_view data);
 
+// HMAC-SHA256 (RFC 2104) of `data` under `key`, lowercase hex: signs webhook bodies.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
 // Lowercase hex of n bytes.
 std::string to_hex(const unsigned char* p, std::size_t n);
 // Exactly 64 hex digits, either case.

@@ -10,6 +10,7 @@
 
 #include "respaldo/contract/client.hpp"
 #include "respaldo/core/clock.hpp"
+#include "respaldo/domain/notifier.hpp"
 #include "respaldo/plan/retry.hpp"
 #include "respaldo/store/store.hpp"
 
@@ -42,6 +43,7 @@ struct job_context {
   logger& log;
   metrics& stats;
   runner_options options;
+  event_sink* events = nullptr;  // notifications (none in most tests)
 
   // Persists a running job's progress (never its state nor its cancel request); a failure is
   // logged (the job goes on, its row lags behind).
@@ -51,6 +53,10 @@ struct job_context {
   bool end(const job_record& job);
   // A queued job of `app`, not yet saved (insert it with db.insert_job).
   job_record new_job(const std::string& app, job_kind kind, job_trigger trigger) const;
+  // Hands an event to the sink, if any; never blocks nor fails the job.
+  void publish(const event_record& event) const {
+    if (events) events->publish(event);
+  }
   // Whether `b` lives in the storage this server is configured for.
   bool stored_here(const backup_record& b) const;
 };

@@ -47,6 +47,10 @@ class job_runner {
 
   std::size_t running_jobs() const;
 
+  // Where job events go (backup.started / succeeded / failed, verify.failed, storage.quota,
+  // retention.delete_failed); set before start().
+  void set_event_sink(event_sink* sink);
+
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

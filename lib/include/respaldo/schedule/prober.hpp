@@ -43,6 +43,11 @@ struct prober_options {
   unsigned concurrency = 4;
 };
 
+// The event a change of health stands for: app.unhealthy when an app that was ok (or not yet
+// probed) fails its probe, app.healthy_again when a failing one answers again; none otherwise
+// (a probe that finds what the last one found, or one failure mode turning into another).
+std::optional<event_kind> health_transition(health_status previous, health_status now);
+
 class prober {
  public:
   // `tokens` opens each app's token before the probe.
@@ -62,6 +67,8 @@ class prober {
   boost::asio::awaitable<void> probe_all();
   // Probes one app and stores its health (nothing if the app does not exist).
   boost::asio::awaitable<void> probe_one(std::string app);
+  // Where health transitions go; set before start().
+  void set_event_sink(event_sink* sink);
 
  private:
   struct impl;

@@ -1,6 +1,6 @@
-// The store seam: persistent state (apps, jobs, backup catalog) behind repository interfaces, so
-// that a second backend (PostgreSQL, a test fake) is a new implementation and a factory, not an
-// edit of every consumer. Implementations: store/sqlite/sqlite_store.hpp.
+// The store seam: persistent state (apps, jobs, backup catalog, notifiers and their outbox) behind
+// repository interfaces, so that a second backend (PostgreSQL, a test fake) is a new implementation
+// and a factory, not an edit of every consumer. Implementations: store/sqlite/sqlite_store.hpp.
 //
 // Every method's expected failures are an outcome: not_found and conflict where documented,
 // store_error when the backend failed (the message says which operation).
@@ -15,6 +15,7 @@
 #include "respaldo/domain/app.hpp"
 #include "respaldo/domain/backup.hpp"
 #include "respaldo/domain/job.hpp"
+#include "respaldo/domain/notifier.hpp"
 
 namespace respaldo {
 
@@ -88,6 +89,38 @@ class backup_repository {
   virtual outcome<std::vector<backup_record>> backups_with_status(backup_status status) = 0;
 };
 
+// Notifiers and their outbox. URLs and secrets arrive sealed (the caller seals with crypto/).
+class notifier_repository {
+ public:
+  virtual ~notifier_repository() = default;
+  virtual outcome<void> insert_notifier(const notifier_record& n) = 0;  // conflict if named
+  virtual outcome<std::optional<notifier_record>> get_notifier(const std::string& name) = 0;
+  virtual outcome<std::vector<notifier_record>> list_notifiers() = 0;  // by name
+  // not_found if missing; an empty sealed_url keeps the stored one, and so does an empty
+  // sealed_secret unless clear_secret.
+  virtual outcome<void> update_notifier(const notifier_record& n, bool clear_secret) = 0;
+  // not_found if missing; its outbox rows go with it.
+  virtual outcome<void> delete_notifier(const std::string& name) = 0;
+
+  // Assigns seq; conflict on a known delivery id.
+  virtual outcome<void> insert_delivery(delivery_record& d) = 0;
+  // Pending rows whose next attempt is due at `now`, the oldest first.
+  virtual outcome<std::vector<delivery_record>> due_deliveries(sys_millis now,
+                                                               std::size_t limit) = 0;
+  // The earliest next attempt of any pending row.
+  virtual outcome<std::optional<sys_millis>> next_delivery_at() = 0;
+  // State, attempts, next attempt, last attempt, status and error; not_found if missing.
+  virtual outcome<void> update_delivery(const delivery_record& d) = 0;
+  // A notifier's rows, newest first.
+  virtual outcome<std::vector<delivery_record>> list_deliveries(const std::string& notifier,
+                                                                std::size_t limit) = 0;
+  virtual outcome<std::size_t> count_pending_deliveries() = 0;
+  // Marks the oldest pending rows dropped until at most `keep` are pending; how many were.
+  virtual outcome<std::size_t> drop_oldest_pending(std::size_t keep) = 0;
+  // Deletes a notifier's finished rows (not pending) beyond its newest `keep`.
+  virtual outcome<void> prune_deliveries(const std::string& notifier, std::size_t keep) = 0;
+};
+
 // Time spent in store calls, for /metrics (respaldo_store_call_*).
 struct store_stats {
   std::uint64_t calls = 0;
@@ -96,7 +129,10 @@ struct store_stats {
 };
 
 // All repositories of one backend. Calls are short and run on the io_context thread.
-class store : public app_repository, public job_repository, public backup_repository {
+class store : public app_repository,
+              public job_repository,
+              public backup_repository,
+              public notifier_repository {
  public:
   virtual bool healthy() = 0;
   virtual const store_stats& stats() const = 0;

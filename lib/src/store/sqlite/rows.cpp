@@ -40,7 +40,7 @@ struct row {
 
 }  // namespace
 
-const std::array<const char*, 2> migrations = {
+const std::array<const char*, 3> migrations = {
     R"sql(
 CREATE TABLE apps (
   name TEXT PRIMARY KEY,
@@ -117,6 +117,39 @@ ALTER TABLE apps ADD COLUMN last_verify_result TEXT NOT NULL DEFAULT '';
 ALTER TABLE apps ADD COLUMN last_verify_at INTEGER;
 ALTER TABLE apps ADD COLUMN last_verify_job TEXT NOT NULL DEFAULT '';
 ALTER TABLE apps ADD COLUMN last_verify_backup TEXT NOT NULL DEFAULT '';
+)sql",
+    // 3: notifiers (URL and secret sealed) and the outbox of their deliveries (times in ms).
+    R"sql(
+CREATE TABLE notifiers (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  url_sealed TEXT NOT NULL,
+  secret_sealed TEXT NOT NULL DEFAULT '',
+  url_host TEXT NOT NULL,
+  events TEXT NOT NULL,
+  apps TEXT NOT NULL DEFAULT '',
+  enabled INTEGER NOT NULL DEFAULT 1,
+  disabled_reason TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  notifier TEXT NOT NULL REFERENCES notifiers(name) ON DELETE CASCADE,
+  event TEXT NOT NULL,
+  app TEXT NOT NULL,
+  document TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_attempt_at INTEGER,
+  last_status INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
+CREATE INDEX deliveries_by_notifier ON deliveries(notifier, seq);
 )sql",
 };
 

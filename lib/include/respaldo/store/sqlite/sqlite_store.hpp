@@ -19,7 +19,7 @@ namespace respaldo {
 
 class logger;
 
-inline constexpr int sqlite_schema_version = 2;
+inline constexpr int sqlite_schema_version = 3;
 
 // Opens (creating if needed) and migrates the database at `path`. Errors: store_not_a_database,
 // store_schema_too_new, store_error, each with a message naming the file.
@@ -61,6 +61,21 @@ class sqlite_store final : public store {
   outcome<std::vector<backup_record>> list_backups(const std::string& app, std::size_t limit,
                                                    std::optional<std::int64_t> before_seq) override;
   outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
+
+  outcome<void> insert_notifier(const notifier_record& n) override;
+  outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;
+  outcome<std::vector<notifier_record>> list_notifiers() override;
+  outcome<void> update_notifier(const notifier_record& n, bool clear_secret) override;
+  outcome<void> delete_notifier(const std::string& name) override;
+  outcome<void> insert_delivery(delivery_record& d) override;
+  outcome<std::vector<delivery_record>> due_deliveries(sys_millis now, std::size_t limit) override;
+  outcome<std::optional<sys_millis>> next_delivery_at() override;
+  outcome<void> update_delivery(const delivery_record& d) override;
+  outcome<std::vector<delivery_record>> list_deliveries(const std::string& notifier,
+                                                        std::size_t limit) override;
+  outcome<std::size_t> count_pending_deliveries() override;
+  outcome<std::size_t> drop_oldest_pending(std::size_t keep) override;
+  outcome<void> prune_deliveries(const std::string& notifier, std::size_t keep) override;
 
  private:
   struct call;  // measures one public call into stats_
