@@ -6,7 +6,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlitecpp-dev libsqlite3-dev libhowardhinnant-date-dev tzdata catch2
-  python3 curl ca-certificates clang-format
+  python3 curl ca-certificates clang-format prometheus
 )
 
 # The OpenAPI lint runs on Node.js; machines that already have a newer one keep it.

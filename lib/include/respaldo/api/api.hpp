@@ -38,6 +38,9 @@ struct api_services {
   std::function<void(const std::string& app)> app_changed;
   // --app-networks, checked against registered URLs (null or empty: any).
   const address_policy* app_addresses = nullptr;
+  // Empty: /metrics is open; else it requires this bearer token (the admin token does not open
+  // it unless they are the same).
+  std::string metrics_token = std::string();
 };
 
 class api {
