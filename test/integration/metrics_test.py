@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (ADMIN_TOKEN, BIN, SMALL, Respaldo, poll_until, run_cli, start_app,
+from harness import (ADMIN_TOKEN, BIN, SMALL, Respaldo, run_cli, serve_args, start_app,
                      wait_until)
 
 METRICS_TOKEN = "metrics-token-0123456789"
@@ -95,6 +95,22 @@ class MetricsTest(unittest.TestCase):
         # Probes stay open.
         self.assertEqual(self.server.get("/healthz", auth=False).status, 200)
         self.assertNotIn(METRICS_TOKEN, self.server.log_text())
+
+    def test_a_bad_metrics_token_file_stops_start_up(self):
+        short = os.path.join(self.tmp, "short-token")
+        with open(short, "w") as f:
+            f.write("short\n")
+        data = tempfile.mkdtemp(prefix="respaldo-metrics-bad-")
+        self.addCleanup(shutil.rmtree, data, True)
+        for path, words in ((os.path.join(self.tmp, "absent"), "cannot read"),
+                            (short, "shorter than 16")):
+            done = run_cli(serve_args(data, "--metrics-token-file", path),
+                           env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
+            self.assertEqual(done.returncode, 2, done)
+            err = done.stderr.decode()
+            self.assertIn("--metrics-token-file", err)
+            self.assertIn(words, err)
+            self.assertNotIn("short\n", err)
 
     # -- values after known jobs ------------------------------------------------------------
     def test_values_after_two_successes_and_a_failure(self):
