@@ -6,7 +6,11 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlitecpp-dev libsqlite3-dev libhowardhinnant-date-dev tzdata catch2
-  python3 curl ca-certificates clang-format prometheus
+  python3 curl ca-certificates clang-format
+  # promtool checks /metrics and the alerting rules in the test suite.
+  prometheus
+  # The sanitizer build and the fuzz targets (scripts/test.sh --sanitize, scripts/fuzz.sh).
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
 # The OpenAPI lint runs on Node.js; machines that already have a newer one keep it.

@@ -362,6 +362,12 @@ def free_port():
     return port
 
 
+# Under ASan and UBSan (scripts/test.sh --sanitize) shadow memory and the allocator's quarantine
+# add to every process's RSS: bounds on memory are checked scaled, still as bounds.
+SANITIZED = os.environ.get("RESPALDO_SANITIZED", "").upper() in ("ON", "1", "TRUE")
+RSS_FACTOR = 3 if SANITIZED else 1
+
+
 def rss_kib(pid):
     """Current resident set size of a process, in KiB."""
     with open("/proc/%d/status" % pid) as f:

@@ -1,13 +1,9 @@
 // --app-networks at registration and PATCH: the registered URL's host must lie inside the
 // operator's blocks. A name is resolved here (briefly); one that does not resolve yet is
 // accepted, since every connection is checked again against the address it resolves to then.
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <variant>
+#include <chrono>
 
 #include "context.hpp"
 #include "respaldo/http/client/address_policy.hpp"
@@ -17,8 +13,6 @@ namespace respaldo::api_detail {
 namespace {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds resolve_budget{2};
 
 failure outside(const std::string& host, const failure& why) {
@@ -28,16 +22,14 @@ failure outside(const std::string& host, const failure& why) {
                  "url"};
 }
 
+// Resolves a name, or gives no address if it does not resolve within the budget.
 asio::awaitable<std::vector<asio::ip::address>> resolve_briefly(const std::string& host) {
-  using namespace asio::experimental::awaitable_operators;
-  tcp::resolver resolver(co_await asio::this_coro::executor);
-  asio::steady_timer timer(co_await asio::this_coro::executor, resolve_budget);
-  auto done = co_await (resolver.async_resolve(host, "", nothrow) || timer.async_wait(nothrow));
+  const auto deadline = std::chrono::steady_clock::now() + resolve_budget;
+  auto results =
+      co_await resolve_origin(co_await asio::this_coro::executor, {false, host, ""}, deadline);
   std::vector<asio::ip::address> out;
-  if (done.index() != 0) co_return out;
-  auto& [ec, results] = std::get<0>(done);
-  if (ec) co_return out;
-  for (const auto& r : results) out.push_back(r.endpoint().address());
+  if (results)
+    for (const auto& r : *results) out.push_back(r.endpoint().address());
   co_return out;
 }
 

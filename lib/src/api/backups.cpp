@@ -49,6 +49,22 @@ std::optional<http_response> refuse_last_good(api_context& ctx, const backup_rec
                  {{"backup_id", b.id}});
 }
 
+// A verify job reading the backup would report it missing, and mark the app's last verify so,
+// if the backup disappeared under it; such a job ends first (or is cancelled), force or not.
+std::optional<http_response> refuse_in_use(api_context& ctx, const backup_record& b) {
+  auto active = ctx.svc.db.active_job(b.app, job_kind::verify);
+  if (!active) return store_failure();
+  if (!*active || !((*active)->backup_id.empty() || (*active)->backup_id == b.id))
+    return std::nullopt;
+  const auto& job = **active;
+  return problem(409, "verify_in_progress",
+                 "verify job " + job.id + " of \"" + b.app + "\" is " +
+                     std::string(to_string(job.state)) + " and may read backup " + b.id +
+                     "; wait for it to end (follow /api/jobs/" + job.id +
+                     ") or cancel it, then delete again",
+                 {{"backup_id", b.id}, {"job_id", job.id}, {"status_url", "/api/jobs/" + job.id}});
+}
+
 }  // namespace
 
 handler_result list_app_backups(api_context& ctx, http_request& req) {
@@ -110,6 +126,7 @@ handler_result delete_backup(api_context& ctx, http_request& req) {
     co_return problem(409, "storage_not_configured",
                       "backup " + id + " is kept in " + std::string(to_string(b.storage)) +
                           " storage, which this server is not configured for");
+  if (auto busy = refuse_in_use(ctx, b)) co_return std::move(*busy);
   if (!*force)
     if (auto refused = refuse_last_good(ctx, b)) co_return std::move(*refused);
   auto removed = co_await ctx.svc.jobs->remove_backup(b);

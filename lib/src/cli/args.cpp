@@ -205,7 +205,7 @@ outcome<command_line> parse_command_line(const std::vector<std::string>& args, s
   auto parsed = tokenize(tokens, desc, options);
   if (parsed) return walk(*parsed, options, rules);
   // Program_options stops at its problem; what comes before it may hold an earlier one.
-  tokenizer_problem problem = std::move(parsed.error());
+  tokenizer_problem problem = parsed.error();
   tokens.resize(std::min(problem.at, tokens.size()));
   auto before = tokenize(tokens, desc, options);
   if (!before) return std::move(before.error().what);

@@ -96,17 +96,6 @@ failure status_failure(unsigned status, const std::string& what) {
               what + " answered unexpected status " + std::to_string(status));
 }
 
-// A 200 from the status URL is either the download or a JSON status document; any contract
-// header, or a body that is not JSON, makes it a download (held to the download's rules).
-bool is_status_document(const http_client_response_head& head) {
-  for (const char* name : {"X-Checksum-SHA256", "X-Size", "X-Format"})
-    if (head.header(name)) return false;
-  auto type = head.header("Content-Type");
-  if (!type) return false;
-  const auto media = lower(type->substr(0, type->find(';')));
-  return media.find("json") != std::string::npos;
-}
-
 // A URL's path for messages and logs: its query may carry a signature or another secret.
 std::string path_of(const parsed_url& url) {
   return url.target.substr(0, url.target.find('?'));
@@ -121,6 +110,27 @@ bool range_starts_at(const http_client_response_head& head, std::uint64_t offset
   auto rest = range->substr(unit.size());
   auto first = parse_u64(rest.substr(0, rest.find('-')));
   return first && *first == offset;
+}
+
+http_client_request bearer_request(std::string method, std::string target, const app_record& app) {
+  http_client_request req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  req.headers.push_back({"Authorization", "Bearer " + app.token});
+  return req;
+}
+
+}  // namespace
+
+// A 200 from the status URL is either the download or a JSON status document; any contract
+// header, or a body that is not JSON, makes it a download (held to the download's rules).
+bool is_status_document(const http_client_response_head& head) {
+  for (const char* name : {"X-Checksum-SHA256", "X-Size", "X-Format"})
+    if (head.header(name)) return false;
+  auto type = head.header("Content-Type");
+  if (!type) return false;
+  const auto media = lower(type->substr(0, type->find(';')));
+  return media.find("json") != std::string::npos;
 }
 
 // The status URL a 202 names: "status_url" in its JSON body, else its Location; it must stay on
@@ -172,16 +182,6 @@ failure status_document_failure(std::string_view doc) {
               "X-Checksum-SHA256, X-Size and X-Format headers of a download");
 }
 
-http_client_request bearer_request(std::string method, std::string target, const app_record& app) {
-  http_client_request req;
-  req.method = std::move(method);
-  req.target = std::move(target);
-  req.headers.push_back({"Authorization", "Bearer " + app.token});
-  return req;
-}
-
-}  // namespace
-
 // The app's token goes only to the app's own origin: a download redirected elsewhere (e.g. a
 // presigned object-store URL) is fetched without it.
 http_client_request download_request(const parsed_url& url, const app_record& app) {
@@ -199,7 +199,7 @@ outcome<void> check_download_origin(const app_record& app, const http_origin& ta
   const std::string host =
       target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
   for (const auto& a : allowed)
-    if (lower(a) == host || lower(a) == host + ":" + target.port) return {};
+    if (a == host || a == host + ":" + target.port) return {};
   return fail(errc::app_contract_violation,
               "the export download is on another origin (" + to_string(target) +
                   "); the app must serve it itself, or the operator must allow that origin "

@@ -27,7 +27,8 @@ std::string_view level_name(log_level l) {
 }
 
 std::string json_quote(std::string_view s) {
-  return boost::json::serialize(boost::json::string(s));
+  // Boost.JSON copies invalid UTF-8 through as it is, which would make the line invalid JSON.
+  return boost::json::serialize(boost::json::string(valid_utf8(s)));
 }
 
 // Text values are quoted only when they would otherwise be ambiguous. Control characters and

@@ -51,6 +51,22 @@ std::size_t utf8_sequence_at(std::string_view s, std::size_t i) noexcept {
   return len;
 }
 
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = utf8_sequence_at(s, i);
+    if (len == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+      continue;
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
 std::size_t append_escaped_at(std::string& out, std::string_view s, std::size_t i,
                               bool quote_marks) {
   constexpr char hex[] = "0123456789abcdef";

@@ -10,11 +10,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 #include <list>
 #include <tuple>
 #include <variant>
 
+#include "request_parse.hpp"
 #include "respaldo/core/error.hpp"
 #include "respaldo/core/ids.hpp"
 #include "respaldo/core/text.hpp"
@@ -42,17 +42,6 @@ struct connection {
 // 16 hex digits, as before; core's generator so that there is one source of ids.
 std::string make_request_id() {
   return random_hex_id(8);
-}
-
-// An incoming X-Request-Id is echoed only when it is short and harmless in logs and headers.
-bool acceptable_request_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -159,22 +148,12 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       if (!co_await read_header(stream, buffer, parser, first, remote)) break;
       admission.set_busy(id, true, std::chrono::steady_clock::now());
       const auto started = std::chrono::steady_clock::now();
-      std::string request_id;
-      if (auto it = parser.get().find("X-Request-Id");
-          it != parser.get().end() && acceptable_request_id(it->value()))
-        request_id = std::string(it->value());
-      else
-        request_id = make_request_id();
-      http_request req;
-      req.method = std::string(parser.get().method_string());
-      req.target = std::string(parser.get().target());
-      req.request_id = request_id;
+      http_request req = request_head(parser.get(), make_request_id());
+      const std::string request_id = req.request_id;
       if (!co_await read_body(stream, buffer, parser, req, remote, started)) break;
       auto& msg = parser.get();
       const bool keep_alive = msg.keep_alive();
-      req.body = std::move(msg.body());
-      for (const auto& f : msg)
-        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      take_message(msg, req);
 
       http_response res = co_await dispatch(req);
       res.set_header("X-Request-Id", request_id);
@@ -250,33 +229,6 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     return std::nullopt;
   }
 
-  // Beast frames a body only by a final "chunked" or by Content-Length, and reads a request with
-  // any other Transfer-Encoding ("gzip", "chunked, gzip") as having no body, so the body would be
-  // parsed as the next request (RFC 9112 section 6.3: such framing is an error and the
-  // connection must close). Returns what to tell the client, or nothing when the framing is fine.
-  static std::optional<std::string> check_transfer_encoding(
-      const http::request<http::string_body>& msg) {
-    std::size_t fields = 0;
-    std::string_view value;
-    for (const auto& f : msg) {
-      if (f.name() != http::field::transfer_encoding) continue;
-      ++fields;
-      value = f.value();
-    }
-    if (fields == 0) return std::nullopt;
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (msg.version() < 11)
-      return "Transfer-Encoding is not allowed in an HTTP/1.0 request; send Content-Length";
-    if (fields > 1) return "Transfer-Encoding must be sent once, as exactly \"chunked\"";
-    if (!iequals(value, "chunked"))
-      return "Transfer-Encoding must be exactly \"chunked\", got \"" +
-             printable_excerpt(value, 60) +
-             "\"; send the body as it is with Content-Length, or chunked alone";
-    return std::nullopt;
-  }
-
   // Reads the body (after a 100 Continue when asked for); false, with any answer sent, when
   // the connection must close.
   asio::awaitable<bool> read_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -314,11 +266,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
   // Splits the target into path and query, then runs the handler.
   asio::awaitable<http_response> dispatch(http_request& req) {
-    auto url = boost::urls::parse_origin_form(req.target);
-    if (!url)
+    if (!split_target(req))
       co_return problem(400, "invalid_target", "the request target is not a valid origin-form URL");
-    req.path = std::string(url->path());
-    for (auto param : url->params()) req.query.emplace_back(param.key, param.value);
     co_return co_await call_handler(req);
   }
 

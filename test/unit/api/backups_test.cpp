@@ -257,3 +257,44 @@ TEST_CASE("api: deleting one backup", "[api][backups]") {
     CHECK(code_of(f.call_on(bare, req)) == "jobs_unavailable");
   }
 }
+
+TEST_CASE("api: a backup a verify job may be reading is not deleted", "[api][backups]") {
+  api_fixture f;
+  f.register_app("mi-app");
+  auto older = f.add_backup("mi-app", "b1", "one");
+  f.clock.advance(std::chrono::hours(1));
+  f.add_backup("mi-app", "b2", "two");
+  respaldo::job_record verify;
+  verify.id = "v1";
+  verify.app = "mi-app";
+  verify.kind = respaldo::job_kind::verify;
+  verify.state = respaldo::job_state::running;
+  verify.created_at = f.clock.now();
+  auto del = [&](const std::string& id) {
+    return f.call(api_fixture::request("DELETE", "/api/backups/" + id, "", {{"force", "true"}}));
+  };
+
+  SECTION("a verify of that backup: 409 naming the job, nothing deleted") {
+    verify.backup_id = "b1";
+    REQUIRE(f.db->insert_job(verify));
+    auto res = del("b1");
+    CHECK(res.status == 409);
+    CHECK(code_of(res) == "verify_in_progress");
+    CHECK(text(body_of(res).at("job_id")) == "v1");
+    CHECK(text(body_of(res).at("status_url")) == "/api/jobs/v1");
+    CHECK(f.backups.objects.count(older.location) == 1);
+    CHECK(f.db->get_backup("b1").value());
+    // Another backup of the app is not in its way.
+    CHECK(del("b2").status == 204);
+  }
+  SECTION("a verify of the newest, not yet resolved to a backup, holds every backup") {
+    REQUIRE(f.db->insert_job(verify));
+    CHECK(code_of(del("b1")) == "verify_in_progress");
+  }
+  SECTION("a verify that has ended does not") {
+    verify.backup_id = "b1";
+    verify.state = respaldo::job_state::succeeded;
+    REQUIRE(f.db->insert_job(verify));
+    CHECK(del("b1").status == 204);
+  }
+}

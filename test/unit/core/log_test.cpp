@@ -1,10 +1,12 @@
 // The text log format escapes what a client or an app could use to forge lines or drive the
-// operator's terminal; the JSON format is unchanged.
+// operator's terminal; the JSON format keeps JSON escaping and valid UTF-8.
 #include "respaldo/core/log.hpp"
 
 #include <catch2/catch.hpp>
 #include <sstream>
 #include <string>
+
+#include "respaldo/core/text.hpp"
 
 namespace {
 
@@ -55,4 +57,15 @@ TEST_CASE("json log lines keep JSON escaping", "[log]") {
   const auto line = one_line(respaldo::log_format::json, "request", "/\x1b\r");
   CHECK_FALSE(has_raw_control(line));
   CHECK(line.find(R"("path":"/\u001b\r")") != std::string::npos);
+}
+
+TEST_CASE("json log lines stay valid UTF-8 when a value is not", "[log]") {
+  // A lone continuation byte and a cut-short sequence, as a hostile request target may carry.
+  const auto line = one_line(respaldo::log_format::json, "request", "/a\x80z\xe2\x82");
+  CHECK(line.find("\"path\":\"/a\xef\xbf\xbdz\xef\xbf\xbd\xef\xbf\xbd\"") != std::string::npos);
+  for (std::size_t i = 0; i < line.size();) {
+    const auto len = respaldo::utf8_sequence_at(line, i);
+    REQUIRE(len > 0);
+    i += len;
+  }
 }

@@ -28,14 +28,26 @@ outcome<export_stream> read_contract_headers(const http_client_response_head& he
 // Parses a capabilities document; version must be "v1".
 outcome<app_capabilities> parse_capabilities(std::string_view body);
 
+// A 200 from the status URL is a JSON status document rather than the download: no contract
+// header and a JSON media type.
+bool is_status_document(const http_client_response_head& head);
+// The status URL a 202 names ("status_url" in its JSON body, else Location), on the app's origin.
+outcome<parsed_url> accepted_status_url(const parsed_url& export_url,
+                                        const http_client_response_head& head,
+                                        std::string_view body);
+// What a status document means when it is not a download: the app's own failure
+// (app_export_failed) or a contract violation.
+failure status_document_failure(std::string_view doc);
+
 // The URL of a contract path below the registered app URL, whether or not that ends in '/':
 // "http://host/app" and "http://host/app/" both give "http://host/app/backup/export".
 outcome<parsed_url> contract_url(const std::string& app_url, std::string_view path);
 // A GET of an export download; it carries the app's token only towards the app's own origin.
 http_client_request download_request(const parsed_url& url, const app_record& app);
 // A download must come from the app's own origin or from one the operator allowed
-// (`allowed` holds "host" or "host:port", IPv6 hosts in brackets); anything else is
-// errc::app_contract_violation naming the host, before any byte is fetched from it.
+// (`allowed` holds lower-case "host" or "host:port", IPv6 hosts in brackets, as config keeps them);
+// anything else is errc::app_contract_violation naming the host, before any byte is fetched from
+// it.
 outcome<void> check_download_origin(const app_record& app, const http_origin& target,
                                     const std::vector<std::string>& allowed);
 

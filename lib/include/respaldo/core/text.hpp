@@ -19,6 +19,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // a sequence cut short.
 std::size_t utf8_sequence_at(std::string_view s, std::size_t i) noexcept;
 
+// `s` with each byte of invalid UTF-8 replaced by U+FFFD, so that it can go into JSON.
+std::string valid_utf8(std::string_view s);
+
 // Appends the character at s[i] to `out`, escaped when it is a control character (below 0x20,
 // 0x7f) or a byte of invalid UTF-8: \n, \r, \t, else \xHH (\x1b for ESC). Peer-supplied text
 // then cannot recolour a terminal, move its cursor or start a forged log line. With

@@ -69,30 +69,6 @@ bool is_tls_category(const error_code& ec) {
          ec.category() == ssl::error::get_stream_category();
 }
 
-// The resolver has no timeout of its own: a timer cancels it. The handler may run after the
-// coroutine is gone, so it only holds shared state.
-asio::awaitable<outcome<tcp::resolver::results_type>> resolve(
-    asio::any_io_executor ex, const http_origin& origin,
-    std::chrono::steady_clock::time_point deadline) {
-  auto resolver = std::make_shared<tcp::resolver>(ex);
-  auto resolve_timed_out = std::make_shared<bool>(false);
-  asio::steady_timer timer(ex);
-  timer.expires_at(deadline);
-  auto on_deadline = [resolver, resolve_timed_out](error_code ec) {
-    if (ec) return;
-    *resolve_timed_out = true;
-    resolver->cancel();
-  };
-  timer.async_wait(on_deadline);
-  auto [rec, endpoints] =
-      co_await resolver->async_resolve(origin.host, origin.port, nothrow_awaitable);
-  timer.cancel();
-  if (*resolve_timed_out)
-    co_return failure{errc::timeout, "resolving " + origin.host + " timed out"};
-  if (rec) co_return failure{rec, "cannot resolve " + origin.host + ": " + rec.message()};
-  co_return endpoints;
-}
-
 // The resolved addresses the options allow; the first refusal when none is.
 outcome<std::vector<tcp::endpoint>> allowed_endpoints(const tcp::resolver::results_type& resolved,
                                                       const http_client_options& opts) {
@@ -102,7 +78,7 @@ outcome<std::vector<tcp::endpoint>> allowed_endpoints(const tcp::resolver::resul
     if (opts.endpoint_filter) {
       auto ok = opts.endpoint_filter(entry.endpoint());
       if (!ok) {
-        if (!refusal) refusal = std::move(ok.error());
+        if (!refusal) refusal = ok.error();
         continue;
       }
     }
@@ -139,6 +115,30 @@ asio::awaitable<outcome<void>> handshake(http_connection::impl& p,
 }
 
 }  // namespace
+
+// The resolver has no timeout of its own: a timer cancels it. The handler may run after the
+// coroutine is gone, so it only holds shared state.
+asio::awaitable<outcome<tcp::resolver::results_type>> resolve_origin(
+    asio::any_io_executor ex, const http_origin& origin,
+    std::chrono::steady_clock::time_point deadline) {
+  auto resolver = std::make_shared<tcp::resolver>(ex);
+  auto resolve_timed_out = std::make_shared<bool>(false);
+  asio::steady_timer timer(ex);
+  timer.expires_at(deadline);
+  auto on_deadline = [resolver, resolve_timed_out](error_code ec) {
+    if (ec) return;
+    *resolve_timed_out = true;
+    resolver->cancel();
+  };
+  timer.async_wait(on_deadline);
+  auto [rec, endpoints] =
+      co_await resolver->async_resolve(origin.host, origin.port, nothrow_awaitable);
+  timer.cancel();
+  if (*resolve_timed_out)
+    co_return failure{errc::timeout, "resolving " + origin.host + " timed out"};
+  if (rec) co_return failure{rec, "cannot resolve " + origin.host + ": " + rec.message()};
+  co_return endpoints;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Connection state
@@ -276,7 +276,7 @@ asio::awaitable<outcome<std::unique_ptr<http_connection>>> http_connection::conn
   }
   const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
   auto p = std::make_unique<impl>(ex, origin, opts, tls);
-  auto resolved = co_await resolve(ex, origin, deadline);
+  auto resolved = co_await resolve_origin(ex, origin, deadline);
   if (!resolved) co_return resolved.error();
   auto endpoints = allowed_endpoints(*resolved, opts);
   if (!endpoints) co_return endpoints.error();

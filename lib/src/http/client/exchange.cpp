@@ -44,7 +44,7 @@ asio::awaitable<outcome<pending_response>> http_send(http_client& client, const 
     if (head) co_return pending_response{std::move(*head), std::move(conn)};
     // A pooled connection the server closed while idle: the request never got anywhere.
     if (opts.retry_stale && attempt == 0 && conn->failed_before_response()) continue;
-    co_return std::move(head.error());
+    co_return head.error();
   }
 }
 
@@ -57,7 +57,7 @@ asio::awaitable<outcome<http_client::simple_response>> read_whole(http_client& c
     cancel_binding bound(opts.cancel, conn);
     body = co_await conn.read_body_all(opts.body_limit);
   }
-  if (!body) co_return std::move(body.error());
+  if (!body) co_return body.error();
   client.release(std::move(pending.conn));
   co_return http_client::simple_response{std::move(pending.head), std::move(*body)};
 }

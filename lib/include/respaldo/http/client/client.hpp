@@ -48,6 +48,12 @@ struct http_origin {
   friend bool operator==(const http_origin&, const http_origin&) = default;
 };
 
+// Resolves origin.host (and port, "" for none) by the time `deadline` comes, else errc::timeout;
+// Asio's resolver has no timeout of its own. Shared by connections and by checks of app addresses.
+boost::asio::awaitable<outcome<boost::asio::ip::tcp::resolver::results_type>> resolve_origin(
+    boost::asio::any_io_executor ex, const http_origin& origin,
+    std::chrono::steady_clock::time_point deadline);
+
 struct parsed_url {
   http_origin origin;
   std::string target;  // percent-encoded path and query, at least "/"; the fragment is dropped
