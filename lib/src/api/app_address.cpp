@@ -25,8 +25,10 @@ failure outside(const std::string& host, const failure& why) {
 // Resolves a name, or gives no address if it does not resolve within the budget.
 asio::awaitable<std::vector<asio::ip::address>> resolve_briefly(const std::string& host) {
   const auto deadline = std::chrono::steady_clock::now() + resolve_budget;
-  auto results =
-      co_await resolve_origin(co_await asio::this_coro::executor, {false, host, ""}, deadline);
+  // Named first: g++ 12 destroys a braced temporary inside a co_await expression twice.
+  const http_origin origin{false, host, ""};
+  auto ex = co_await asio::this_coro::executor;
+  auto results = co_await resolve_origin(ex, origin, deadline);
   std::vector<asio::ip::address> out;
   if (results)
     for (const auto& r : *results) out.push_back(r.endpoint().address());

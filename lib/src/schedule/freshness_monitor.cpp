@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <map>
 #include <vector>
 
 #include "respaldo/core/log.hpp"
@@ -66,12 +67,21 @@ struct freshness_monitor::impl : std::enable_shared_from_this<impl> {
       log.error("freshness monitor could not read the apps' backups");
       return std::nullopt;
     }
+    // One listing for a round over every app rather than a read per app.
+    std::map<std::string, app_record> apps;
+    if (only.empty()) {
+      auto all = db.list_apps(1'000'000, "");
+      if (!all) return std::nullopt;
+      for (auto& a : *all) apps.emplace(a.name, std::move(a));
+    } else if (auto one = db.get_app(only); one && *one) {
+      apps.emplace(only, std::move(**one));
+    }
     const auto now = clock.now();
     std::optional<sys_seconds> next;
     for (const auto& a : *activities) {
-      auto app = db.get_app(a.app);
-      if (!app || !*app) continue;  // deleted meanwhile
-      if (auto due = judge(**app, a, now); due && (!next || *due < *next)) next = due;
+      auto app = apps.find(a.app);
+      if (app == apps.end()) continue;  // deleted meanwhile
+      if (auto due = judge(app->second, a, now); due && (!next || *due < *next)) next = due;
     }
     return next;
   }
