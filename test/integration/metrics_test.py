@@ -174,6 +174,23 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(value(s, "respaldo_verify_last_success_timestamp_seconds", app=name),
                          epoch(verify["finished_at"]))
 
+    def test_job_log_lines_carry_app_and_job_id(self):
+        name, app = start_app(self, self.server, prefix="logged")
+        ok = self.server.run_backup(name)
+        app.set(mode="wrong_checksum")
+        failed = self.server.run_backup(name)
+        self.assertEqual([ok["state"], failed["state"]], ["succeeded", "failed"])
+        for job in (ok, failed):
+            lines = [l for l in self.server.log_lines if job["id"] in l and "request_id=" not in l]
+            self.assertGreaterEqual(len(lines), 2, lines)  # started, and how it ended
+            for line in lines:
+                self.assertIn("app=%s" % name, line)
+                self.assertIn("job_id=%s" % job["id"], line)
+        ended = [l for l in self.server.log_lines if failed["id"] in l and "job ended" in l]
+        self.assertEqual(len(ended), 1, ended)
+        self.assertIn("state=failed", ended[0])
+        self.assertIn("error=checksum_mismatch", ended[0])
+
     def test_values_survive_a_restart_and_vanish_with_the_app(self):
         server = Respaldo(args=["--metrics-token-file", self.token_file]).start()
         self.addCleanup(server.cleanup)
