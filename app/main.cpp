@@ -19,7 +19,7 @@ constexpr const char* usage_text =
     "  cron next EXPR        print the next fire times of a cron expression\n"
     "  retention plan        show which backups a retention policy keeps\n"
     "  apps, backup, jobs,   client commands for a running server (respaldo apps --help, ...)\n"
-    "  restore\n"
+    "  restore, status\n"
     "\n"
     "  respaldo --version    print the version\n";
 

@@ -21,13 +21,16 @@
 #include "respaldo/contract/client.hpp"
 #include "respaldo/core/log.hpp"
 #include "respaldo/core/metrics.hpp"
+#include "respaldo/core/process_metrics.hpp"
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/http/client/client.hpp"
 #include "respaldo/http/server.hpp"
+#include "respaldo/jobs/backup_metrics.hpp"
 #include "respaldo/jobs/runner.hpp"
 #include "respaldo/notify/delivery_loop.hpp"
 #include "respaldo/notify/outbox.hpp"
+#include "respaldo/schedule/freshness_monitor.hpp"
 #include "respaldo/schedule/prober.hpp"
 #include "respaldo/schedule/scheduler.hpp"
 #include "respaldo/storage/drive/drive_auth.hpp"
@@ -64,6 +67,7 @@ void raise_descriptor_limit(logger& log) {
 // The persistent state: admin token, secret key and database (the box outlives the store).
 struct state {
   admin_token_source token;
+  std::string metrics_token;
   std::optional<secret_box> box;
   std::optional<token_seal> tokens;
   std::unique_ptr<store> db;
@@ -216,14 +220,16 @@ void open_notifications(const serve_config& cfg, asio::io_context& io,
 // A second signal means "now": the store is consistent after every statement and jobs left
 // running are recovered at the next start.
 void on_shutdown_signal(asio::signal_set& signals, asio::io_context& io, const serve_config& cfg,
-                        logger& log, scheduler& schedules, prober& probes, http_server& server,
-                        job_runner& runner, delivery_loop& deliveries) {
+                        logger& log, scheduler& schedules, prober& probes,
+                        freshness_monitor& freshness, http_server& server, job_runner& runner,
+                        delivery_loop& deliveries) {
   auto on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log.info("shutting down", {{"signal", sig}});
     schedules.stop();
     probes.stop();
     deliveries.stop();  // pending rows stay in the store for the next start
+    freshness.stop();
     auto stop = [&]() -> asio::awaitable<void> {
       co_await server.shutdown(cfg.shutdown_grace);
       co_await runner.shutdown(cfg.shutdown_grace);
@@ -260,19 +266,29 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   scheduler schedules(io.get_executor(), *st.db, enqueue, system_wall_clock(), schedule_opts, log,
                       stats);
   runner.set_event_sink(notify.box.get());
-  runner.on_finished([&schedules](const job_record& job) { schedules.job_finished(job); });
+  freshness_monitor_options fresh_opts;
+  fresh_opts.default_timezone = cfg.timezone;
+  freshness_monitor freshness(io.get_executor(), *st.db, system_wall_clock(), fresh_opts, log);
+  freshness.set_event_sink(notify.box.get());
+  runner.on_finished([&schedules, &freshness](const job_record& job) {
+    schedules.job_finished(job);
+    freshness.app_changed(job.app);
+  });
   prober_options probe_opts;
   probe_opts.interval = cfg.probe_interval;
   prober probes(io.get_executor(), *st.db, *st.tokens, *contract, probe_opts, log, stats);
   probes.set_event_sink(notify.box.get());
-  auto app_changed = [&schedules, &probes](const std::string& app) {
+  auto app_changed = [&schedules, &probes, &freshness](const std::string& app) {
     schedules.app_changed(app);
     probes.app_changed(app);
+    freshness.app_changed(app);
   };
   api_services services{*st.db,         *st.tokens,   log,     stats,    system_wall_clock(),
                         st.token.token, cfg.timezone, &runner, &backups, app_changed};
   services.app_addresses = &app_addresses;
   services.notifications = notify.box.get();
+  services.metrics_token = st.metrics_token;
+  describe_backup_metrics(stats, *st.db, system_wall_clock(), cfg.timezone);
   api rest(services);
 
   http_server_options sopts;
@@ -302,12 +318,14 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   schedules.start();
   probes.start();
   notify.loop->start();
+  freshness.start();
   server.start();
   log.info("listening",
            {{"address", bound->address().to_string() + ":" + std::to_string(bound->port())},
             {"storage", std::string(to_string(backups.kind()))},
             {"version", RESPALDO_VERSION}});
-  on_shutdown_signal(signals, io, cfg, log, schedules, probes, server, runner, *notify.loop);
+  on_shutdown_signal(signals, io, cfg, log, schedules, probes, freshness, server, runner,
+                     *notify.loop);
   io.run();
   blocking.join();
   log.info("stopped");
@@ -327,12 +345,21 @@ int run_serve(const std::vector<std::string>& args) {
              level_from(cfg.log_level));
   raise_descriptor_limit(log);
   state st;
+  auto metrics_token = load_metrics_token(cfg.metrics_token_file);
+  if (!metrics_token) {
+    log.error("cannot start",
+              {{"error", "--metrics-token-file: " + metrics_token.error().message}});
+    return 2;
+  }
   if (auto failed = open_state(cfg, log, st)) return *failed;
+  st.metrics_token = std::move(*metrics_token);
+  if (!st.metrics_token.empty()) log.info("/metrics requires its bearer token");
 
   asio::io_context io{1};
   asio::thread_pool blocking(2);
   metrics stats;
   describe_store_metrics(stats, st.db.get());
+  describe_process_metrics(stats, RESPALDO_VERSION);
   auto made_tls = make_tls_context(cfg.ca_file);
   if (!made_tls) {
     log.error("cannot start", {{"error", "--ca-file: " + made_tls.error().message}});

@@ -7,6 +7,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlitecpp-dev libsqlite3-dev libhowardhinnant-date-dev tzdata catch2
   python3 curl ca-certificates clang-format
+  # promtool checks /metrics and the alerting rules in the test suite.
+  prometheus
   # The sanitizer build and the fuzz targets (scripts/test.sh --sanitize, scripts/fuzz.sh).
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )

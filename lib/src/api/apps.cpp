@@ -1,4 +1,6 @@
 // /api/apps and /api/apps/{id}: registration, listing, reading, merge-patch updates, deletion.
+#include <map>
+
 #include "context.hpp"
 #include "respaldo/core/clock.hpp"
 #include "respaldo/core/log.hpp"
@@ -12,6 +14,13 @@ namespace respaldo::api_detail {
 namespace {
 
 namespace json = boost::json;
+
+// The app's activity, or none when the store cannot say (the JSON then reads it as unknown).
+std::optional<app_activity> activity_of(api_context& ctx, const std::string& app) {
+  auto got = ctx.svc.db.app_activities(app);
+  if (!got || got->empty()) return std::nullopt;
+  return std::move(got->front());
+}
 
 http_response app_exists_conflict(const std::string& name) {
   return problem(409, "app_exists",
@@ -62,8 +71,15 @@ handler_result list_apps(api_context& ctx, http_request& req) {
   if (!after) co_return after.error();
   auto apps = ctx.svc.db.list_apps(*limit + 1, *after);
   if (!apps) co_return store_failure();
+  // One grouped read for the whole page rather than one per app.
+  std::map<std::string, app_activity> activities;
+  if (auto all = ctx.svc.db.app_activities(""))
+    for (auto& a : *all) activities.emplace(a.app, std::move(a));
   auto key = [](const app_record& a) { return a.name; };
-  auto view = [&ctx](const app_record& a) { return app_json(ctx.svc, a); };
+  auto view = [&ctx, &activities](const app_record& a) {
+    auto it = activities.find(a.name);
+    return app_json(ctx.svc, a, it == activities.end() ? nullptr : &it->second);
+  };
   co_return page_response(*apps, *limit, key, view);
 }
 
@@ -72,7 +88,8 @@ handler_result get_app(api_context& ctx, http_request& req) {
   auto app = ctx.svc.db.get_app(id);
   if (!app) co_return store_failure();
   if (!*app) co_return app_not_found(id);
-  co_return json_response(200, app_json(ctx.svc, **app));
+  const auto activity = activity_of(ctx, id);
+  co_return json_response(200, app_json(ctx.svc, **app, activity ? &*activity : nullptr));
 }
 
 handler_result update_app(api_context& ctx, http_request& req) {
@@ -99,7 +116,9 @@ handler_result update_app(api_context& ctx, http_request& req) {
   ctx.svc.log.info("app updated", {{"app", id}, {"request_id", req.request_id}});
   ctx.app_changed(id);
   auto fresh = ctx.svc.db.get_app(id);
-  co_return json_response(200, app_json(ctx.svc, fresh && *fresh ? **fresh : updated));
+  const auto activity = activity_of(ctx, id);
+  co_return json_response(
+      200, app_json(ctx.svc, fresh && *fresh ? **fresh : updated, activity ? &*activity : nullptr));
 }
 
 handler_result delete_app(api_context& ctx, http_request& req) {

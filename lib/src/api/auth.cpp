@@ -10,7 +10,7 @@ namespace {
 
 enum class credentials { absent, wrong, valid };
 
-credentials check_bearer(const api_context& ctx, const http_request& req) {
+credentials check_bearer(const http_request& req, const std::string& expected) {
   auto auth = req.header("Authorization");
   if (!auth) return credentials::absent;
   constexpr std::string_view scheme = "bearer ";
@@ -18,8 +18,24 @@ credentials check_bearer(const api_context& ctx, const http_request& req) {
     return credentials::absent;
   auto token = auth->substr(scheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  const bool ok = !ctx.svc.admin_token.empty() && constant_time_equal(token, ctx.svc.admin_token);
+  const bool ok = !expected.empty() && constant_time_equal(token, expected);
   return ok ? credentials::valid : credentials::wrong;
+}
+
+// 401 unless the request carries `expected` as its bearer token.
+std::optional<http_response> refuse_without(const http_request& req, const std::string& expected,
+                                            std::string_view which) {
+  const auto given = check_bearer(req, expected);
+  if (given == credentials::valid) return std::nullopt;
+  const bool presented = given == credentials::wrong;
+  auto res = problem(
+      401, "unauthorized",
+      presented ? "the bearer token is not valid"
+                : "send the " + std::string(which) + " token as Authorization: Bearer <token>");
+  res.set_header("WWW-Authenticate", presented
+                                         ? "Bearer realm=\"respaldo\", error=\"invalid_token\""
+                                         : "Bearer realm=\"respaldo\"");
+  return res;
 }
 
 }  // namespace
@@ -27,17 +43,10 @@ credentials check_bearer(const api_context& ctx, const http_request& req) {
 std::optional<http_response> refuse_unauthenticated(const api_context& ctx,
                                                     const http_request& req) {
   const bool protected_route = req.path.rfind("/api/", 0) == 0 || req.path == "/api";
-  if (!protected_route) return std::nullopt;
-  const auto given = check_bearer(ctx, req);
-  if (given == credentials::valid) return std::nullopt;
-  const bool presented = given == credentials::wrong;
-  auto res = problem(401, "unauthorized",
-                     presented ? "the bearer token is not valid"
-                               : "send the admin token as Authorization: Bearer <token>");
-  res.set_header("WWW-Authenticate", presented
-                                         ? "Bearer realm=\"respaldo\", error=\"invalid_token\""
-                                         : "Bearer realm=\"respaldo\"");
-  return res;
+  if (protected_route) return refuse_without(req, ctx.svc.admin_token, "admin");
+  if (req.path == "/metrics" && !ctx.svc.metrics_token.empty())
+    return refuse_without(req, ctx.svc.metrics_token, "metrics");
+  return std::nullopt;
 }
 
 }  // namespace respaldo::api_detail

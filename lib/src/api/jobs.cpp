@@ -51,7 +51,7 @@ http_response start_job(api_context& ctx, http_request& req, job_kind kind) {
   auto job = ctx.svc.jobs->enqueue(**app, kind, job_trigger::manual);
   if (!job) return store_failure();
   ctx.svc.log.info("job queued", {{"app", id},
-                                  {"job", job->id},
+                                  {"job_id", job->id},
                                   {"kind", std::string(to_string(kind))},
                                   {"request_id", req.request_id}});
   return accepted_job(*job);

@@ -14,9 +14,9 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::string_view, 8> known_fields = {
-    "name",     "url",       "token",    "drive_folder_id",
-    "schedule", "retention", "timezone", "verify_schedule"};
+constexpr std::array<std::string_view, 9> known_fields = {
+    "name",      "url",      "token",           "drive_folder_id", "schedule",
+    "retention", "timezone", "verify_schedule", "stale_after"};
 constexpr std::array<std::string_view, 6> required_fields = {
     "name", "url", "token", "drive_folder_id", "schedule", "retention"};
 
@@ -90,6 +90,30 @@ field_check check_schedule(std::string_view field, std::string_view expr) {
   return {};
 }
 
+// null (or absent at registration) means the default derived from the schedule.
+field_check read_stale_after(const json::object& body, app_record& app) {
+  auto it = body.find("stale_after");
+  if (it == body.end()) return {};
+  if (it->value().is_null()) {
+    app.stale_after.reset();
+    return {};
+  }
+  auto bad = [&](std::string got) {
+    return bad_field("stale_after",
+                     "stale_after must be a duration of whole seconds, at least 1s, such as "
+                     "\"90m\", \"36h\" or \"2d\" (null: twice the longest gap of the schedule), "
+                     "got " +
+                         got);
+  };
+  if (!it->value().is_string()) return bad(std::string(json_kind(it->value())));
+  const std::string text(it->value().as_string());
+  const auto d = parse_duration(text);
+  if (!d || d->count() < 1000 || d->count() % 1000 != 0)
+    return bad("\"" + text.substr(0, 64) + "\"");
+  app.stale_after = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  return {};
+}
+
 field_check check_timezone(std::string_view tz) {
   if (!find_time_zone(tz))
     return bad_field("timezone",
@@ -109,7 +133,7 @@ field_check read_fields(const json::object& body, app_record& app) {
                        "unknown field \"" + escaped_excerpt(key, 80) +
                            "\"; allowed fields are name, url, token, "
                            "drive_folder_id, schedule, retention, timezone, "
-                           "verify_schedule");
+                           "verify_schedule, stale_after");
     (void)value;
   }
   if (auto e = string_field(body, "name", app.name); !e) return e;
@@ -137,7 +161,7 @@ field_check read_fields(const json::object& body, app_record& app) {
     if (!policy) return bad_field("retention", policy.error().message);
     app.retention = *policy;
   }
-  return {};
+  return read_stale_after(body, app);
 }
 
 field_check check_all(const json::object& body, const app_record& app) {

@@ -1,7 +1,9 @@
 #include "views.hpp"
 
+#include "respaldo/core/clock.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/token_seal.hpp"
+#include "respaldo/jobs/freshness.hpp"
 #include "respaldo/plan/retention.hpp"
 
 namespace respaldo::api_detail {
@@ -25,6 +27,44 @@ json::object health_json(const app_health& h) {
   health["detail"] = text_or_null(h.detail);
   health["capabilities"] = h.capabilities ? json::value(*h.capabilities) : json::value(nullptr);
   return health;
+}
+
+json::value duration_or_null(const job_record& j) {
+  if (!j.started_at || !j.finished_at) return nullptr;
+  return json::value((*j.finished_at - *j.started_at).count());
+}
+
+// The newest backup job that ended succeeded or failed, and the newest success.
+void add_last_jobs(json::object& o, const app_activity* activity) {
+  o["last_backup"] = nullptr;
+  o["last_success"] = nullptr;
+  if (!activity) return;
+  if (const auto& j = activity->last_backup) {
+    o["last_backup"] = json::object{{"job_id", j->id},
+                                    {"state", to_string(j->state)},
+                                    {"finished_at", time_or_null(j->finished_at)},
+                                    {"duration_seconds", duration_or_null(*j)},
+                                    {"error_code", text_or_null(j->error_code)}};
+  }
+  if (const auto& j = activity->last_success) {
+    o["last_success"] = json::object{{"job_id", j->id},
+                                     {"finished_at", time_or_null(j->finished_at)},
+                                     {"duration_seconds", duration_or_null(*j)},
+                                     {"size", j->bytes_done}};
+  }
+}
+
+void add_freshness(json::object& o, const api_services& svc, const app_record& a,
+                   const app_activity* activity) {
+  const auto f = freshness_of(a, activity ? activity->newest_good_backup_at : std::nullopt,
+                              svc.clock.now(), svc.default_timezone);
+  o["stale_after"] = format_duration(f.stale_after);
+  o["stale_after_default"] = f.stale_after_is_default;
+  o["stale"] = activity && f.judged.stale;
+  o["stale_since"] = activity && f.judged.stale ? json::value(format_rfc3339_utc(f.judged.stale_at))
+                                                : json::value(nullptr);
+  o["newest_good_backup_at"] =
+      time_or_null(activity ? activity->newest_good_backup_at : std::nullopt);
 }
 
 }  // namespace
@@ -56,7 +96,7 @@ json::object backup_json(const backup_record& b, bool orphaned) {
   return o;
 }
 
-json::object app_json(const api_services& svc, const app_record& a) {
+json::object app_json(const api_services& svc, const app_record& a, const app_activity* activity) {
   json::object o;
   o["id"] = a.name;
   o["name"] = a.name;
@@ -73,6 +113,12 @@ json::object app_json(const api_services& svc, const app_record& a) {
   o["last_run_at"] = time_or_null(a.last_run_at);
   o["last_success_at"] = time_or_null(a.last_success_at);
   o["health"] = health_json(a.health);
+  // The last probe's verdict; null until the app was probed.
+  o["up"] = a.health.status == health_status::unknown
+                ? json::value(nullptr)
+                : json::value(a.health.status == health_status::ok);
+  add_freshness(o, svc, a, activity);
+  add_last_jobs(o, activity);
   if (a.last_verify)
     o["last_verify"] = json::object{{"result", to_string(a.last_verify->result)},
                                     {"at", format_rfc3339_utc(a.last_verify->at)},

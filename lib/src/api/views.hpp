@@ -10,8 +10,11 @@ namespace respaldo::api_detail {
 
 // `orphaned`: the backup's app is no longer registered.
 boost::json::object backup_json(const backup_record& b, bool orphaned);
-// Opens the sealed token only to report token_set; the token itself is never shown.
-boost::json::object app_json(const api_services& svc, const app_record& a);
+// Opens the sealed token only to report token_set; the token itself is never shown. `activity`
+// (store app_activities) gives staleness, the last backup and the last success; without it
+// (the store could not say) those read as unknown: stale false, the rest null.
+boost::json::object app_json(const api_services& svc, const app_record& a,
+                             const app_activity* activity);
 // notifications: {failing: [names]} of the notifiers covering `app` whose last delivery for it
 // did not get through, or that a 410 disabled (notifiers.cpp).
 boost::json::object app_notifications_json(const api_services& svc, const std::string& app);

@@ -54,21 +54,7 @@ void print_app_table(std::ostream& out, const json::array& items) {
 int apps_list(const client_settings& s, client_transport& api, std::ostream& out,
               std::ostream& err) {
   json::array items;
-  std::string cursor;
-  // Every page, so the list is complete; the page count is bounded against a looping cursor.
-  for (int page = 0; page < 10000; ++page) {
-    std::string path = "/api/apps?limit=500";
-    if (!cursor.empty()) path += "&cursor=" + encode(cursor);
-    auto r = api.get(path);
-    if (!success(r)) return report_failure(s, r, err);
-    auto o = expect_object(s, r, err);
-    if (!o) return client_exit_failed;
-    if (const json::value* v = o->if_contains("items"); v && v->is_array())
-      for (const auto& item : v->as_array()) items.push_back(item);
-    const json::value* next = o->if_contains("next_cursor");
-    if (!next || !next->is_string() || next->as_string().empty()) break;
-    cursor = std::string(next->as_string());
-  }
+  if (int rc = list_all_apps(s, api, items, err)) return rc;
   if (s.json) {
     json::object all{{"items", std::move(items)}, {"next_cursor", nullptr}};
     out << json::serialize(all) << "\n";
@@ -132,6 +118,26 @@ std::optional<int> read_registration(const command_line& a, std::string& body, s
 }
 
 }  // namespace
+
+int list_all_apps(const client_settings& s, client_transport& api, json::array& items,
+                  std::ostream& err) {
+  std::string cursor;
+  // Every page, so the list is complete; the page count is bounded against a looping cursor.
+  for (int page = 0; page < 10000; ++page) {
+    std::string path = "/api/apps?limit=500";
+    if (!cursor.empty()) path += "&cursor=" + encode(cursor);
+    auto r = api.get(path);
+    if (!success(r)) return report_failure(s, r, err);
+    auto o = expect_object(s, r, err);
+    if (!o) return client_exit_failed;
+    if (const json::value* v = o->if_contains("items"); v && v->is_array())
+      for (const auto& item : v->as_array()) items.push_back(item);
+    const json::value* next = o->if_contains("next_cursor");
+    if (!next || !next->is_string() || next->as_string().empty()) break;
+    cursor = std::string(next->as_string());
+  }
+  return client_exit_ok;
+}
 
 int apps_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty())

@@ -8,7 +8,8 @@
 namespace respaldo {
 
 bool is_client_command(std::string_view command) {
-  return command == "apps" || command == "backup" || command == "jobs" || command == "restore";
+  return command == "apps" || command == "backup" || command == "jobs" || command == "restore" ||
+         command == "status";
 }
 
 int run_client_command(const std::string& command, const std::vector<std::string>& args,
@@ -17,6 +18,7 @@ int run_client_command(const std::string& command, const std::vector<std::string
   if (command == "jobs") return cli::jobs_command(args, out, err);
   if (command == "backup") return cli::backup_command(args, out, err);
   if (command == "restore") return cli::restore_command(args, out, err);
+  if (command == "status") return cli::status_command(args, out, err);
   err << "respaldo: unknown client command '" << command << "'\n";
   return client_exit_usage;
 }

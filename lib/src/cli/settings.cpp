@@ -43,6 +43,12 @@ constexpr const char* restore_usage =
     "  its size and SHA-256 match the catalog; a backup marked corrupt is refused;\n"
     "  --force replaces an existing FILE and tries a corrupt backup anyway\n";
 
+constexpr const char* status_usage =
+    "usage: respaldo status\n"
+    "  every app on one screen, worst first (stale, failing, unhealthy, then ok), with its last\n"
+    "  success, next run, last size and duration; exit 0 when all are fresh and healthy, 1\n"
+    "  otherwise\n";
+
 std::string trim(std::string s) {
   const auto not_space = [](unsigned char c) { return !std::isspace(c); };
   s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
@@ -117,7 +123,8 @@ const char* const common_help =
     "  --json              print the server's JSON instead of text\n"
     "\n"
     "exit status: 0 done; 1 refused by the server, unreachable, job failed or cancelled, restore\n"
-    "not verified; 2 bad usage; 3 backup --wait --timeout expired\n";
+    "not verified, status found an app stale, failing or unhealthy; 2 bad usage; 3 backup --wait\n"
+    "--timeout expired\n";
 
 const std::vector<option_spec>& common_options() {
   static const std::vector<option_spec> options{
@@ -129,6 +136,7 @@ const char* usage_of(std::string_view command) {
   if (command == "apps") return apps_usage;
   if (command == "backup") return backup_usage;
   if (command == "jobs") return jobs_usage;
+  if (command == "status") return status_usage;
   return restore_usage;
 }
 

@@ -36,11 +36,12 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-outcome<std::string> read_token_file(const std::string& path) {
+outcome<std::string> read_token_file(const std::string& path, std::string_view what = "admin") {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    return os_failure(err, "cannot read the admin token file " + path + ": " + std::strerror(err));
+    return os_failure(err, "cannot read the " + std::string(what) + " token file " + path + ": " +
+                               std::strerror(err));
   }
   std::ostringstream os;
   os << in.rdbuf();
@@ -48,10 +49,10 @@ outcome<std::string> read_token_file(const std::string& path) {
   // moved into the outcome.
   outcome<std::string> token(boost::system::in_place_value, trim(os.str()));
   if (token->size() < 16)
-    return invalid("the admin token in " + path +
+    return invalid("the " + std::string(what) + " token in " + path +
                    " is shorter than 16 characters; use a long random value");
   if (token->size() > 4096)
-    return invalid("the admin token in " + path + " is longer than 4096 bytes");
+    return invalid("the " + std::string(what) + " token in " + path + " is longer than 4096 bytes");
   return token;
 }
 
@@ -65,6 +66,11 @@ outcome<void> prepare_data_dir(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) return os_failure(ENOTDIR, dir + " is not a directory");
   ::chmod(dir.c_str(), 0700);
   return {};
+}
+
+outcome<std::string> load_metrics_token(const std::string& token_file) {
+  if (token_file.empty()) return std::string();
+  return read_token_file(token_file, "metrics");
 }
 
 outcome<admin_token_source> load_admin_token(const std::string& token_file,

@@ -37,29 +37,6 @@ struct invalid_value {
 
 }  // namespace
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
-  std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  std::uint64_t factor = 0;
-  if (unit.empty() || unit == "s")
-    factor = 1000;
-  else if (unit == "ms")
-    factor = 1;
-  else if (unit == "m")
-    factor = 60'000;
-  else if (unit == "h")
-    factor = 3'600'000;
-  else if (unit == "d")
-    factor = 86'400'000;
-  else
-    return std::nullopt;
-  if (value > (std::uint64_t{1} << 40) / factor) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(value * factor));
-}
-
 std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
   std::uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -126,6 +103,7 @@ po::options_description describe_serve_options(serve_config& cfg, raw_flags& raw
     ("data-dir", po::value(&cfg.data_dir)->default_value("./var")->value_name("DIR"), "SQLite database, keys and local backups")
     ("admin-token-file", po::value(&cfg.admin_token_file)->value_name("FILE"), "file holding the admin bearer token (else RESPALDO_ADMIN_TOKEN, else DATA_DIR/admin-token is generated)")
     ("secret-key-file", po::value(&cfg.secret_key_file)->value_name("FILE"), "AES-256 key sealing app tokens (default DATA_DIR/secret.key, generated)")
+    ("metrics-token-file", po::value(&cfg.metrics_token_file)->value_name("FILE"), "file holding the bearer token /metrics then requires (default: /metrics is open)")
     ("log-format", po::value(&cfg.log_format)->default_value("text")->value_name("text|json"), "log line format")
     ("log-level", po::value(&cfg.log_level)->default_value("info")->value_name("LEVEL"), "debug, info, warn or error")
     ("storage", po::value(&cfg.storage)->default_value("local")->value_name("local|drive"), "where backups are stored")

@@ -65,18 +65,20 @@ asio::awaitable<outcome<export_stream>> open_export(job_context& ctx, job_record
   if (!prior.download_url.empty()) {
     auto stream = co_await ctx.apps.reopen(app, prior.download_url, 0, control);
     if (stream && stream->offset == 0) {
-      ctx.log.info("re-reading the export of an interrupted attempt", {{"job", job.id}});
+      ctx.log.info("re-reading the export of an interrupted attempt",
+                   {{"app", job.app}, {"job_id", job.id}});
       co_return stream;
     }
     if (control.stopped()) co_return control.reason();
-    ctx.log.warn(
-        "the export of an interrupted attempt cannot be read again; exporting anew",
-        {{"job", job.id}, {"detail", stream ? std::string("no byte 0") : stream.error().message}});
+    ctx.log.warn("the export of an interrupted attempt cannot be read again; exporting anew",
+                 {{"app", job.app},
+                  {"job_id", job.id},
+                  {"detail", stream ? std::string("no byte 0") : stream.error().message}});
   }
   // Named here: no temporaries inside the co_await expression below.
   const std::function<void(const std::string&)> note_progress =
-      [&ctx, id = job.id](const std::string& note) {
-        ctx.log.info("export in progress", {{"job", id}, {"note", note}});
+      [&ctx, id = job.id, app_name = job.app](const std::string& note) {
+        ctx.log.info("export in progress", {{"app", app_name}, {"job_id", id}, {"note", note}});
       };
   co_return co_await ctx.apps.start(app, control, note_progress);
 }
@@ -226,7 +228,7 @@ void queue_verify(job_context& ctx, job_record& job, const backup_record& b) {
                          ", which is cataloged unverified until verify job " + verify.id +
                          " has read it back");
   ctx.log.warn("backup cataloged unverified; verify job queued",
-               {{"job", job.id}, {"backup", b.id}, {"verify_job", verify.id}});
+               {{"app", job.app}, {"job_id", job.id}, {"backup", b.id}, {"verify_job", verify.id}});
 }
 
 // An announced size above --max-backup-size fails the job before storage sees a byte.
@@ -291,9 +293,8 @@ asio::awaitable<outcome<void>> run_backup_job(job_context& ctx, job_record& job,
   job.bytes_done = b->size;
   job.resume.clear();
   if (b->status == backup_status::unverified) queue_verify(ctx, job, *b);
-  // last_run_at / last_success_at are the scheduler's, written from the on_finished hook.
-  ctx.stats.add("respaldo_backup_bytes_total", static_cast<double>(b->size),
-                {{"storage", std::string(to_string(b->storage))}});
+  // last_run_at / last_success_at are the scheduler's, written from the on_finished hook;
+  // respaldo_backup_bytes_total is derived from the store (jobs/backup_metrics).
 
   job.phase = job_phase::pruning;
   ctx.save(job);

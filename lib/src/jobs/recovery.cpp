@@ -11,7 +11,7 @@ void mark_cancelled(job_context& ctx, job_record& job) {
   job.error_code = std::string(code_name(errc::cancelled));
   job.error_message = "cancelled on request";
   job.finished_at = ctx.clock.now();
-  ctx.log.info("cancel requested before the stop honoured", {{"job", job.id}, {"app", job.app}});
+  ctx.log.info("cancel requested before the stop honoured", {{"app", job.app}, {"job_id", job.id}});
 }
 
 }  // namespace
@@ -40,11 +40,11 @@ std::vector<job_record> recover_interrupted_jobs(job_context& ctx) {
       job.state = job_state::queued;
       job.phase = job_phase::none;  // a finished job keeps its last phase; a waiting one has none
       job.next_attempt_at = ctx.clock.now();
-      ctx.log.warn("interrupted job queued again", {{"job", job.id}, {"app", job.app}});
+      ctx.log.warn("interrupted job queued again", {{"app", job.app}, {"job_id", job.id}});
     } else {
       job.state = job_state::failed;
       job.finished_at = ctx.clock.now();
-      ctx.log.warn("interrupted job failed", {{"job", job.id}, {"app", job.app}});
+      ctx.log.warn("interrupted job failed", {{"app", job.app}, {"job_id", job.id}});
     }
     ctx.end(job);
     if (is_final(job.state)) finished.push_back(job);

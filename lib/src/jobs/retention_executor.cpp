@@ -16,7 +16,9 @@ namespace {
 namespace asio = boost::asio;
 
 // Storage first, then the catalog; a failed delete stays cataloged as "deleting" and is retried.
-asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doomed) {
+// `job_id` is the job whose retention pass deletes it ("" for the start-up retry).
+asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doomed,
+                                    const std::string& job_id) {
   backup_record b = doomed;
   auto removed = co_await ctx.backups.remove(b.location);
   if (!removed) {
@@ -25,7 +27,7 @@ asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doome
     b.last_error = removed.error().message;
     (void)ctx.db.update_backup(b);
     ctx.log.warn("retention delete failed; will retry",
-                 {{"backup", b.id}, {"app", b.app}, {"detail", b.last_error}});
+                 {{"app", b.app}, {"job_id", job_id}, {"backup", b.id}, {"detail", b.last_error}});
     event_record e;
     e.kind = event_kind::retention_delete_failed;
     e.app = b.app;
@@ -40,12 +42,13 @@ asio::awaitable<void> delete_backup(job_context& ctx, const backup_record& doome
   (void)ctx.db.delete_backup(b.id);
   ctx.stats.add("respaldo_backups_pruned_total", 1,
                 {{"storage", std::string(to_string(b.storage))}});
-  ctx.log.info("backup pruned", {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
+  ctx.log.info("backup pruned",
+               {{"app", b.app}, {"job_id", job_id}, {"backup", b.id}, {"name", b.name}});
 }
 
 // Objects of this app that no catalog entry names (a crash between publishing and cataloging):
 // reported for an operator to inspect, never deleted automatically.
-void report_unknown_objects(job_context& ctx, const app_record& app,
+void report_unknown_objects(job_context& ctx, const app_record& app, const std::string& job_id,
                             const std::vector<backup_record>& all,
                             const std::vector<stored_object>& listed) {
   std::set<std::string> cataloged;
@@ -54,24 +57,26 @@ void report_unknown_objects(job_context& ctx, const app_record& app,
     if (cataloged.count(o.location)) continue;
     ctx.stats.add("respaldo_storage_unknown_objects_total", 1,
                   {{"storage", std::string(to_string(ctx.backups.kind()))}});
-    ctx.log.warn("object in storage is not in the catalog",
-                 {{"app", app.name}, {"location", o.location}, {"name", o.name}});
+    ctx.log.warn(
+        "object in storage is not in the catalog",
+        {{"app", app.name}, {"job_id", job_id}, {"location", o.location}, {"name", o.name}});
   }
 }
 
 // Compares the catalog with what storage lists for the app's folder.
-asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const std::string& fresh) {
+asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const std::string& fresh,
+                                const std::string& job_id) {
   auto listed = co_await ctx.backups.list(app.drive_folder_id, app.name);
   if (!listed) {
     ctx.log.warn("could not list storage to reconcile the catalog",
-                 {{"app", app.name}, {"detail", listed.error().message}});
+                 {{"app", app.name}, {"job_id", job_id}, {"detail", listed.error().message}});
     co_return;
   }
   std::set<std::string> present;
   for (const auto& o : *listed) present.insert(o.location);
   auto all = all_backups(ctx.db, app.name);
   if (!all) co_return;
-  report_unknown_objects(ctx, app, *all, *listed);
+  report_unknown_objects(ctx, app, job_id, *all, *listed);
   for (auto b : *all) {
     const bool watched =
         b.status == backup_status::available || b.status == backup_status::unverified;
@@ -83,7 +88,7 @@ asio::awaitable<void> reconcile(job_context& ctx, const app_record& app, const s
     ctx.stats.add("respaldo_backups_missing_total", 1,
                   {{"storage", std::string(to_string(b.storage))}});
     ctx.log.warn("backup missing from storage",
-                 {{"backup", b.id}, {"app", b.app}, {"name", b.name}});
+                 {{"app", b.app}, {"job_id", job_id}, {"backup", b.id}, {"name", b.name}});
   }
 }
 
@@ -93,9 +98,14 @@ asio::awaitable<void> apply_retention(job_context& ctx, const app_record& app,
                                       const std::string& fresh) {
   auto all = all_backups(ctx.db, app.name);
   if (!all) co_return;
+  // The fresh backup was made by the job running this pass: its log lines name that job.
+  std::string job_id;
+  for (const auto& b : *all)
+    if (b.id == fresh) job_id = b.job_id;
   // Deletions that failed earlier go first: they are planned already.
   for (const auto& b : *all)
-    if (b.status == backup_status::deleting && ctx.stored_here(b)) co_await delete_backup(ctx, b);
+    if (b.status == backup_status::deleting && ctx.stored_here(b))
+      co_await delete_backup(ctx, b, job_id);
   const std::string zone = app.timezone.empty() ? ctx.options.default_timezone : app.timezone;
   const auto plan = plan_catalog_retention(*all, app.retention, find_time_zone(zone));
   std::map<std::string, const backup_record*> by_id;
@@ -104,9 +114,9 @@ asio::awaitable<void> apply_retention(job_context& ctx, const app_record& app,
     if (d.keep) continue;
     const backup_record& b = *by_id.at(d.id);
     if (b.id == fresh || !ctx.stored_here(b)) continue;
-    co_await delete_backup(ctx, b);
+    co_await delete_backup(ctx, b, job_id);
   }
-  co_await reconcile(ctx, app, fresh);
+  co_await reconcile(ctx, app, fresh, job_id);
 }
 
 asio::awaitable<outcome<void>> remove_backup(job_context& ctx, const backup_record& b) {
@@ -125,8 +135,9 @@ asio::awaitable<outcome<void>> remove_backup(job_context& ctx, const backup_reco
 asio::awaitable<void> retry_pending_deletes(job_context& ctx) {
   auto pending = ctx.db.backups_with_status(backup_status::deleting);
   if (!pending) co_return;
+  const std::string no_job;  // at start-up, outside any job
   for (auto& b : *pending)
-    if (ctx.stored_here(b)) co_await delete_backup(ctx, b);
+    if (ctx.stored_here(b)) co_await delete_backup(ctx, b, no_job);
 }
 
 }  // namespace respaldo

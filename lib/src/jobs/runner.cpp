@@ -79,13 +79,16 @@ void publish_outcome(const job_context& ctx, const job_record& job) {
 void job_context::save(const job_record& job) {
   if (auto done = db.save_job_progress(job); !done)
     log.error("could not persist job progress",
-              {{"job", job.id}, {"error", std::string(code_name(done.error().code))}});
+              {{"app", job.app},
+               {"job_id", job.id},
+               {"error", std::string(code_name(done.error().code))}});
 }
 
 bool job_context::end(const job_record& job) {
   auto done = db.end_job_attempt(job);
   if (!done)
-    log.error("could not persist the end of the job", {{"job", job.id},
+    log.error("could not persist the end of the job", {{"app", job.app},
+                                                       {"job_id", job.id},
                                                        {"state", std::string(to_string(job.state))},
                                                        {"error", done.error().message}});
   return done.has_value();
@@ -192,11 +195,13 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     auto started = ctx.db.start_job_attempt(next);
     if (started || started.error().code == errc::store_error) {
       // A store that failed to record the start does not stop the job (its row lags behind).
-      if (!started) ctx.log.error("could not persist the job's start", {{"job", job.id}});
+      if (!started)
+        ctx.log.error("could not persist the job's start", {{"app", job.app}, {"job_id", job.id}});
       job = std::move(next);
       return true;
     }
-    ctx.log.info("job not started", {{"job", job.id}, {"detail", started.error().message}});
+    ctx.log.info("job not started",
+                 {{"app", job.app}, {"job_id", job.id}, {"detail", started.error().message}});
     if (auto row = ctx.db.get_job(job.id);
         row && *row && (*row)->cancel_requested && !is_final((*row)->state))
       end_cancelled(**row);
@@ -217,8 +222,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       co_return;
     }
     ctx.stats.add("respaldo_jobs_started_total", 1, {{"kind", std::string(to_string(job.kind))}});
-    ctx.log.info("job started", {{"job", job.id},
-                                 {"app", job.app},
+    ctx.log.info("job started", {{"app", job.app},
+                                 {"job_id", job.id},
                                  {"kind", std::string(to_string(job.kind))},
                                  {"attempt", job.attempt}});
     if (job.kind == job_kind::backup && job.attempt == 1)
@@ -248,8 +253,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     auto delay = retry_delay(ctx.options.retry, job.attempt, unit(rng));
     job.next_attempt_at = ctx.clock.now() + std::chrono::ceil<std::chrono::seconds>(delay);
-    ctx.log.warn("job will be retried", {{"job", job.id},
-                                         {"app", job.app},
+    ctx.log.warn("job will be retried", {{"app", job.app},
+                                         {"job_id", job.id},
                                          {"error", job.error_code},
                                          {"detail", f.message},
                                          {"delay_ms", static_cast<std::int64_t>(delay.count())}});
@@ -259,6 +264,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
   void record_failure(job_record& job, const failure& f) {
     job.error_code = std::string(code_name(f.code));
     job.error_message = f.message;
+    if (f.code == errc::drive_quota_exceeded)
+      ctx.stats.add("respaldo_drive_quota_errors_total", 1, {{"app", job.app}});
     switch (judge_attempt(f.code, job.attempt, job.max_attempts, stopping)) {
       case attempt_verdict::requeue:
         // Shut down mid-job: it runs again at the next start, without spending an attempt.
@@ -282,8 +289,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
     ctx.stats.add(
         "respaldo_jobs_finished_total", 1,
         {{"kind", std::string(to_string(job.kind))}, {"state", std::string(to_string(job.state))}});
-    ctx.log.warn("job ended", {{"job", job.id},
-                               {"app", job.app},
+    ctx.log.warn("job ended", {{"app", job.app},
+                               {"job_id", job.id},
                                {"state", std::string(to_string(job.state))},
                                {"error", job.error_code},
                                {"detail", f.message}});
@@ -303,7 +310,8 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       job.finished_at = ctx.clock.now();
       ctx.stats.add("respaldo_jobs_finished_total", 1,
                     {{"kind", std::string(to_string(job.kind))}, {"state", "succeeded"}});
-      ctx.log.info("job succeeded", {{"job", job.id}, {"app", job.app}, {"bytes", job.bytes_done}});
+      ctx.log.info("job succeeded",
+                   {{"app", job.app}, {"job_id", job.id}, {"bytes", job.bytes_done}});
     } else {
       record_failure(job, result.error());
     }
@@ -324,8 +332,8 @@ job_runner::job_runner(asio::any_io_executor ex, store& db, token_seal& tokens, 
   stats.describe("respaldo_jobs_started_total", metrics::kind::counter, "Job attempts started.");
   stats.describe("respaldo_jobs_finished_total", metrics::kind::counter,
                  "Jobs that reached a final state.");
-  stats.describe("respaldo_backup_bytes_total", metrics::kind::counter,
-                 "Bytes of verified backups stored.");
+  stats.describe("respaldo_drive_quota_errors_total", metrics::kind::counter,
+                 "Job attempts that failed on a Drive storage quota or limit.");
   stats.describe("respaldo_backups_pruned_total", metrics::kind::counter,
                  "Backups deleted by retention.");
   stats.describe("respaldo_backups_deleted_total", metrics::kind::counter,

@@ -140,7 +140,7 @@ void record_verify_result(job_context& ctx, const job_record& job) {
   app.last_verify =
       app_verify{result_of(job), job.finished_at.value_or(ctx.clock.now()), job.id, job.backup_id};
   if (auto saved = ctx.db.update_app(app); !saved)
-    ctx.log.error("could not record the verify result", {{"app", job.app}, {"job", job.id}});
+    ctx.log.error("could not record the verify result", {{"app", job.app}, {"job_id", job.id}});
 }
 
 }  // namespace respaldo

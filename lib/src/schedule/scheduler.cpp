@@ -188,7 +188,7 @@ struct scheduler::impl : std::enable_shared_from_this<impl> {
     }
     log.info("scheduled job queued", {{"app", r.app},
                                       {"kind", kind},
-                                      {"job", job->id},
+                                      {"job_id", job->id},
                                       {"due_at", format_rfc3339_utc(r.due_at)}});
     count(r.kind, "started");
   }

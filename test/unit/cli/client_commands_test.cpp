@@ -61,7 +61,7 @@ void check_refused(const cli_result& r, const std::string& first_line) {
 }  // namespace
 
 TEST_CASE_METHOD(client_fixture, "client commands print their help", "[cli]") {
-  for (const char* command : {"apps", "backup", "jobs", "restore"}) {
+  for (const char* command : {"apps", "backup", "jobs", "restore", "status"}) {
     INFO(command);
     const auto r = run(command, {"--help"});
     CHECK(r.code == respaldo::client_exit_ok);
@@ -73,6 +73,14 @@ TEST_CASE_METHOD(client_fixture, "client commands print their help", "[cli]") {
   CHECK(run("jobs", {"-h"}).code == 0);
   CHECK(run("apps", {"list", "-h"}).code == 0);
   CHECK_THAT(run("jobs", {"list", "--help"}).out, Catch::StartsWith("usage: respaldo jobs list"));
+}
+
+TEST_CASE_METHOD(client_fixture, "status: refused command lines", "[cli]") {
+  check_refused(run("status", {"extra"}), "respaldo status: unexpected argument 'extra'");
+  check_refused(run("status", {"--app", "x"}), "respaldo status: unknown option '--app'");
+  // Well formed, but nobody listens there: 1, as for an app that is not fine.
+  const auto r = run_offline("status", {});
+  CHECK(r.code == respaldo::client_exit_failed);
 }
 
 TEST_CASE_METHOD(client_fixture, "apps: refused command lines", "[cli]") {

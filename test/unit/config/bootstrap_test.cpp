@@ -89,3 +89,28 @@ TEST_CASE("load_admin_token: file, then environment, then a generated file",
     CHECK(again->origin == "file " + path);
   }
 }
+
+TEST_CASE("load_metrics_token reads --metrics-token-file, or nothing without it",
+          "[config][bootstrap]") {
+  temp_dir dir("respaldo-bootstrap");
+  auto none = load_metrics_token("");
+  REQUIRE(none.has_value());
+  CHECK(none->empty());
+
+  const auto file = dir.file("metrics-token");
+  std::ofstream(file) << "  metrics-token-0123456789\n";
+  auto token = load_metrics_token(file);
+  REQUIRE(token.has_value());
+  CHECK(*token == "metrics-token-0123456789");
+
+  const auto short_file = dir.file("short");
+  std::ofstream(short_file) << "tiny\n";
+  auto refused = load_metrics_token(short_file);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK_THAT(refused.error().message, Catch::Contains("metrics token") &&
+                                          Catch::Contains("shorter than 16") &&
+                                          !Catch::Contains("tiny"));
+  auto missing = load_metrics_token(dir.file("absent"));
+  REQUIRE_FALSE(missing.has_value());
+  CHECK_THAT(missing.error().message, Catch::StartsWith("cannot read the metrics token file"));
+}

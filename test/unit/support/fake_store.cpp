@@ -50,7 +50,8 @@ outcome<void> fake_store::insert_app(const app_record& app) {
   if (app.sealed_token.empty())
     return backend_failure("insert_app", "NOT NULL constraint failed: apps.token_sealed");
   auto& stored = apps_[app.name] = app;
-  stored.token.clear();  // plaintext is never stored
+  stored.token.clear();        // plaintext is never stored
+  stored.stale_since.reset();  // written by set_app_stale_since only
   return {};
 }
 
@@ -75,7 +76,9 @@ outcome<void> fake_store::update_app(const app_record& app) {
   auto it = apps_.find(app.name);
   if (it == apps_.end()) return failure{errc::not_found, "no app named \"" + app.name + "\""};
   std::string sealed = app.sealed_token.empty() ? it->second.sealed_token : app.sealed_token;
+  const auto stale_since = it->second.stale_since;
   it->second = app;
+  it->second.stale_since = stale_since;
   it->second.sealed_token = std::move(sealed);
   it->second.token.clear();
   return {};
@@ -84,6 +87,15 @@ outcome<void> fake_store::update_app(const app_record& app) {
 outcome<void> fake_store::delete_app(const std::string& name) {
   if (auto f = enter("delete_app")) return *f;
   if (apps_.erase(name) != 1) return failure{errc::not_found, "no app named \"" + name + "\""};
+  return {};
+}
+
+outcome<void> fake_store::set_app_stale_since(const std::string& name,
+                                              std::optional<sys_seconds> since) {
+  if (auto f = enter("set_app_stale_since")) return *f;
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return failure{errc::not_found, "no app named \"" + name + "\""};
+  it->second.stale_since = since;
   return {};
 }
 
@@ -282,6 +294,49 @@ outcome<std::vector<backup_record>> fake_store::backups_with_status(backup_statu
   std::vector<backup_record> out;
   for (const auto& [seq, b] : backups_)
     if (b.status == status) out.push_back(b);
+  return out;
+}
+
+namespace {
+
+void add_backup_job(app_activity& a, const job_record& j) {
+  if (j.kind != job_kind::backup || !is_final(j.state)) return;
+  a.backups_finished[j.state] += 1;
+  if (j.state == job_state::cancelled) return;
+  if (j.state == job_state::succeeded) {
+    a.bytes_succeeded += j.bytes_done;
+    a.last_success = j;
+  }
+  a.last_backup = j;
+  if (j.started_at && j.finished_at)
+    a.durations[std::max<std::int64_t>(0, (*j.finished_at - *j.started_at).count())] += 1;
+}
+
+}  // namespace
+
+outcome<std::vector<app_activity>> fake_store::app_activities(const std::string& app) {
+  if (auto f = enter("app_activities")) return *f;
+  std::vector<app_activity> out;
+  for (const auto& [name, record] : apps_) {
+    if (!app.empty() && name != app) continue;
+    app_activity a;
+    a.app = name;
+    for (const auto& [seq, j] : jobs_) {  // by seq: the last one seen is the newest
+      if (j.app != name) continue;
+      add_backup_job(a, j);
+      if (j.kind == job_kind::verify && j.state == job_state::succeeded && j.finished_at &&
+          (!a.last_verify_success_at || *a.last_verify_success_at < *j.finished_at))
+        a.last_verify_success_at = j.finished_at;
+    }
+    for (const auto& [seq, b] : backups_) {
+      if (b.app != name) continue;
+      a.stored[b.status] += 1;
+      if (is_good(b.status) &&
+          (!a.newest_good_backup_at || *a.newest_good_backup_at < b.created_at))
+        a.newest_good_backup_at = b.created_at;
+    }
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

@@ -38,6 +38,8 @@ class fake_store final : public store {
   outcome<void> update_app(const app_record& app) override;
   outcome<void> delete_app(const std::string& name) override;
   outcome<bool> app_exists(const std::string& name) override;
+  outcome<void> set_app_stale_since(const std::string& name,
+                                    std::optional<sys_seconds> since) override;
 
   outcome<void> insert_job(job_record& job) override;
   outcome<std::optional<job_record>> get_job(const std::string& id) override;
@@ -59,6 +61,7 @@ class fake_store final : public store {
   outcome<std::vector<backup_record>> list_backups(const std::string& app, std::size_t limit,
                                                    std::optional<std::int64_t> before_seq) override;
   outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
+  outcome<std::vector<app_activity>> app_activities(const std::string& app) override;
 
   outcome<void> insert_notifier(const notifier_record& n) override;
   outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;

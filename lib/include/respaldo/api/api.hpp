@@ -42,6 +42,9 @@ struct api_services {
   // Notifications: test deliveries go through it (null: POST .../test answers 503).
   outbox* notifications = nullptr;
   std::size_t max_notifiers = 64;
+  // Empty: /metrics is open; else it requires this bearer token (the admin token does not open
+  // it unless they are the same).
+  std::string metrics_token = std::string();
 };
 
 class api {

@@ -23,4 +23,7 @@ outcome<admin_token_source> load_admin_token(const std::string& token_file,
                                              const std::string& env_value,
                                              const std::string& data_dir);
 
+// The token of --metrics-token-file (16 to 4096 characters, trimmed), or "" without the flag.
+outcome<std::string> load_metrics_token(const std::string& token_file);
+
 }  // namespace respaldo

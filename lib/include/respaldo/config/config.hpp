@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "respaldo/core/time_format.hpp"
 #include "respaldo/http/client/address_policy.hpp"
 
 namespace respaldo {
@@ -19,8 +20,9 @@ struct serve_config {
   std::uint16_t listen_port = 8080;
   std::string data_dir = "./var";
   std::string admin_token_file;
-  std::string admin_token;      // from RESPALDO_ADMIN_TOKEN or the file; never logged
-  std::string secret_key_file;  // default DATA_DIR/secret.key
+  std::string admin_token;         // from RESPALDO_ADMIN_TOKEN or the file; never logged
+  std::string secret_key_file;     // default DATA_DIR/secret.key
+  std::string metrics_token_file;  // empty: /metrics is open
   std::string log_format = "text";
   std::string log_level = "info";
 
@@ -79,8 +81,6 @@ struct parse_outcome {
 // Reads RESPALDO_* variables from the process environment.
 parse_outcome parse_serve_config(const std::vector<std::string>& args);
 
-// "250ms", "30s", "5m", "2h", "1d" (and a bare number of seconds).
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "8MiB", "262144", "256KiB", "1GiB".
 std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 

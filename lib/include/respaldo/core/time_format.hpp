@@ -39,4 +39,11 @@ std::optional<sys_seconds> parse_rfc3339(std::string_view text);
 // the machine's setting, not a zone name. Never throws.
 const date::time_zone* find_time_zone(std::string_view name);
 
+// Durations as flags and fields spell them: "250ms", "30s", "5m", "2h", "1d" (and a bare number
+// of seconds); std::nullopt for anything else or above 2^40 ms.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// The shortest of those spellings for a whole number of seconds: "90s" stays "90s", 7200 s is
+// "2h", 86400 s "1d".
+std::string format_duration(std::chrono::seconds d);
+
 }  // namespace respaldo

@@ -61,6 +61,11 @@ struct app_record {
   std::optional<sys_seconds> next_verify_at;
   app_health health;
   std::optional<app_verify> last_verify;
+  // The operator's stale_after; none: the default derived from the schedule (plan/staleness).
+  std::optional<std::chrono::seconds> stale_after;
+  // Since when the app has been stale (the current episode), as the freshness monitor last
+  // recorded it; none while fresh. Written only by set_app_stale_since, never by update_app.
+  std::optional<sys_seconds> stale_since;
 };
 
 }  // namespace respaldo

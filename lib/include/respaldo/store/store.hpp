@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,27 @@ class app_repository {
   virtual outcome<void> update_app(const app_record& app) = 0;
   virtual outcome<void> delete_app(const std::string& name) = 0;  // not_found if missing
   virtual outcome<bool> app_exists(const std::string& name) = 0;
+  // Column-wise: only stale_since (none clears it); not_found if missing.
+  virtual outcome<void> set_app_stale_since(const std::string& name,
+                                            std::optional<sys_seconds> since) = 0;
+};
+
+// What an app's jobs and catalog add up to: its JSON, /metrics, staleness and `respaldo status`
+// read it, so the figures survive a restart and vanish with the app.
+struct app_activity {
+  std::string app;
+  std::optional<sys_seconds> newest_good_backup_at;  // created_at of the newest available one
+  // The newest backup job that ended succeeded or failed (cancelled ones are skipped: a
+  // schedule overlap or an operator's cancel says nothing about the app), and the newest success.
+  std::optional<job_record> last_backup;
+  std::optional<job_record> last_success;
+  std::map<job_state, std::uint64_t> backups_finished;  // final backup jobs by state
+  std::uint64_t bytes_succeeded = 0;                    // bytes of succeeded backup jobs
+  // Seconds from the last attempt's start to the end, of succeeded and failed backup jobs:
+  // duration -> how many.
+  std::map<std::int64_t, std::uint64_t> durations;
+  std::map<backup_status, std::uint64_t> stored;      // catalog entries by status
+  std::optional<sys_seconds> last_verify_success_at;  // newest succeeded verify job's end
 };
 
 // A job with what its listing shows next to it, read in the same query.
@@ -87,6 +109,8 @@ class backup_repository {
   virtual outcome<std::vector<backup_record>> list_backups(
       const std::string& app, std::size_t limit, std::optional<std::int64_t> before_seq) = 0;
   virtual outcome<std::vector<backup_record>> backups_with_status(backup_status status) = 0;
+  // Registered apps only, by name; `app` empty: every app, else that one (none if unknown).
+  virtual outcome<std::vector<app_activity>> app_activities(const std::string& app) = 0;
 };
 
 // Notifiers and their outbox. URLs and secrets arrive sealed (the caller seals with crypto/).

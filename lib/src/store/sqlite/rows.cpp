@@ -40,7 +40,7 @@ struct row {
 
 }  // namespace
 
-const std::array<const char*, 3> migrations = {
+const std::array<const char*, 4> migrations = {
     R"sql(
 CREATE TABLE apps (
   name TEXT PRIMARY KEY,
@@ -151,13 +151,18 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at);
 CREATE INDEX deliveries_by_notifier ON deliveries(notifier, seq);
 )sql",
+    // 4: each app's own stale_after (seconds) and the start of its current stale episode.
+    R"sql(
+ALTER TABLE apps ADD COLUMN stale_after INTEGER;
+ALTER TABLE apps ADD COLUMN stale_since INTEGER;
+)sql",
 };
 
 const char* const app_columns =
     "name, url, token_sealed, drive_folder_id, schedule, timezone, verify_schedule, retention, "
     "created_at, updated_at, next_run_at, last_run_at, last_success_at, next_verify_at, "
     "health_status, health_checked_at, health_detail, capabilities, last_verify_result, "
-    "last_verify_at, last_verify_job, last_verify_backup";
+    "last_verify_at, last_verify_job, last_verify_backup, stale_after, stale_since";
 const char* const job_columns =
     "seq, id, app, kind, trigger, state, phase, bytes_done, bytes_total, attempt, max_attempts, "
     "created_at, started_at, finished_at, next_attempt_at, error_code, error_message, backup_id, "
@@ -199,6 +204,9 @@ app_record read_app(SQLite::Statement& q, int first) {
     last.result = *result;
     a.last_verify = std::move(last);
   }
+  if (auto stale_after = r.col(); !stale_after.isNull())
+    a.stale_after = std::chrono::seconds(stale_after.getInt64());
+  a.stale_since = r.opt();
   return a;
 }
 
@@ -234,6 +242,10 @@ void bind_app(SQLite::Statement& st, const app_record& a) {
            a.last_verify ? std::optional<sys_seconds>(a.last_verify->at) : std::nullopt);
   st.bind(":verify_job", a.last_verify ? a.last_verify->job_id : std::string());
   st.bind(":verify_backup", a.last_verify ? a.last_verify->backup_id : std::string());
+  if (a.stale_after)
+    st.bind(":stale_after", static_cast<int64_t>(a.stale_after->count()));
+  else
+    st.bind(":stale_after");
 }
 
 job_record read_job(SQLite::Statement& q, int first) {

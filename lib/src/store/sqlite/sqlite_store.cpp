@@ -83,7 +83,7 @@ outcome<void> sqlite_store::insert_app(const app_record& app) {
                   ") VALUES (:name, :url, :token, :folder, :schedule, :timezone, :verify, "
                   ":retention, :created, :updated, :next_run, :last_run, :last_success, "
                   ":next_verify, :health, :checked, :detail, :caps, :verify_result, :verify_at, "
-                  ":verify_job, :verify_backup)");
+                  ":verify_job, :verify_backup, :stale_after, NULL)");
     bind_app(st, app);
     st.exec();
     return {};
@@ -134,7 +134,8 @@ outcome<void> sqlite_store::update_app(const app_record& app) {
         "last_run_at = :last_run, last_success_at = :last_success, next_verify_at = :next_verify, "
         "health_status = :health, health_checked_at = :checked, health_detail = :detail, "
         "capabilities = :caps, last_verify_result = :verify_result, last_verify_at = :verify_at, "
-        "last_verify_job = :verify_job, last_verify_backup = :verify_backup WHERE name = :name");
+        "last_verify_job = :verify_job, last_verify_backup = :verify_backup, stale_after = "
+        ":stale_after WHERE name = :name");
     bind_app(st, app);
     if (st.exec() != 1) return failure{errc::not_found, "no app named \"" + app.name + "\""};
     return {};
@@ -152,6 +153,23 @@ outcome<void> sqlite_store::delete_app(const std::string& name) {
     return {};
   } catch (const std::exception& e) {
     return fail(e, "delete_app");
+  }
+}
+
+outcome<void> sqlite_store::set_app_stale_since(const std::string& name,
+                                                std::optional<sys_seconds> since) {
+  call t(*this);
+  try {
+    SQLite::Statement st(*db_, "UPDATE apps SET stale_since = ? WHERE name = ?");
+    if (since)
+      st.bind(1, static_cast<int64_t>(since->time_since_epoch().count()));
+    else
+      st.bind(1);
+    st.bind(2, name);
+    if (st.exec() != 1) return failure{errc::not_found, "no app named \"" + name + "\""};
+    return {};
+  } catch (const std::exception& e) {
+    return fail(e, "set_app_stale_since");
   }
 }
 

@@ -98,7 +98,7 @@ TEST_CASE("store reopens an existing database without migrating again and keeps 
   CHECK(backup->has_value());
 }
 
-TEST_CASE("store migrates a version 1 database to version 2, keeping its rows", "[store]") {
+TEST_CASE("store migrates a version 1 database to the current one, keeping its rows", "[store]") {
   fixture f;
   {
     auto s = f.open();
@@ -111,8 +111,8 @@ TEST_CASE("store migrates a version 1 database to version 2, keeping its rows", 
     SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
     for (const char* column : {"mismatch_at", "mismatch_size", "mismatch_sha256"})
       db.exec(std::string("ALTER TABLE backups DROP COLUMN ") + column);
-    for (const char* column :
-         {"last_verify_result", "last_verify_at", "last_verify_job", "last_verify_backup"})
+    for (const char* column : {"last_verify_result", "last_verify_at", "last_verify_job",
+                               "last_verify_backup", "stale_after", "stale_since"})
       db.exec(std::string("ALTER TABLE apps DROP COLUMN ") + column);
     db.exec("DROP TABLE deliveries");  // migration 3
     db.exec("DROP TABLE notifiers");
@@ -121,6 +121,7 @@ TEST_CASE("store migrates a version 1 database to version 2, keeping its rows", 
   f.log_text.str("");
   auto s = f.open();
   CHECK_THAT(f.log_text.str(), Catch::Contains("store migrated") && Catch::Contains("2"));
+  CHECK_THAT(f.log_text.str(), Catch::Contains("schema_version=3"));
   auto app = **s->get_app("mi-app");
   CHECK_FALSE(app.last_verify);
   auto b = **s->get_backup("b1");
@@ -132,6 +133,29 @@ TEST_CASE("store migrates a version 1 database to version 2, keeping its rows", 
   CHECK(s->get_backup("b1")->value().mismatch == b.mismatch);
   SQLite::Database db(f.db_path, SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == sqlite_schema_version);
+}
+
+TEST_CASE("store migrates a version 3 database to version 4: apps get stale_after", "[store]") {
+  fixture f;
+  {
+    auto s = f.open();
+    REQUIRE(s->insert_app(make_app("mi-app")).has_value());
+  }
+  {
+    SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
+    for (const char* column : {"stale_after", "stale_since"})
+      db.exec(std::string("ALTER TABLE apps DROP COLUMN ") + column);
+    db.exec("PRAGMA user_version = 3");
+  }
+  f.log_text.str("");
+  auto s = f.open();
+  CHECK_THAT(f.log_text.str(), Catch::Contains("schema_version=4"));
+  auto app = **s->get_app("mi-app");
+  CHECK_FALSE(app.stale_after);
+  CHECK_FALSE(app.stale_since);
+  app.stale_after = 90min;
+  REQUIRE(s->update_app(app).has_value());
+  CHECK(s->get_app("mi-app")->value().stale_after == 90min);
 }
 
 TEST_CASE("store refuses a file that is not a database", "[store]") {

@@ -19,7 +19,7 @@ namespace respaldo {
 
 class logger;
 
-inline constexpr int sqlite_schema_version = 3;
+inline constexpr int sqlite_schema_version = 4;
 
 // Opens (creating if needed) and migrates the database at `path`. Errors: store_not_a_database,
 // store_schema_too_new, store_error, each with a message naming the file.
@@ -40,6 +40,8 @@ class sqlite_store final : public store {
   outcome<void> update_app(const app_record& app) override;
   outcome<void> delete_app(const std::string& name) override;
   outcome<bool> app_exists(const std::string& name) override;
+  outcome<void> set_app_stale_since(const std::string& name,
+                                    std::optional<sys_seconds> since) override;
 
   outcome<void> insert_job(job_record& job) override;
   outcome<std::optional<job_record>> get_job(const std::string& id) override;
@@ -61,6 +63,7 @@ class sqlite_store final : public store {
   outcome<std::vector<backup_record>> list_backups(const std::string& app, std::size_t limit,
                                                    std::optional<std::int64_t> before_seq) override;
   outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
+  outcome<std::vector<app_activity>> app_activities(const std::string& app) override;
 
   outcome<void> insert_notifier(const notifier_record& n) override;
   outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;
