@@ -391,6 +391,67 @@ class NotifyProbeTest(unittest.TestCase):
         self.assertIsNone(json.loads(back["body"])["error"])
 
 
+class NotifyStaleTest(unittest.TestCase):
+    """Stale episodes are events: one backup.stale per episode, backup.fresh_again after it."""
+
+    def setUp(self):
+        self.server = Respaldo(args=["--notify-retry-base", "200ms", "--max-attempts", "1"])
+        self.server.start()
+        self.addCleanup(self.server.cleanup)
+
+    def test_one_stale_event_per_episode_then_fresh_again(self):
+        rx = Receiver()
+        self.addCleanup(rx.stop)
+        r = self.server.post("/api/notifiers", {"name": "fresh", "kind": "webhook", "url": rx.url(),
+                                                "secret": SECRET})
+        self.assertEqual(r.status, 201, r)
+        # The default events include both staleness events.
+        self.assertIn("backup.stale", r.json()["events"])
+        self.assertIn("backup.fresh_again", r.json()["events"])
+        name, app = start_app(self, self.server, "stale")
+        r = self.server.request("PATCH", "/api/apps/" + name, {"stale_after": "2s"})
+        self.assertEqual(r.status, 200, r)
+        first = json.loads(rx.got(1)[0]["body"])
+        self.assertEqual(first["event"], "backup.stale")
+        self.assertEqual(first["app"], name)
+        self.assertEqual(first["error"]["code"], "stale")
+        self.assertIn("no good backup yet", first["error"]["message"])
+        a = self.server.get("/api/apps/" + name).json()
+        self.assertEqual(first["at"], a["stale_since"])
+        # Still stale a while later (the monitor wakes at least once a minute, and at each job
+        # end): a failed backup changes nothing, and no second event comes.
+        app.set(mode="wrong_checksum")
+        job = self.server.run_backup(name)
+        self.assertEqual(job["state"], "failed", job)
+        self.assertTrue(self.server.get("/api/apps/" + name).json()["stale"])
+        app.set(mode="normal")
+        job = self.server.run_backup(name)
+        self.assertEqual(job["state"], "succeeded", job)
+        # The defaults include backup.failed too; the staleness events are what this is about.
+        def freshness_docs(n):
+            wait_until(lambda: len(freshness_docs_now()) >= n, timeout=30,
+                       what="%d staleness events" % n)
+            return freshness_docs_now()
+
+        def freshness_docs_now():
+            docs = [json.loads(r["body"]) for r in rx.snapshot()]
+            return [d for d in docs if d["event"] in ("backup.stale", "backup.fresh_again")]
+
+        docs = freshness_docs(2)
+        self.assertEqual([d["event"] for d in docs[:2]], ["backup.stale", "backup.fresh_again"])
+        self.assertIsNone(docs[1]["error"])
+        # 2 s after that backup the next episode begins, with its own single event.
+        third = freshness_docs(3)[2]
+        self.assertEqual(third["event"], "backup.stale")
+        self.assertIn("no good backup since " + job["backup"]["created_at"],
+                      third["error"]["message"])
+        for req in rx.snapshot():
+            expected = "sha256=" + hmac.new(SECRET.encode(), req["body"], hashlib.sha256).hexdigest()
+            self.assertEqual(header(req, "X-Respaldo-Signature"), expected)
+        self.assertEqual([d["event"] for d in freshness_docs_now()],
+                         ["backup.stale", "backup.fresh_again", "backup.stale"])
+
+
 class NotifyTlsTest(unittest.TestCase):
     """https receivers go through the same verified TLS client as Drive and https apps."""
 
