@@ -109,7 +109,7 @@ field_check read_stale_after(const json::object& body, app_record& app) {
   const std::string text(it->value().as_string());
   const auto d = parse_duration(text);
   if (!d || d->count() < 1000 || d->count() % 1000 != 0)
-    return bad("\"" + text.substr(0, 64) + "\"");
+    return bad("\"" + escaped_excerpt(text, 64) + "\"");
   app.stale_after = std::chrono::duration_cast<std::chrono::seconds>(*d);
   return {};
 }

@@ -1,6 +1,7 @@
 #include "views.hpp"
 
 #include "respaldo/core/clock.hpp"
+#include "respaldo/core/json_values.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/freshness.hpp"
@@ -10,15 +11,6 @@ namespace respaldo::api_detail {
 namespace {
 
 namespace json = boost::json;
-
-json::value time_or_null(const std::optional<sys_seconds>& t) {
-  if (!t) return nullptr;
-  return json::value(format_rfc3339_utc(*t));
-}
-
-json::value text_or_null(const std::string& s) {
-  return s.empty() ? json::value(nullptr) : json::value(s);
-}
 
 json::object health_json(const app_health& h) {
   json::object health;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "respaldo/core/text.hpp"
+
 namespace respaldo {
 namespace po = boost::program_options;
 
@@ -38,23 +40,8 @@ struct invalid_value {
 }  // namespace
 
 std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
-  std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  std::uint64_t factor = 0;
-  if (unit.empty() || unit == "B")
-    factor = 1;
-  else if (unit == "KiB")
-    factor = 1024;
-  else if (unit == "MiB")
-    factor = 1024 * 1024;
-  else if (unit == "GiB")
-    factor = 1024 * 1024 * 1024;
-  else
-    return std::nullopt;
-  if (value > (std::uint64_t{1} << 50) / factor) return std::nullopt;
-  return value * factor;
+  return parse_scaled(text, {{"", 1}, {"B", 1}, {"KiB", 1024}, {"MiB", 1 << 20}, {"GiB", 1 << 30}},
+                      std::uint64_t{1} << 50);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "respaldo/core/text.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace respaldo {
 
@@ -49,6 +50,21 @@ std::size_t utf8_sequence_at(std::string_view s, std::size_t i) noexcept {
   for (std::size_t k = 2; k < len; ++k)
     if (byte(k) < 0x80 || byte(k) > 0xbf) return 0;
   return len;
+}
+
+std::optional<std::uint64_t> parse_scaled(std::string_view text,
+                                          std::initializer_list<unit_factor> units,
+                                          std::uint64_t limit) {
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  for (const auto& u : units) {
+    if (u.unit != unit) continue;
+    if (value > limit / u.factor) return std::nullopt;
+    return value * u.factor;
+  }
+  return std::nullopt;
 }
 
 std::string valid_utf8(std::string_view s) {

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "respaldo/core/text.hpp"
+
 namespace respaldo {
 namespace {
 
@@ -124,26 +126,12 @@ std::string compact_utc_timestamp(sys_seconds t) {
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr == text.data()) return std::nullopt;
-  std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  std::uint64_t factor = 0;
-  if (unit.empty() || unit == "s")
-    factor = 1000;
-  else if (unit == "ms")
-    factor = 1;
-  else if (unit == "m")
-    factor = 60'000;
-  else if (unit == "h")
-    factor = 3'600'000;
-  else if (unit == "d")
-    factor = 86'400'000;
-  else
-    return std::nullopt;
-  if (value > (std::uint64_t{1} << 40) / factor) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(value * factor));
+  auto ms = parse_scaled(
+      text,
+      {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}},
+      std::uint64_t{1} << 40);
+  if (!ms) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(*ms));
 }
 
 std::string format_duration(std::chrono::seconds d) {

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "respaldo/core/json_values.hpp"
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
 
@@ -10,16 +11,6 @@ namespace respaldo {
 namespace {
 
 namespace json = boost::json;
-
-json::value time_or_null(const std::optional<sys_seconds>& t) {
-  if (!t) return nullptr;
-  return json::value(format_rfc3339_utc(*t));
-}
-
-json::value text_or_null(const std::string& s) {
-  if (s.empty()) return nullptr;
-  return json::value(s);
-}
 
 outcome<json::object> parse_document(std::string_view document) {
   boost::system::error_code ec;

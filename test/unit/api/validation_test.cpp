@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "respaldo/core/text.hpp"
+
 namespace {
 
 namespace json = boost::json;
@@ -409,4 +411,16 @@ TEST_CASE("validation: refusals escape control characters of what the client sen
   REQUIRE_FALSE(unknown.has_value());
   CHECK_THAT(unknown.error().message, Catch::Contains("unknown field \"x\\r\\nforged\""));
   CHECK(unknown.error().subject == "x\\r\\nforged");
+
+  // A cut that would end inside a UTF-8 sequence ends before it (found in CI by the same target).
+  body.as_object().erase("x\r\nforged");
+  body.as_object()["stale_after"] =
+      std::string(63, '-') + "\xcf\x9a" + std::string(10, '-') + "\x1b";
+  auto stale = respaldo::validate_registration(body);
+  REQUIRE_FALSE(stale.has_value());
+  CHECK(stale.error().subject == "stale_after");
+  const auto& m = stale.error().message;
+  CHECK(m.find('\x1b') == std::string::npos);
+  for (std::size_t i = 0; i < m.size(); i += respaldo::utf8_sequence_at(m, i))
+    REQUIRE(respaldo::utf8_sequence_at(m, i) > 0);
 }

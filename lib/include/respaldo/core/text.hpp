@@ -3,10 +3,24 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace respaldo {
+
+// One unit of a number-with-unit text: "MiB" scales by 1048576, "" by what a bare number means.
+struct unit_factor {
+  std::string_view unit;
+  std::uint64_t factor;
+};
+// "30s", "8MiB": digits then one of `units`, scaled; nullopt for anything else or when the result
+// would exceed `limit`. Shared by the duration and byte-size parsers.
+std::optional<std::uint64_t> parse_scaled(std::string_view text,
+                                          std::initializer_list<unit_factor> units,
+                                          std::uint64_t limit);
 
 // ASCII lower-case copy; other bytes are kept as they are.
 std::string lower(std::string_view s);
