@@ -591,8 +591,8 @@ class PersistenceAndShutdownTest(ServerCase):
                 started = time.time()
                 self.assertEqual(srv.stop(sig, timeout=20), 0)
                 self.assertLess(time.time() - started, 15)
-                self.assertIn("shutting down", srv.log_text())
-                self.assertIn("stopped", srv.log_text())
+                self.assertTrue(srv.wait_log("shutting down"), "shutting down")
+                self.assertTrue(srv.wait_log("stopped"), "stopped")
 
     def test_graceful_shutdown_finishes_in_flight_requests(self):
         with Respaldo(admin_token=ADMIN_TOKEN) as srv:
@@ -721,7 +721,7 @@ class SealedTokenTest(ServerCase):
             r = srv.get("/api/apps/sealed-app")
             self.assertEqual(r.status, 200, r)
             self.assertIs(r.json()["token_set"], False)
-            self.assertIn("cannot be opened", srv.log_text())
+            self.assertTrue(srv.wait_log("cannot be opened"), "cannot be opened")
             r = srv.request("PATCH", "/api/apps/sealed-app", {"token": "fresh-token-value"})
             self.assertEqual(r.status, 200, r)
             self.assertIs(r.json()["token_set"], True)
@@ -809,7 +809,7 @@ class AdminTokenTest(ServerCase):
             self.assertEqual(srv.get("/api/apps", auth=file_token).status, 200)
             self.assertEqual(srv.get("/api/apps", auth="env-admin-token-0123456789abc").status, 401)
             self.assertFalse(os.path.exists(os.path.join(srv.data_dir, "admin-token")))
-            self.assertIn(path, srv.log_text())
+            self.assertTrue(srv.wait_log(path), path)
             self.assertEqual(srv.stop(), 0)
             self.assertNoSecrets(srv, [file_token, "env-admin-token-0123456789abc"])
         finally:

@@ -755,8 +755,10 @@ class RestartTest(BackupCase):
         self.assert_succeeded(job, app)
         self.assertEqual(job["attempt"], 2)
         self.assertTrue(any("interrupted" in w for w in job["warnings"]), job)
-        self.assertIn("interrupted job queued again", self.server.log_text())
-        self.assertIn("removed unfinished uploads", self.server.log_text())
+        self.assertTrue(self.server.wait_log("interrupted job queued again"),
+                        "interrupted job queued again")
+        self.assertTrue(self.server.wait_log("removed unfinished uploads"),
+                        "removed unfinished uploads")
         self.assertEqual(len(self.files(self.server, name)), 1)
 
     def test_sigkill_during_a_running_job_without_attempts_left_fails_it(self):

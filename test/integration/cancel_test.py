@@ -91,7 +91,8 @@ class CancelTest(unittest.TestCase):
         self.assertEqual(job["attempt"], 1)
         self.assertEqual(app.stats()["export"], 1)  # not queued again
         self.assert_nothing_stored(name)
-        self.assertIn("cancel requested before the stop honoured", self.server.log_text())
+        self.assertTrue(self.server.wait_log("cancel requested before the stop honoured"),
+                        "cancel requested before the stop honoured")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,8 @@ class DriveResumeTest(unittest.TestCase):
         persisted = self.persisted_after_stop()
         # A crash spends the attempt it interrupted.
         self.finish_after_restart(job_id, persisted, attempt=2)
-        self.assertIn("re-reading the export of an interrupted attempt", self.server.log_text())
+        self.assertTrue(self.server.wait_log("re-reading the export of an interrupted attempt"),
+                        "re-reading the export of an interrupted attempt")
 
     def test_sigterm_mid_upload_keeps_the_session_for_the_next_start(self):
         job_id = self.start_stalled_upload()
@@ -120,7 +121,7 @@ class DriveResumeTest(unittest.TestCase):
         self.server.start()
         job = self.server.wait_job(job_id, timeout=90)
         self.assertEqual(job["state"], "succeeded", job)
-        self.assertIn("cannot be read again", self.server.log_text())
+        self.assertTrue(self.server.wait_log("cannot be read again"), "cannot be read again")
         files = self.drive.files(self.folder)
         self.assertEqual(len(files), 1, files)
         self.assertEqual(hashlib.sha256(self.drive.file_bytes(files[0]["id"])).hexdigest(), EXPECTED_SHA)

@@ -90,7 +90,8 @@ class DriveRetentionTest(unittest.TestCase):
         self.backup()
         self.backup()
         self.assertIn(first["id"], [b["id"] for b in self.catalog()])
-        self.assertIn("backup missing from storage", self.server.log_text())
+        self.assertTrue(self.server.wait_log("backup missing from storage"),
+                        "backup missing from storage")
 
     def test_an_object_the_catalog_does_not_know_is_reported_not_deleted(self):
         stray = self.drive.add_file(self.folder, self.name + "-20260101T000000Z.pgdump", b"x" * 1000,
@@ -101,7 +102,8 @@ class DriveRetentionTest(unittest.TestCase):
         self.backup()
         self.backup()
         self.assertIn(stray_id, self.folder_ids())
-        self.assertIn("object in storage is not in the catalog", self.server.log_text())
+        self.assertTrue(self.server.wait_log("object in storage is not in the catalog"),
+                        "object in storage is not in the catalog")
         metrics = self.server.get("/metrics", auth=False).body.decode()
         self.assertIn("respaldo_storage_unknown_objects_total", metrics)
 

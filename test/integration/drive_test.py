@@ -593,8 +593,7 @@ class CancelDuringDriveRetryTest(OwnDriveCase):
         self.drive.set_fault("fail_chunk", count=1000)
         job_id = self.start_backup("cancelled", ["--retry-base-delay", "1s",
                                                  "--retry-max-delay", "30s"])
-        self.server.wait_log("drive upload paused")
-        self.assertIn("drive upload paused", self.server.log_text())
+        self.assertTrue(self.server.wait_log("drive upload paused"), "drive upload paused")
         time.sleep(1.5)  # well into the backoff sequence
         started = time.time()
         c = self.server.post("/api/jobs/%s/cancel" % job_id)

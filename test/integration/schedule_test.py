@@ -124,7 +124,7 @@ class ScheduleTest(unittest.TestCase):
         self.assertEqual(a["last_run_at"], backup["started_at"])
         self.assertEqual(a["last_success_at"], backup["finished_at"])
         self.assertGreaterEqual(parse_time(a["last_run_at"]), parse_time(manual["started_at"]))
-        self.assertIn("scheduled job queued", self.r.log_text())
+        self.assertTrue(self.r.wait_log("scheduled job queued"), "scheduled job queued")
 
         # With next_run_at in the future, a restart starts nothing.
         self.r.restart()
@@ -162,7 +162,7 @@ class ScheduleTest(unittest.TestCase):
         self.assertGreater(parse_time(app_state(self.r, "ov")["next_run_at"]), utcnow())
         metrics = self.r.get("/metrics", auth=False).body.decode()
         self.assertIn('respaldo_schedule_runs_total{kind="backup",outcome="skipped_overlap"} 1', metrics)
-        self.assertIn("scheduled run skipped", self.r.log_text())
+        self.assertTrue(self.r.wait_log("scheduled run skipped"), "scheduled run skipped")
 
         res = self.r.post("/api/jobs/%s/cancel" % manual)
         self.assertEqual(res.status, 202, res)

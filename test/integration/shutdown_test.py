@@ -46,7 +46,7 @@ class ShutdownTest(unittest.TestCase):
             code = self.server.stop(signal.SIGTERM, timeout=10)
             self.assertEqual(code, 1)
             self.assertLess(time.time() - started, 10)
-            self.assertIn("second signal", self.server.log_text())
+            self.assertTrue(self.server.wait_log("second signal"), "second signal")
         finally:
             stuck.close()
 

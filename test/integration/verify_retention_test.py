@@ -131,7 +131,7 @@ class CorruptBackupTest(unittest.TestCase):
         self.assertEqual(res.status, 204, res)
         self.assertEqual(self.ids(), [])
         self.assertFalse(os.path.exists(self.path(first)))
-        self.assertIn("backup deleted", self.server.log_text())
+        self.assertTrue(self.server.wait_log("backup deleted"), "backup deleted")
 
     def test_restore_refuses_a_corrupt_backup_unless_forced(self):
         first, second = self.make_corrupt()
