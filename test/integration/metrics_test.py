@@ -180,6 +180,14 @@ class MetricsTest(unittest.TestCase):
         app.set(mode="wrong_checksum")
         failed = self.server.run_backup(name)
         self.assertEqual([ok["state"], failed["state"]], ["succeeded", "failed"])
+        # The API may show a job ended before the log reader has its last lines.
+        for job in (ok, failed):
+            wait_until(lambda: len([l for l in list(self.server.log_lines)
+                                    if job["id"] in l and "request_id=" not in l]) >= 2,
+                       what="two log lines of " + job["id"])
+        wait_until(lambda: any(failed["id"] in l and "job ended" in l
+                               for l in list(self.server.log_lines)),
+                   what="the job ended line of " + failed["id"])
         for job in (ok, failed):
             lines = [l for l in self.server.log_lines if job["id"] in l and "request_id=" not in l]
             self.assertGreaterEqual(len(lines), 2, lines)  # started, and how it ended
