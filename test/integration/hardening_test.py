@@ -116,6 +116,7 @@ class ConnectionExhaustionTest(unittest.TestCase):
         # The first 64 stay open.
         self.assertFalse(closed_by_server(self.socks[0], timeout=0.2))
         # 1036 refusals, one log line (the next may come a minute later), with its count.
+        self.assertTrue(srv.wait_log("connection refused"), "connection refused")
         lines = [l for l in srv.log_lines if "connection refused" in l]
         self.assertEqual(len(lines), 1, lines)
         self.assertIn("per-client limit reached", lines[0])
