@@ -288,8 +288,10 @@ class StalenessTest(unittest.TestCase):
                                            "stale_after": "2x"})
         self.assertEqual(r.status, 422, r)
         self.assertEqual(r.json()["field"], "stale_after")
-        # A default until set; set, it shows as given; null goes back to the default.
-        a = self.app_json(name)
+        # A default until set; set, it shows as given; null goes back to the default. The default
+        # adds the capabilities' est_seconds once the app is probed, so compare after the probe.
+        a = wait_until(lambda: (lambda a: a if a["up"] is not None else None)(self.app_json(name)),
+                       what="the probe of " + name)
         self.assertTrue(a["stale_after_default"])
         r = self.patch(name, {"stale_after": "36h"})
         self.assertEqual(r.status, 200, r)
