@@ -27,6 +27,7 @@
 #include "respaldo/http/client/client.hpp"
 #include "respaldo/http/server.hpp"
 #include "respaldo/jobs/backup_metrics.hpp"
+#include "respaldo/jobs/hash_workers.hpp"
 #include "respaldo/jobs/runner.hpp"
 #include "respaldo/notify/delivery_loop.hpp"
 #include "respaldo/notify/outbox.hpp"
@@ -255,8 +256,10 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   contract_opts.poll_max = cfg.deferred_poll_max;
   contract_opts.allowed_download_origins = cfg.allowed_download_origins;
   auto contract = make_contract_client(app_client, contract_opts);
+  hash_workers hashing(cfg.hash_threads);
   job_runner runner(io.get_executor(), *st.db, *st.tokens, backups, *contract, system_wall_clock(),
                     runner_options_of(cfg), log, stats);
+  runner.set_hash_workers(&hashing);
   scheduler_options schedule_opts;
   schedule_opts.default_timezone = cfg.timezone;
   schedule_opts.jitter = std::chrono::duration_cast<std::chrono::seconds>(cfg.schedule_jitter);

@@ -1,10 +1,12 @@
 #include "respaldo/config/config.hpp"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "respaldo/core/text.hpp"
 
@@ -68,7 +70,7 @@ struct raw_flags {
   std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
       job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
       shutdown_grace, progress_interval, max_backup_size, config_file, app_networks,
-      notify_retry_base, notify_retry_max, notify_timeout;
+      notify_retry_base, notify_retry_max, notify_timeout, hash_threads;
 };
 
 // A refused flag: its name (without dashes) and what is wrong with its value.
@@ -95,6 +97,7 @@ po::options_description describe_serve_options(serve_config& cfg, raw_flags& raw
     ("log-level", po::value(&cfg.log_level)->default_value("info")->value_name("LEVEL"), "debug, info, warn or error")
     ("storage", po::value(&cfg.storage)->default_value("local")->value_name("local|drive"), "where backups are stored")
     ("chunk-size", po::value(&raw.chunk_size)->default_value("8MiB")->value_name("SIZE"), "pipeline chunk, a multiple of 256KiB")
+    ("hash-threads", po::value(&raw.hash_threads)->default_value("auto")->value_name("N|auto"), "threads hashing backup chunks off the io thread (auto: one per core; 0: on the io thread)")
     ("max-concurrent-jobs", po::value(&cfg.max_concurrent_jobs)->default_value(4)->value_name("N"), "jobs running at once")
     ("max-attempts", po::value(&cfg.max_attempts)->default_value(3)->value_name("N"), "tries per job for transient failures")
     ("retry-base-delay", po::value(&raw.retry_base)->default_value("5s")->value_name("DURATION"), "first retry delay (doubles each try, with raw.jitter)")
@@ -176,6 +179,16 @@ flag_problem check_choices(serve_config& cfg, const raw_flags& raw) {
   return check_app_connections(cfg, raw.app_networks);
 }
 
+// --hash-threads: "auto" is one per core.
+std::optional<unsigned> read_hash_threads(const std::string& text) {
+  if (text == "auto") return std::max(1u, std::thread::hardware_concurrency());
+  unsigned n = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (text.empty() || ec != std::errc{} || ptr != end || n > 64) return std::nullopt;
+  return n;
+}
+
 // Sizes and durations, converted.
 flag_problem read_sizes_and_durations(serve_config& cfg, const raw_flags& raw) {
   auto size = parse_byte_size(raw.chunk_size);
@@ -184,6 +197,12 @@ flag_problem read_sizes_and_durations(serve_config& cfg, const raw_flags& raw) {
         "chunk-size",
         "expected a multiple of 256KiB up to 256MiB, such as 8MiB, got \"" + raw.chunk_size + "\"");
   cfg.chunk_size = static_cast<std::size_t>(*size);
+  if (auto threads = read_hash_threads(raw.hash_threads)) {
+    cfg.hash_threads = *threads;
+  } else {
+    return flag_error("hash-threads", "expected auto or 0 to 64, got \"" +
+                                          escape_unprintable(raw.hash_threads) + "\"");
+  }
   auto body = parse_byte_size(raw.max_body);
   if (!body || *body < 1024 || *body > 64ull * 1024 * 1024)
     return flag_error("max-body-bytes", "expected 1KiB to 64MiB, got \"" + raw.max_body + "\"");

@@ -147,7 +147,7 @@ asio::awaitable<outcome<pipeline_result>> pipe_export(job_context& ctx, job_reco
   };
   const pipeline_expectation expected{stream.size, stream.sha256};
   auto piped = co_await run_pipeline(fill, upload, expected, ctx.options.chunk_size, control,
-                                     progress, finalizing);
+                                     progress, finalizing, ctx.hashing);
   if (piped) co_return piped;
   // Only an interrupted attempt (shutdown) keeps its upload for the next process.
   if (piped.error().code != errc::interrupted) job.resume.clear();

@@ -8,6 +8,7 @@
 
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/jobs/control.hpp"
+#include "respaldo/jobs/hash_workers.hpp"
 
 namespace respaldo {
 namespace {
@@ -57,12 +58,16 @@ asio::awaitable<boost::system::error_code> fill_chunk(const fill_function& fill,
 }
 
 // Hashes a chunk while storage writes it and the next chunk arrives (a member of the same
-// parallel group, run on the io thread between the others' initiations). The MD5 only for a
-// backend that asked for it.
-asio::awaitable<boost::system::error_code> hash_chunk(sha256& hash, md5* also, const char* data,
-                                                      std::size_t n) {
-  hash.update(data, n);
-  if (also) also->update(data, n);
+// parallel group): on the hash workers when there are any, else on the io thread between the
+// others' initiations. The MD5 only for a backend that asked for it.
+asio::awaitable<boost::system::error_code> hash_chunk(hash_workers* workers, sha256& hash,
+                                                      md5* also, const char* data, std::size_t n) {
+  if (workers) {
+    co_await workers->update(hash, also, asio::buffer(data, n));
+  } else {
+    hash.update(data, n);
+    if (also) also->update(data, n);
+  }
   co_return boost::system::error_code{};
 }
 
@@ -70,13 +75,15 @@ asio::awaitable<boost::system::error_code> hash_chunk(sha256& hash, md5* also, c
 class pump {
  public:
   pump(const fill_function& fill, storage_upload& upload, const pipeline_expectation& expected,
-       std::size_t chunk_size, job_control& control, const progress_function& progress)
+       std::size_t chunk_size, job_control& control, const progress_function& progress,
+       hash_workers* hashing)
       : fill_(fill),
         upload_(upload),
         expected_(expected),
         chunk_size_(chunk_size),
         control_(control),
         progress_(progress),
+        hashing_(hashing),
         committed_(upload.committed()) {
     if (upload.wants_md5()) md5_.emplace();
   }
@@ -136,12 +143,12 @@ class pump {
     if (storing) {
       const auto chunk = asio::buffer(current + skip, filled_ - skip);
       auto all = fill_chunk(fill_, buffers_[next].get(), chunk_size_, got) && write_chunk(chunk) &&
-                 hash_chunk(hash_, md5_ptr(), current, filled_);
+                 hash_chunk(hashing_, hash_, md5_ptr(), current, filled_);
       std::tie(read_ec, write_ec, none) = co_await std::move(all);
       out_.bytes_sent += filled_ - skip;
     } else {
       auto both = fill_chunk(fill_, buffers_[next].get(), chunk_size_, got) &&
-                  hash_chunk(hash_, md5_ptr(), current, filled_);
+                  hash_chunk(hashing_, hash_, md5_ptr(), current, filled_);
       std::tie(read_ec, none) = co_await std::move(both);
     }
     out_.bytes_skipped += skip;
@@ -159,8 +166,7 @@ class pump {
   // The current chunk ends the stream or reaches X-Size: nothing may follow, and size and
   // checksum must match before anything is published.
   asio::awaitable<outcome<void>> check_end() {
-    hash_.update(buffers_[cur_].get(), filled_);
-    if (md5_) md5_->update(buffers_[cur_].get(), filled_);
+    co_await hash_chunk(hashing_, hash_, md5_ptr(), buffers_[cur_].get(), filled_);
     if (filled_ == chunk_size_ && received_ == expected_.size) {
       char probe[1];
       std::size_t extra = 0;
@@ -204,6 +210,7 @@ class pump {
   const std::size_t chunk_size_;
   job_control& control_;
   const progress_function& progress_;
+  hash_workers* hashing_;
   const std::uint64_t committed_;
   std::unique_ptr<char[]> buffers_[2];
   md5* md5_ptr() { return md5_ ? &*md5_ : nullptr; }
@@ -218,13 +225,11 @@ class pump {
 
 }  // namespace
 
-asio::awaitable<outcome<pipeline_result>> run_pipeline(const fill_function& fill,
-                                                       storage_upload& upload,
-                                                       const pipeline_expectation& expected,
-                                                       std::size_t chunk_size, job_control& control,
-                                                       const progress_function& progress,
-                                                       const std::function<void()>& on_finalizing) {
-  pump p(fill, upload, expected, chunk_size, control, progress);
+asio::awaitable<outcome<pipeline_result>> run_pipeline(
+    const fill_function& fill, storage_upload& upload, const pipeline_expectation& expected,
+    std::size_t chunk_size, job_control& control, const progress_function& progress,
+    const std::function<void()>& on_finalizing, hash_workers* hashing) {
+  pump p(fill, upload, expected, chunk_size, control, progress, hashing);
   auto result = co_await p.run(on_finalizing);
   // An interrupted run (shutdown) leaves its upload to the next process, which resumes it.
   if (!result && result.error().code != errc::interrupted) co_await upload.abort();

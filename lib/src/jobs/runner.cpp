@@ -417,6 +417,10 @@ void job_runner::set_event_sink(event_sink* sink) {
   impl_->ctx.events = sink;
 }
 
+void job_runner::set_hash_workers(hash_workers* workers) {
+  impl_->ctx.hashing = workers;
+}
+
 std::size_t job_runner::running_jobs() const {
   return impl_->running.size();
 }

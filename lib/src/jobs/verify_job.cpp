@@ -5,6 +5,7 @@
 #include "respaldo/core/log.hpp"
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/jobs/control.hpp"
+#include "respaldo/jobs/hash_workers.hpp"
 #include "respaldo/storage/storage.hpp"
 
 namespace respaldo {
@@ -79,7 +80,10 @@ asio::awaitable<outcome<read_back>> hash_download(job_context& ctx, job_record& 
       co_return fail(errc::storage_error,
                      "reading backup " + b.id + " failed: " + n.error().code.message());
     if (*n == 0) break;
-    hash.update(buf.data(), *n);
+    if (ctx.hashing)
+      co_await ctx.hashing->update(hash, nullptr, asio::buffer(buf.data(), *n));
+    else
+      hash.update(buf.data(), *n);
     total += *n;
     job.bytes_done = total;
     if (total - last_saved >= 64ull * 1024 * 1024) {

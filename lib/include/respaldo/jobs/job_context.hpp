@@ -20,6 +20,7 @@ class storage;
 class token_seal;
 class logger;
 class metrics;
+class hash_workers;
 
 struct runner_options {
   unsigned max_concurrent_jobs = 4;
@@ -43,7 +44,8 @@ struct job_context {
   logger& log;
   metrics& stats;
   runner_options options;
-  event_sink* events = nullptr;  // notifications (none in most tests)
+  event_sink* events = nullptr;     // notifications (none in most tests)
+  hash_workers* hashing = nullptr;  // --hash-threads; none: hashing on the io thread
 
   // Persists a running job's progress (never its state nor its cancel request); a failure is
   // logged (the job goes on, its row lags behind).

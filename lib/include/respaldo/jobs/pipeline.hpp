@@ -1,8 +1,9 @@
 // The hash-and-forward pipeline: backup bytes land once in a chunk buffer, are hashed there
-// (SHA-256) and handed from that same buffer to the storage upload. Two buffers per stream let
-// receiving the next chunk overlap with storing the current one. The chunk that completes the
-// declared size is held back until size and checksum match; on a mismatch the upload is aborted
-// and nothing is published. Memory per stream: two chunks, whatever the backup's size.
+// (SHA-256, on the hash workers when given) and handed from that same buffer to the storage upload.
+// Two buffers per stream let receiving the next chunk overlap with storing the current one. The
+// chunk that completes the declared size is held back until size and checksum match; on a mismatch
+// the upload is aborted and nothing is published. Memory per stream: two chunks, whatever the
+// backup's size.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +18,7 @@
 namespace respaldo {
 
 class job_control;
+class hash_workers;
 
 struct pipeline_expectation {
   std::uint64_t size = 0;
@@ -42,6 +44,6 @@ using progress_function = std::function<void(std::uint64_t received, bool storag
 boost::asio::awaitable<outcome<pipeline_result>> run_pipeline(
     const fill_function& fill, storage_upload& upload, const pipeline_expectation& expected,
     std::size_t chunk_size, job_control& control, const progress_function& progress,
-    const std::function<void()>& on_finalizing);
+    const std::function<void()>& on_finalizing, hash_workers* hashing = nullptr);
 
 }  // namespace respaldo

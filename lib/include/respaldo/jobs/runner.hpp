@@ -18,6 +18,8 @@
 
 namespace respaldo {
 
+class hash_workers;
+
 class job_runner {
  public:
   // `tokens` opens each app's token before the app is called.
@@ -50,6 +52,8 @@ class job_runner {
   // Where job events go (backup.started / succeeded / failed, verify.failed, storage.quota,
   // retention.delete_failed); set before start().
   void set_event_sink(event_sink* sink);
+  // Where backups and verify jobs hash (--hash-threads); set before start(). None: the io thread.
+  void set_hash_workers(hash_workers* workers);
 
  private:
   struct impl;
