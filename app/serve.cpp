@@ -161,6 +161,7 @@ std::optional<int> open_drive(const serve_config& cfg, asio::io_context& io,
   dopts.retry.max_delay =
       std::min<std::chrono::milliseconds>(cfg.retry_max_delay, std::chrono::seconds(32));
   dopts.log = &log;
+  dopts.md5_in_flight = cfg.drive_md5;
   auto created = drive_storage::create(*b.drive_client, *b.drive_tokens, dopts);
   if (!created) {
     log.error("cannot start", {{"error", created.error().message}});

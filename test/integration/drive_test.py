@@ -129,7 +129,8 @@ class ServiceAccountTest(DriveCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.r = cls.server()
+        # --drive-md5 for the MD5 fallback cases; the default is tested by NoMd5InFlightTest.
+        cls.r = cls.server(extra=["--drive-md5"])
 
     def tearDown(self):
         super().tearDown()
@@ -406,6 +407,44 @@ class ServiceAccountTest(DriveCase):
         self.assertEqual(job["state"], "cancelled", job)
         self.assertEqual(self.drive.files(folder), [])
         self.assertEqual(self.drive.stats()["sessions_active"], 0)
+
+
+class NoMd5InFlightTest(DriveCase):
+    """The default: no MD5 computed in flight, so an answer without sha256Checksum is confirmed
+    by reading the file back."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.r = cls.server()
+
+    def test_missing_sha256_is_cataloged_unverified_and_verified_by_reading_back(self):
+        name, folder = self.new_app(self.r)
+        self.drive.set_fault("omit_sha256", persistent=True)
+        job = self.backup(self.r, name)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertTrue(any("cataloged unverified" in w for w in job["warnings"]), job)
+        self.assertGreaterEqual(self.drive.stats()["faults_fired"].get("omit_sha256", 0), 1)
+        verifies = self.r.get("/api/jobs?app=%s&kind=verify" % name).json()["items"]
+        self.assertEqual(len(verifies), 1, verifies)
+        verify = self.r.wait_job(verifies[0]["id"])
+        self.assertEqual(verify["state"], "succeeded", verify)
+        entry = self.r.get("/api/backups/" + job["backup"]["id"]).json()
+        self.assertEqual(entry["status"], "available", entry)
+        self.assertIsNotNone(entry["verified_at"])
+
+    def test_missing_sha256_and_bad_bytes_end_corrupt_not_counted(self):
+        name, folder = self.new_app(self.r)
+        self.drive.set_fault("omit_sha256", persistent=True)
+        self.drive.set_fault("corrupt_download")
+        job = self.backup(self.r, name)
+        self.assertEqual(job["state"], "succeeded", job)
+        verifies = self.r.get("/api/jobs?app=%s&kind=verify" % name).json()["items"]
+        self.assertEqual(len(verifies), 1, verifies)
+        verify = self.r.wait_job(verifies[0]["id"])
+        self.assertEqual(verify["state"], "failed", verify)
+        entry = self.r.get("/api/backups/" + job["backup"]["id"]).json()
+        self.assertEqual(entry["status"], "corrupt", entry)
 
 
 class CredentialsTest(DriveCase):

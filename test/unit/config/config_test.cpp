@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/temp_files.hpp"
@@ -373,5 +374,29 @@ TEST_CASE("serve notification flags", "[config][notify]") {
     CHECK_FALSE(out.config);
     CHECK(out.exit_code == 2);
     CHECK_THAT(out.message, Catch::StartsWith("error: " + bad[0] + ": "));
+  }
+}
+
+TEST_CASE("serve --hash-threads and --drive-md5", "[config]") {
+  clean_env env;
+  auto defaults = parse_serve_config({});
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->hash_threads == std::max(1u, std::thread::hardware_concurrency()));
+  CHECK_FALSE(defaults.config->drive_md5);
+
+  auto set = parse_serve_config({"--hash-threads", "0", "--drive-md5"});
+  REQUIRE(set.config);
+  CHECK(set.config->hash_threads == 0);
+  CHECK(set.config->drive_md5);
+  auto three = parse_serve_config({"--hash-threads", "3"});
+  REQUIRE(three.config);
+  CHECK(three.config->hash_threads == 3);
+
+  for (const char* bad : {"65", "-1", "two", "", "3x", "auto "}) {
+    INFO(bad);
+    auto out = parse_serve_config({"--hash-threads", bad});
+    CHECK_FALSE(out.config);
+    CHECK(out.exit_code == 2);
+    CHECK_THAT(out.message, Catch::StartsWith("error: --hash-threads: expected auto or 0 to 64"));
   }
 }

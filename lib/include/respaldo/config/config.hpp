@@ -30,7 +30,9 @@ struct serve_config {
   std::string storage = "local";
   std::size_t chunk_size = 8 * 1024 * 1024;
   unsigned max_concurrent_jobs = 4;
-  unsigned hash_threads = 1;  // --hash-threads (auto: the machine's cores; 0: the io thread)
+  unsigned hash_threads = 1;
+  bool drive_md5 =
+      false;  // --drive-md5  // --hash-threads (auto: the machine's cores; 0: the io thread)
   unsigned max_attempts = 3;
   std::chrono::milliseconds retry_base_delay{5'000};
   std::chrono::milliseconds retry_max_delay{300'000};

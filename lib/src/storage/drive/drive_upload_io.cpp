@@ -36,7 +36,7 @@ class drive_upload final : public storage_upload {
   }
 
   // Drive may answer without sha256Checksum; its md5Checksum is then compared with this.
-  bool wants_md5() const override { return true; }
+  bool wants_md5() const override { return s_.opts.md5_in_flight; }
   void expect_md5(std::string hex) override { expected_md5_ = lower(hex); }
 
   std::string resume_state() const override {

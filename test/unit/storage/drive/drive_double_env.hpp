@@ -114,7 +114,7 @@ struct env {
   std::unique_ptr<respaldo::drive_token_source> tokens;
   std::unique_ptr<respaldo::drive_storage> storage;
 
-  env() {
+  explicit env(bool md5_in_flight = false) {
     const std::string base = the_double().base_url();
     auto creds = respaldo::parse_drive_credentials(
         R"({"type":"authorized_user","client_id":"cid","client_secret":"csecret","refresh_token":"rtoken"})");
@@ -124,6 +124,7 @@ struct env {
     opts.api_url = base;
     opts.retry.base_delay = 20ms;
     opts.retry.max_delay = 100ms;
+    opts.md5_in_flight = md5_in_flight;
     auto s = respaldo::drive_storage::create(client, *tokens, opts);
     REQUIRE(s);
     storage = std::move(*s);
