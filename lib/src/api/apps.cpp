@@ -71,10 +71,11 @@ handler_result list_apps(api_context& ctx, http_request& req) {
   if (!after) co_return after.error();
   auto apps = ctx.svc.db.list_apps(*limit + 1, *after);
   if (!apps) co_return store_failure();
-  // One grouped read for the whole page rather than one per app.
+  // One grouped read for the page's names rather than one per app (or one for every app).
   std::map<std::string, app_activity> activities;
-  if (auto all = ctx.svc.db.app_activities(""))
-    for (auto& a : *all) activities.emplace(a.app, std::move(a));
+  if (!apps->empty())
+    if (auto page = ctx.svc.db.app_activities_between(apps->front().name, apps->back().name))
+      for (auto& a : *page) activities.emplace(a.app, std::move(a));
   auto key = [](const app_record& a) { return a.name; };
   auto view = [&ctx, &activities](const app_record& a) {
     auto it = activities.find(a.name);

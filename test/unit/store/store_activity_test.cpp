@@ -84,6 +84,33 @@ TEMPLATE_TEST_CASE("store activity: counts, bytes, durations and the newest jobs
   CHECK(s->app_activities("")->size() == 1);
 }
 
+TEMPLATE_TEST_CASE("store activity of a range of names: a page of the app listing", "[store]",
+                   sqlite_backend, fake_backend) {
+  TestType f;
+  auto s = f.open();
+  for (const char* name : {"a", "b", "c", "d"}) REQUIRE(s->insert_app(make_app(name)).has_value());
+  std::vector<job_record> jobs = {
+      ended_job("j1", "a", job_state::succeeded, 1'700'000'000, 10, 100),
+      ended_job("j2", "b", job_state::succeeded, 1'700'001'000, 10, 200),
+      ended_job("j3", "c", job_state::failed, 1'700'002'000, 3),
+      ended_job("j4", "d", job_state::succeeded, 1'700'003'000, 1, 400),
+  };
+  for (auto& j : jobs) REQUIRE(s->insert_job(j).has_value());
+  auto page = s->app_activities_between("b", "c");
+  REQUIRE(page.has_value());
+  REQUIRE(page->size() == 2);
+  CHECK((*page)[0].app == "b");
+  CHECK((*page)[0].bytes_succeeded == 200);
+  REQUIRE((*page)[0].last_success);
+  CHECK((*page)[0].last_success->id == "j2");
+  CHECK((*page)[1].app == "c");
+  CHECK((*page)[1].backups_finished.at(job_state::failed) == 1);
+  CHECK_FALSE((*page)[1].last_success);
+  CHECK(s->app_activities_between("d", "d")->size() == 1);
+  CHECK(s->app_activities_between("e", "z")->empty());
+  CHECK(s->app_activities_between("", "")->empty());
+}
+
 TEMPLATE_TEST_CASE("store apps: stale_after round-trips, stale_since is written on its own",
                    "[store]", sqlite_backend, fake_backend) {
   TestType f;

@@ -314,6 +314,17 @@ void add_backup_job(app_activity& a, const job_record& j) {
 
 }  // namespace
 
+outcome<std::vector<app_activity>> fake_store::app_activities_between(const std::string& first,
+                                                                      const std::string& last) {
+  if (first.empty() && last.empty()) return std::vector<app_activity>{};
+  auto all = app_activities("");
+  if (!all) return all;
+  std::vector<app_activity> out;
+  for (auto& a : *all)
+    if (a.app >= first && a.app <= last) out.push_back(std::move(a));
+  return out;
+}
+
 outcome<std::vector<app_activity>> fake_store::app_activities(const std::string& app) {
   if (auto f = enter("app_activities")) return *f;
   std::vector<app_activity> out;

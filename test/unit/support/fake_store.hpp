@@ -62,6 +62,8 @@ class fake_store final : public store {
                                                    std::optional<std::int64_t> before_seq) override;
   outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
   outcome<std::vector<app_activity>> app_activities(const std::string& app) override;
+  outcome<std::vector<app_activity>> app_activities_between(const std::string& first,
+                                                            const std::string& last) override;
 
   outcome<void> insert_notifier(const notifier_record& n) override;
   outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;

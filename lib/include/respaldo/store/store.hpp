@@ -111,6 +111,9 @@ class backup_repository {
   virtual outcome<std::vector<backup_record>> backups_with_status(backup_status status) = 0;
   // Registered apps only, by name; `app` empty: every app, else that one (none if unknown).
   virtual outcome<std::vector<app_activity>> app_activities(const std::string& app) = 0;
+  // Those of the apps whose names lie in [first, last] (a page of the listing), by name.
+  virtual outcome<std::vector<app_activity>> app_activities_between(const std::string& first,
+                                                                    const std::string& last) = 0;
 };
 
 // Notifiers and their outbox. URLs and secrets arrive sealed (the caller seals with crypto/).

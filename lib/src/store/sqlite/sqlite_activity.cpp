@@ -1,5 +1,8 @@
 // sqlite_store: what each registered app's jobs and catalog add up to (app_activities). A few
-// grouped queries for all apps at once, so /metrics and the app listing cost no query per app.
+// grouped queries for all apps at once (or for one page of the listing's names), so /metrics and
+// the app listing cost no query per app. The unary + on kind and state keeps SQLite on
+// jobs_by_app: without statistics it picks jobs_by_state and reads every finished job of every
+// app for a page of 50 (49 ms instead of 2 ms with 100,000 jobs).
 #include <map>
 
 #include "respaldo/store/sqlite/sqlite_store.hpp"
@@ -12,23 +15,33 @@ using namespace sqlite_rows;
 
 namespace {
 
-// "j.app = :app" when one app is asked for; the join with apps drops deleted apps' rows.
-std::string app_filter(const std::string& app, const char* column) {
-  return app.empty() ? std::string() : std::string(" AND ") + column + " = :app";
+// Which apps a read covers: one, a range of names (a page of the listing), or all.
+struct scope {
+  std::string first, last;  // both empty: every app
+};
+
+// "AND j.app BETWEEN :first AND :last" unless every app is asked for; the joins with apps drop
+// deleted apps' rows.
+std::string app_filter(const scope& which, const char* column) {
+  return which.first.empty() && which.last.empty()
+             ? std::string()
+             : std::string(" AND ") + column + " BETWEEN :first AND :last";
 }
 
-void bind_app_name(SQLite::Statement& q, const std::string& app) {
-  if (!app.empty()) q.bind(":app", app);
+void bind_app_name(SQLite::Statement& q, const scope& which) {
+  if (which.first.empty() && which.last.empty()) return;
+  q.bind(":first", which.first);
+  q.bind(":last", which.last);
 }
 
 using activity_map = std::map<std::string, app_activity>;
 
-void read_job_counts(SQLite::Database& db, const std::string& app, activity_map& out) {
+void read_job_counts(SQLite::Database& db, const scope& app, activity_map& out) {
   SQLite::Statement q(db,
                       "SELECT j.app, j.state, COUNT(*), "
                       "SUM(CASE WHEN j.state = 'succeeded' THEN j.bytes_done ELSE 0 END) "
-                      "FROM jobs j JOIN apps a ON a.name = j.app WHERE j.kind = 'backup' AND "
-                      "j.state IN ('succeeded', 'failed', 'cancelled')" +
+                      "FROM jobs j JOIN apps a ON a.name = j.app WHERE +j.kind = 'backup' AND "
+                      "+j.state IN ('succeeded', 'failed', 'cancelled')" +
                           app_filter(app, "j.app") + " GROUP BY j.app, j.state");
   bind_app_name(q, app);
   while (q.executeStep()) {
@@ -41,10 +54,10 @@ void read_job_counts(SQLite::Database& db, const std::string& app, activity_map&
   }
 }
 
-void read_durations(SQLite::Database& db, const std::string& app, activity_map& out) {
+void read_durations(SQLite::Database& db, const scope& app, activity_map& out) {
   SQLite::Statement q(db,
                       "SELECT j.app, j.finished_at - j.started_at AS d, COUNT(*) FROM jobs j "
-                      "JOIN apps a ON a.name = j.app WHERE j.kind = 'backup' AND j.state IN "
+                      "JOIN apps a ON a.name = j.app WHERE +j.kind = 'backup' AND +j.state IN "
                       "('succeeded', 'failed') AND j.started_at IS NOT NULL AND j.finished_at IS "
                       "NOT NULL" +
                           app_filter(app, "j.app") + " GROUP BY j.app, d");
@@ -58,11 +71,11 @@ void read_durations(SQLite::Database& db, const std::string& app, activity_map& 
 }
 
 // The newest backup job per app among `states` (an SQL list).
-void read_newest_jobs(SQLite::Database& db, const std::string& app, const char* states,
+void read_newest_jobs(SQLite::Database& db, const scope& app, const char* states,
                       std::optional<job_record> app_activity::*field, activity_map& out) {
   SQLite::Statement q(db, std::string("SELECT ") + job_columns +
                               " FROM jobs WHERE seq IN (SELECT MAX(j.seq) FROM jobs j JOIN apps a "
-                              "ON a.name = j.app WHERE j.kind = 'backup' AND j.state IN " +
+                              "ON a.name = j.app WHERE +j.kind = 'backup' AND +j.state IN " +
                               states + app_filter(app, "j.app") + " GROUP BY j.app)");
   bind_app_name(q, app);
   while (q.executeStep()) {
@@ -71,7 +84,7 @@ void read_newest_jobs(SQLite::Database& db, const std::string& app, const char* 
   }
 }
 
-void read_catalog(SQLite::Database& db, const std::string& app, activity_map& out) {
+void read_catalog(SQLite::Database& db, const scope& app, activity_map& out) {
   SQLite::Statement q(db,
                       "SELECT b.app, b.status, COUNT(*), MAX(b.created_at) FROM backups b JOIN "
                       "apps a ON a.name = b.app WHERE 1 = 1" +
@@ -89,12 +102,13 @@ void read_catalog(SQLite::Database& db, const std::string& app, activity_map& ou
   }
 }
 
-void read_verifies(SQLite::Database& db, const std::string& app, activity_map& out) {
-  SQLite::Statement q(db,
-                      "SELECT j.app, MAX(j.finished_at) FROM jobs j JOIN apps a ON a.name = j.app "
-                      "WHERE j.kind = 'verify' AND j.state = 'succeeded' AND j.finished_at IS NOT "
-                      "NULL" +
-                          app_filter(app, "j.app") + " GROUP BY j.app");
+void read_verifies(SQLite::Database& db, const scope& app, activity_map& out) {
+  SQLite::Statement q(
+      db,
+      "SELECT j.app, MAX(j.finished_at) FROM jobs j JOIN apps a ON a.name = j.app "
+      "WHERE +j.kind = 'verify' AND +j.state = 'succeeded' AND j.finished_at IS NOT "
+      "NULL" +
+          app_filter(app, "j.app") + " GROUP BY j.app");
   bind_app_name(q, app);
   while (q.executeStep())
     if (auto it = out.find(q.getColumn(0).getString()); it != out.end())
@@ -105,7 +119,19 @@ void read_verifies(SQLite::Database& db, const std::string& app, activity_map& o
 }  // namespace
 
 outcome<std::vector<app_activity>> sqlite_store::app_activities(const std::string& app) {
+  return read_activities(app, app);
+}
+
+outcome<std::vector<app_activity>> sqlite_store::app_activities_between(const std::string& first,
+                                                                        const std::string& last) {
+  if (first.empty() && last.empty()) return std::vector<app_activity>{};
+  return read_activities(first, last);
+}
+
+outcome<std::vector<app_activity>> sqlite_store::read_activities(const std::string& first,
+                                                                 const std::string& last) {
   call t(*this);
+  const scope app{first, last};
   try {
     activity_map by_app;
     SQLite::Statement names(

@@ -64,6 +64,8 @@ class sqlite_store final : public store {
                                                    std::optional<std::int64_t> before_seq) override;
   outcome<std::vector<backup_record>> backups_with_status(backup_status status) override;
   outcome<std::vector<app_activity>> app_activities(const std::string& app) override;
+  outcome<std::vector<app_activity>> app_activities_between(const std::string& first,
+                                                            const std::string& last) override;
 
   outcome<void> insert_notifier(const notifier_record& n) override;
   outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;
@@ -81,6 +83,9 @@ class sqlite_store final : public store {
   outcome<void> prune_deliveries(const std::string& notifier, std::size_t keep) override;
 
  private:
+  // Activities of the apps named first..last (both empty: all).
+  outcome<std::vector<app_activity>> read_activities(const std::string& first,
+                                                     const std::string& last);
   struct call;  // measures one public call into stats_
   // Logs a backend failure and turns it into store_error.
   failure fail(const std::exception& e, std::string_view operation);
