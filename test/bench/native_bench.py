@@ -116,7 +116,7 @@ def backups(s, apps, timeout=1800):
 
 def register(s, name, url, folder=FOLDER):
     s.register(name=name, url=url, token=TOKEN, drive_folder_id=folder,
-               schedule=harness.SCHEDULE, retention={"last": 1})
+               schedule=harness.SCHEDULE, retention={"daily": 1, "weekly": 0})
 
 
 def median(xs):
@@ -306,7 +306,7 @@ def catalog(setup, apps, jobs):
 def api_section(setup, rep, apps, jobs, seconds, stream_size):
     data = catalog(setup, apps, jobs)
     harness.BIN = setup.args.bin
-    s = harness.Respaldo(data_dir=data, args=["--max-attempts", "1", "--probe-interval", "0",
+    s = harness.Respaldo(data_dir=data, args=["--max-attempts", "1", "--probe-interval", "0", "--max-connections-per-client", "512",
                                               "--max-concurrent-jobs", "4", *setup.drive_args()])
     t0 = time.monotonic()
     s.start(timeout=120)

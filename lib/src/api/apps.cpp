@@ -77,9 +77,10 @@ handler_result list_apps(api_context& ctx, http_request& req) {
     if (auto page = ctx.svc.db.app_activities_between(apps->front().name, apps->back().name))
       for (auto& a : *page) activities.emplace(a.app, std::move(a));
   auto key = [](const app_record& a) { return a.name; };
-  auto view = [&ctx, &activities](const app_record& a) {
+  const auto notes = read_notifications(ctx.svc);
+  auto view = [&ctx, &activities, &notes](const app_record& a) {
     auto it = activities.find(a.name);
-    return app_json(ctx.svc, a, it == activities.end() ? nullptr : &it->second);
+    return app_json(ctx.svc, a, it == activities.end() ? nullptr : &it->second, notes);
   };
   co_return page_response(*apps, *limit, key, view);
 }
@@ -90,7 +91,8 @@ handler_result get_app(api_context& ctx, http_request& req) {
   if (!app) co_return store_failure();
   if (!*app) co_return app_not_found(id);
   const auto activity = activity_of(ctx, id);
-  co_return json_response(200, app_json(ctx.svc, **app, activity ? &*activity : nullptr));
+  co_return json_response(
+      200, app_json(ctx.svc, **app, activity ? &*activity : nullptr, read_notifications(ctx.svc)));
 }
 
 handler_result update_app(api_context& ctx, http_request& req) {
@@ -119,7 +121,8 @@ handler_result update_app(api_context& ctx, http_request& req) {
   auto fresh = ctx.svc.db.get_app(id);
   const auto activity = activity_of(ctx, id);
   co_return json_response(
-      200, app_json(ctx.svc, fresh && *fresh ? **fresh : updated, activity ? &*activity : nullptr));
+      200, app_json(ctx.svc, fresh && *fresh ? **fresh : updated, activity ? &*activity : nullptr,
+                    read_notifications(ctx.svc)));
 }
 
 handler_result delete_app(api_context& ctx, http_request& req) {

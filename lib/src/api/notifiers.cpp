@@ -91,21 +91,31 @@ void seal(api_context& ctx, notifier_record& n) {
 
 }  // namespace
 
-json::object app_notifications_json(const api_services& svc, const std::string& app) {
+notification_snapshot read_notifications(const api_services& svc) {
+  notification_snapshot s;
+  auto notifiers = svc.db.list_notifiers();
+  if (!notifiers) return s;
+  s.notifiers = std::move(*notifiers);
+  for (const auto& n : s.notifiers)
+    if (n.enabled)
+      if (auto recent = svc.db.list_deliveries(n.name, 50)) s.recent[n.name] = std::move(*recent);
+  return s;
+}
+
+json::object app_notifications_json(const notification_snapshot& notes, const std::string& app) {
   json::array failing;
-  if (auto notifiers = svc.db.list_notifiers())
-    for (const auto& n : *notifiers) {
-      if (!n.apps.empty() && std::find(n.apps.begin(), n.apps.end(), app) == n.apps.end()) continue;
-      bool bad = !n.enabled;
-      if (auto recent = svc.db.list_deliveries(n.name, 50); !bad && recent)
-        for (const auto& d : *recent)
-          if (d.app == app) {
-            bad = d.state == delivery_state::failed ||
-                  (d.state == delivery_state::pending && d.attempts > 0);
-            break;
-          }
-      if (bad) failing.emplace_back(n.name);
-    }
+  for (const auto& n : notes.notifiers) {
+    if (!n.apps.empty() && std::find(n.apps.begin(), n.apps.end(), app) == n.apps.end()) continue;
+    bool bad = !n.enabled;
+    if (auto it = notes.recent.find(n.name); !bad && it != notes.recent.end())
+      for (const auto& d : it->second)
+        if (d.app == app) {
+          bad = d.state == delivery_state::failed ||
+                (d.state == delivery_state::pending && d.attempts > 0);
+          break;
+        }
+    if (bad) failing.emplace_back(n.name);
+  }
   return json::object{{"failing", std::move(failing)}};
 }
 

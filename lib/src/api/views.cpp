@@ -88,7 +88,8 @@ json::object backup_json(const backup_record& b, bool orphaned) {
   return o;
 }
 
-json::object app_json(const api_services& svc, const app_record& a, const app_activity* activity) {
+json::object app_json(const api_services& svc, const app_record& a, const app_activity* activity,
+                      const notification_snapshot& notes) {
   json::object o;
   o["id"] = a.name;
   o["name"] = a.name;
@@ -118,7 +119,7 @@ json::object app_json(const api_services& svc, const app_record& a, const app_ac
                                     {"backup_id", text_or_null(a.last_verify->backup_id)}};
   else
     o["last_verify"] = nullptr;
-  o["notifications"] = app_notifications_json(svc, a.name);
+  o["notifications"] = app_notifications_json(notes, a.name);
   return o;
 }
 

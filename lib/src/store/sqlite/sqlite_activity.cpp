@@ -36,13 +36,14 @@ void bind_app_name(SQLite::Statement& q, const scope& which) {
 
 using activity_map = std::map<std::string, app_activity>;
 
-void read_job_counts(SQLite::Database& db, const scope& app, activity_map& out) {
-  SQLite::Statement q(db,
-                      "SELECT j.app, j.state, COUNT(*), "
-                      "SUM(CASE WHEN j.state = 'succeeded' THEN j.bytes_done ELSE 0 END) "
-                      "FROM jobs j JOIN apps a ON a.name = j.app WHERE +j.kind = 'backup' AND "
-                      "+j.state IN ('succeeded', 'failed', 'cancelled')" +
-                          app_filter(app, "j.app") + " GROUP BY j.app, j.state");
+void read_job_counts(sqlite_store& db, const scope& app, activity_map& out) {
+  sqlite_store::cached c(db,
+                         "SELECT j.app, j.state, COUNT(*), "
+                         "SUM(CASE WHEN j.state = 'succeeded' THEN j.bytes_done ELSE 0 END) "
+                         "FROM jobs j JOIN apps a ON a.name = j.app WHERE +j.kind = 'backup' AND "
+                         "+j.state IN ('succeeded', 'failed', 'cancelled')" +
+                             app_filter(app, "j.app") + " GROUP BY j.app, j.state");
+  SQLite::Statement& q = *c;
   bind_app_name(q, app);
   while (q.executeStep()) {
     auto it = out.find(q.getColumn(0).getString());
@@ -54,13 +55,15 @@ void read_job_counts(SQLite::Database& db, const scope& app, activity_map& out) 
   }
 }
 
-void read_durations(SQLite::Database& db, const scope& app, activity_map& out) {
-  SQLite::Statement q(db,
-                      "SELECT j.app, j.finished_at - j.started_at AS d, COUNT(*) FROM jobs j "
-                      "JOIN apps a ON a.name = j.app WHERE +j.kind = 'backup' AND +j.state IN "
-                      "('succeeded', 'failed') AND j.started_at IS NOT NULL AND j.finished_at IS "
-                      "NOT NULL" +
-                          app_filter(app, "j.app") + " GROUP BY j.app, d");
+void read_durations(sqlite_store& db, const scope& app, activity_map& out) {
+  sqlite_store::cached c(
+      db,
+      "SELECT j.app, j.finished_at - j.started_at AS d, COUNT(*) FROM jobs j "
+      "JOIN apps a ON a.name = j.app WHERE +j.kind = 'backup' AND +j.state IN "
+      "('succeeded', 'failed') AND j.started_at IS NOT NULL AND j.finished_at IS "
+      "NOT NULL" +
+          app_filter(app, "j.app") + " GROUP BY j.app, d");
+  SQLite::Statement& q = *c;
   bind_app_name(q, app);
   while (q.executeStep()) {
     auto it = out.find(q.getColumn(0).getString());
@@ -71,12 +74,14 @@ void read_durations(SQLite::Database& db, const scope& app, activity_map& out) {
 }
 
 // The newest backup job per app among `states` (an SQL list).
-void read_newest_jobs(SQLite::Database& db, const scope& app, const char* states,
+void read_newest_jobs(sqlite_store& db, const scope& app, const char* states,
                       std::optional<job_record> app_activity::*field, activity_map& out) {
-  SQLite::Statement q(db, std::string("SELECT ") + job_columns +
-                              " FROM jobs WHERE seq IN (SELECT MAX(j.seq) FROM jobs j JOIN apps a "
-                              "ON a.name = j.app WHERE +j.kind = 'backup' AND +j.state IN " +
-                              states + app_filter(app, "j.app") + " GROUP BY j.app)");
+  sqlite_store::cached c(db,
+                         std::string("SELECT ") + job_columns +
+                             " FROM jobs WHERE seq IN (SELECT MAX(j.seq) FROM jobs j JOIN apps a "
+                             "ON a.name = j.app WHERE +j.kind = 'backup' AND +j.state IN " +
+                             states + app_filter(app, "j.app") + " GROUP BY j.app)");
+  SQLite::Statement& q = *c;
   bind_app_name(q, app);
   while (q.executeStep()) {
     auto job = read_job(q);
@@ -84,11 +89,12 @@ void read_newest_jobs(SQLite::Database& db, const scope& app, const char* states
   }
 }
 
-void read_catalog(SQLite::Database& db, const scope& app, activity_map& out) {
-  SQLite::Statement q(db,
-                      "SELECT b.app, b.status, COUNT(*), MAX(b.created_at) FROM backups b JOIN "
-                      "apps a ON a.name = b.app WHERE 1 = 1" +
-                          app_filter(app, "b.app") + " GROUP BY b.app, b.status");
+void read_catalog(sqlite_store& db, const scope& app, activity_map& out) {
+  sqlite_store::cached c(db,
+                         "SELECT b.app, b.status, COUNT(*), MAX(b.created_at) FROM backups b JOIN "
+                         "apps a ON a.name = b.app WHERE 1 = 1" +
+                             app_filter(app, "b.app") + " GROUP BY b.app, b.status");
+  SQLite::Statement& q = *c;
   bind_app_name(q, app);
   while (q.executeStep()) {
     auto it = out.find(q.getColumn(0).getString());
@@ -102,13 +108,14 @@ void read_catalog(SQLite::Database& db, const scope& app, activity_map& out) {
   }
 }
 
-void read_verifies(SQLite::Database& db, const scope& app, activity_map& out) {
-  SQLite::Statement q(
+void read_verifies(sqlite_store& db, const scope& app, activity_map& out) {
+  sqlite_store::cached c(
       db,
       "SELECT j.app, MAX(j.finished_at) FROM jobs j JOIN apps a ON a.name = j.app "
       "WHERE +j.kind = 'verify' AND +j.state = 'succeeded' AND j.finished_at IS NOT "
       "NULL" +
           app_filter(app, "j.app") + " GROUP BY j.app");
+  SQLite::Statement& q = *c;
   bind_app_name(q, app);
   while (q.executeStep())
     if (auto it = out.find(q.getColumn(0).getString()); it != out.end())
@@ -134,20 +141,21 @@ outcome<std::vector<app_activity>> sqlite_store::read_activities(const std::stri
   const scope app{first, last};
   try {
     activity_map by_app;
-    SQLite::Statement names(
-        *db_, "SELECT name FROM apps WHERE 1 = 1" + app_filter(app, "name") + " ORDER BY name");
+    cached listed(*this,
+                  "SELECT name FROM apps WHERE 1 = 1" + app_filter(app, "name") + " ORDER BY name");
+    SQLite::Statement& names = *listed;
     bind_app_name(names, app);
     while (names.executeStep()) {
       auto name = names.getColumn(0).getString();
       by_app[name].app = name;
     }
     if (!by_app.empty()) {
-      read_job_counts(*db_, app, by_app);
-      read_durations(*db_, app, by_app);
-      read_newest_jobs(*db_, app, "('succeeded', 'failed')", &app_activity::last_backup, by_app);
-      read_newest_jobs(*db_, app, "('succeeded')", &app_activity::last_success, by_app);
-      read_catalog(*db_, app, by_app);
-      read_verifies(*db_, app, by_app);
+      read_job_counts(*this, app, by_app);
+      read_durations(*this, app, by_app);
+      read_newest_jobs(*this, app, "('succeeded', 'failed')", &app_activity::last_backup, by_app);
+      read_newest_jobs(*this, app, "('succeeded')", &app_activity::last_success, by_app);
+      read_catalog(*this, app, by_app);
+      read_verifies(*this, app, by_app);
     }
     std::vector<app_activity> out;
     out.reserve(by_app.size());

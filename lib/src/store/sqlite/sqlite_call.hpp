@@ -1,6 +1,8 @@
 // Measures one public call of sqlite_store; the figures feed /metrics (respaldo_store_call_*).
 #pragma once
 
+#include <SQLiteCpp/Statement.h>
+
 #include <chrono>
 
 #include "respaldo/store/sqlite/sqlite_store.hpp"
@@ -22,6 +24,28 @@ struct sqlite_store::call {
 
   sqlite_store& s_;
   std::chrono::steady_clock::time_point start_;
+};
+
+// Borrows the connection's prepared statement for `sql` and resets it when done: a statement left
+// mid-step would keep a read transaction open. Not reentrant for one SQL text (none of the
+// callers nests).
+class sqlite_store::cached {
+ public:
+  cached(sqlite_store& s, const std::string& sql) : q_(s.prepared(sql)) {}
+  ~cached() {
+    q_.tryReset();
+    try {
+      q_.clearBindings();
+    } catch (...) {  // nothing to undo: the next use binds every parameter again
+    }
+  }
+  cached(const cached&) = delete;
+  cached& operator=(const cached&) = delete;
+  SQLite::Statement& operator*() { return q_; }
+  SQLite::Statement* operator->() { return &q_; }
+
+ private:
+  SQLite::Statement& q_;
 };
 
 }  // namespace respaldo

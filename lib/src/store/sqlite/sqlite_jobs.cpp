@@ -224,10 +224,10 @@ job_view read_job_view(SQLite::Statement& q) {
 outcome<std::vector<job_view>> sqlite_store::list_job_views(const job_filter& f) {
   call t(*this);
   try {
-    SQLite::Statement q(*db_, job_view_select() + filter_clause(f, "j"));
-    bind_filter(q, f);
+    cached q(*this, job_view_select() + filter_clause(f, "j"));
+    bind_filter(*q, f);
     std::vector<job_view> out;
-    while (q.executeStep()) out.push_back(read_job_view(q));
+    while (q->executeStep()) out.push_back(read_job_view(*q));
     return out;
   } catch (const std::exception& e) {
     return fail(e, "list_job_views");
@@ -237,10 +237,10 @@ outcome<std::vector<job_view>> sqlite_store::list_job_views(const job_filter& f)
 outcome<std::optional<job_view>> sqlite_store::get_job_view(const std::string& id) {
   call t(*this);
   try {
-    SQLite::Statement q(*db_, job_view_select() + " WHERE j.id = ?");
-    q.bind(1, id);
-    if (!q.executeStep()) return std::optional<job_view>{};
-    return std::optional<job_view>{read_job_view(q)};
+    cached q(*this, job_view_select() + " WHERE j.id = ?");
+    q->bind(1, id);
+    if (!q->executeStep()) return std::optional<job_view>{};
+    return std::optional<job_view>{read_job_view(*q)};
   } catch (const std::exception& e) {
     return fail(e, "get_job_view");
   }

@@ -147,10 +147,9 @@ outcome<std::optional<notifier_record>> sqlite_store::get_notifier(const std::st
 outcome<std::vector<notifier_record>> sqlite_store::list_notifiers() {
   call t(*this);
   try {
-    SQLite::Statement q(
-        *db_, std::string("SELECT ") + notifier_columns + " FROM notifiers ORDER BY name");
+    cached q(*this, std::string("SELECT ") + notifier_columns + " FROM notifiers ORDER BY name");
     std::vector<notifier_record> out;
-    while (q.executeStep()) out.push_back(read_notifier(q));
+    while (q->executeStep()) out.push_back(read_notifier(*q));
     return out;
   } catch (const std::exception& e) {
     return fail(e, "list_notifiers");
@@ -272,11 +271,11 @@ outcome<std::vector<delivery_record>> sqlite_store::list_deliveries(const std::s
                                                                     std::size_t limit) {
   call t(*this);
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + delivery_columns +
-                                  " FROM deliveries WHERE notifier = ? ORDER BY seq DESC LIMIT ?");
-    q.bind(1, notifier);
-    q.bind(2, static_cast<int64_t>(limit));
-    return read_deliveries(q);
+    cached q(*this, std::string("SELECT ") + delivery_columns +
+                        " FROM deliveries WHERE notifier = ? ORDER BY seq DESC LIMIT ?");
+    q->bind(1, notifier);
+    q->bind(2, static_cast<int64_t>(limit));
+    return read_deliveries(*q);
   } catch (const std::exception& e) {
     return fail(e, "list_deliveries");
   }

@@ -59,6 +59,12 @@ sqlite_store::sqlite_store(std::unique_ptr<SQLite::Database> db, logger& log)
     : db_(std::move(db)), log_(log) {}
 sqlite_store::~sqlite_store() = default;
 
+SQLite::Statement& sqlite_store::prepared(const std::string& sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  return *slot;
+}
+
 failure sqlite_store::fail(const std::exception& e, std::string_view operation) {
   log_.error("store operation failed", {{"operation", operation}, {"error", e.what()}});
   return failure{errc::store_error,
@@ -97,10 +103,10 @@ outcome<void> sqlite_store::insert_app(const app_record& app) {
 outcome<std::optional<app_record>> sqlite_store::get_app(const std::string& name) {
   call t(*this);
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + app_columns + " FROM apps WHERE name = ?");
-    q.bind(1, name);
-    if (!q.executeStep()) return std::optional<app_record>{};
-    return std::optional<app_record>{read_app(q)};
+    cached q(*this, std::string("SELECT ") + app_columns + " FROM apps WHERE name = ?");
+    q->bind(1, name);
+    if (!q->executeStep()) return std::optional<app_record>{};
+    return std::optional<app_record>{read_app(*q)};
   } catch (const std::exception& e) {
     return fail(e, "get_app");
   }
@@ -110,12 +116,12 @@ outcome<std::vector<app_record>> sqlite_store::list_apps(std::size_t limit,
                                                          const std::string& after_name) {
   call t(*this);
   try {
-    SQLite::Statement q(*db_, std::string("SELECT ") + app_columns +
-                                  " FROM apps WHERE name > ? ORDER BY name LIMIT ?");
-    q.bind(1, after_name);
-    q.bind(2, static_cast<int64_t>(limit));
+    cached q(*this, std::string("SELECT ") + app_columns +
+                        " FROM apps WHERE name > ? ORDER BY name LIMIT ?");
+    q->bind(1, after_name);
+    q->bind(2, static_cast<int64_t>(limit));
     std::vector<app_record> out;
-    while (q.executeStep()) out.push_back(read_app(q));
+    while (q->executeStep()) out.push_back(read_app(*q));
     return out;
   } catch (const std::exception& e) {
     return fail(e, "list_apps");

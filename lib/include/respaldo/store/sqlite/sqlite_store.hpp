@@ -7,13 +7,15 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "respaldo/core/error.hpp"
 #include "respaldo/store/store.hpp"
 
 namespace SQLite {
 class Database;
-}
+class Statement;
+}  // namespace SQLite
 
 namespace respaldo {
 
@@ -29,6 +31,9 @@ class sqlite_store final : public store {
  public:
   sqlite_store(std::unique_ptr<SQLite::Database> db, logger& log);
   ~sqlite_store() override;
+
+  // A use of a statement prepared once per connection (sqlite_call.hpp).
+  class cached;
 
   bool healthy() override;
   const store_stats& stats() const override { return stats_; }
@@ -90,9 +95,13 @@ class sqlite_store final : public store {
   // Logs a backend failure and turns it into store_error.
   failure fail(const std::exception& e, std::string_view operation);
 
+  SQLite::Statement& prepared(const std::string& sql);
+
   std::unique_ptr<SQLite::Database> db_;
   logger& log_;
   store_stats stats_;
+  // The hot queries, parsed once: preparing one costs as much as running it.
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };
 
 }  // namespace respaldo
