@@ -136,7 +136,7 @@ class Report:
     def markdown(self):
         out = ["| figure | respaldo | baseline (same run) | ratio | target |",
                "|---|---|---|---|---|"]
-        out += ["| %s |" % " | ".join(r) for r in self.rows]
+        out += ["| %s |" % " | ".join(c.replace("|", "\\|") for c in r) for r in self.rows]
         return "\n".join(out)
 
 
@@ -243,8 +243,8 @@ def rss_section(setup, rep, small, large):
             peaks[size] = backups(s, ["r"])[2]
         finally:
             s.stop()
-    rep.add("peak RSS, %s backup" % human_size(large), bench.fmt_rss(peaks[large]),
-            "%s backup %s" % (human_size(small), bench.fmt_rss(peaks[small])),
+    rep.add("peak RSS, %s backup" % human_size(large), bench.fmt_rss(peaks[large]) + " MiB",
+            "%s backup %s MiB" % (human_size(small), bench.fmt_rss(peaks[small])),
             peaks[large] / peaks[small], "<= 1.05, < 48 MiB")
 
 
@@ -266,8 +266,11 @@ def syscalls_section(setup, rep, size):
         s.stop()
     with open(out) as f:
         text = f.read()
-    m = re.search(r"^-+.*\n\s*100\.00\s+\S+\s+\S+\s+(\d+)", text, re.M)
-    calls = int(m.group(1)) if m else 0
+    m = re.search(r"^\s*100\.00\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?total\s*$", text, re.M)
+    if not m:  # e.g. ptrace refused in a container
+        rep.add("syscalls per GB", "strace could not trace respaldo: " + text.strip()[:80])
+        return
+    calls = int(m.group(1))
     top = re.findall(r"^\s*[\d.]+\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", text, re.M)
     top = sorted(((int(n), name) for n, name in top if name != "total"), reverse=True)[:4]
     rep.add("syscalls per GB (drive, %s)" % human_size(size), "%.0f" % (calls / (size / GB)),
