@@ -14,17 +14,35 @@ namespace {
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-// Civil date and time of a "naive" seconds count (UTC or local, the caller knows which).
+// Writes `v` as exactly `n` digits ending before `end`.
+void put_digits(char* end, unsigned v, int n) {
+  for (int i = 0; i < n; ++i, v /= 10) *--end = static_cast<char>('0' + v % 10);
+}
+
+// Civil date and time of a "naive" seconds count (UTC or local, the caller knows which). By hand
+// rather than snprintf: API listings format several times per row.
 std::string format_civil(seconds since_epoch) {
   const auto day = date::floor<date::days>(since_epoch);
   const date::year_month_day ymd{date::sys_days{day}};
   const date::hh_mm_ss<seconds> tod{since_epoch - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
-                static_cast<int>(tod.seconds().count()));
-  return buf;
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {  // outside RFC 3339's four digits: keep the sign and width
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", year,
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
+                  static_cast<int>(tod.seconds().count()));
+    return buf;
+  }
+  std::string out = "0000-00-00T00:00:00";
+  char* p = out.data();
+  put_digits(p + 4, static_cast<unsigned>(year), 4);
+  put_digits(p + 7, static_cast<unsigned>(ymd.month()), 2);
+  put_digits(p + 10, static_cast<unsigned>(ymd.day()), 2);
+  put_digits(p + 13, static_cast<unsigned>(tod.hours().count()), 2);
+  put_digits(p + 16, static_cast<unsigned>(tod.minutes().count()), 2);
+  put_digits(p + 19, static_cast<unsigned>(tod.seconds().count()), 2);
+  return out;
 }
 
 // Reads exactly `n` decimal digits at `pos`, advancing it.

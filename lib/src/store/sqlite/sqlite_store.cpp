@@ -34,7 +34,9 @@ void migrate(SQLite::Database& db, int version, const std::string& path, logger&
 outcome<std::unique_ptr<store>> make_sqlite_store(const std::string& path, logger& log) {
   try {
     auto db =
-        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        // One owner thread (the io thread): SQLite's own per-call mutexes would only cost time.
+        std::make_unique<SQLite::Database>(
+            path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     db->exec("PRAGMA busy_timeout = 5000");
     int version = db->execAndGet("PRAGMA user_version").getInt();
     if (version > sqlite_schema_version)
