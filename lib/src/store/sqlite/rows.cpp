@@ -40,7 +40,7 @@ struct row {
 
 }  // namespace
 
-const std::array<const char*, 4> migrations = {
+const std::array<const char*, 5> migrations = {
     R"sql(
 CREATE TABLE apps (
   name TEXT PRIMARY KEY,
@@ -155,6 +155,13 @@ CREATE INDEX deliveries_by_notifier ON deliveries(notifier, seq);
     R"sql(
 ALTER TABLE apps ADD COLUMN stale_after INTEGER;
 ALTER TABLE apps ADD COLUMN stale_since INTEGER;
+)sql",
+    // 5: covering indexes of what app_activities adds up, so that /metrics, the freshness
+    // monitor and the app listing read the indexes alone, not every job row (100,000 jobs:
+    // about 1 s at start-up without them).
+    R"sql(
+CREATE INDEX jobs_activity ON jobs(app, kind, state, started_at, finished_at, bytes_done);
+CREATE INDEX backups_activity ON backups(app, status, created_at);
 )sql",
 };
 

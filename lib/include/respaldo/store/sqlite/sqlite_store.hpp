@@ -21,7 +21,7 @@ namespace respaldo {
 
 class logger;
 
-inline constexpr int sqlite_schema_version = 4;
+inline constexpr int sqlite_schema_version = 5;
 
 // Opens (creating if needed) and migrates the database at `path`. Errors: store_not_a_database,
 // store_schema_too_new, store_error, each with a message naming the file.
