@@ -131,7 +131,7 @@ struct agent_api::impl {
                      {"bytes_done", snap.bytes_done},
                      {"elapsed_seconds", snap.elapsed_seconds}};
     // Come back about when the last run says it ends; between 1 and 30 seconds.
-    std::uint64_t wait = 2;
+    std::uint64_t wait = 1;
     if (const auto& last = exports.estimate()) {
       if (last->size > 0)
         doc["progress"] =
