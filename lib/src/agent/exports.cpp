@@ -167,11 +167,12 @@ asio::awaitable<void> export_service::run(std::shared_ptr<entry> e) {
   }
   const std::string path = e->spool;
   auto create = [path]() {
-    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return std::pair<int, int>{fd, fd < 0 ? errno : 0};  // errno of the file thread
   };
-  const int fd = co_await run_blocking(files_, create);
+  const auto [fd, open_errno] = co_await run_blocking(files_, create);
   if (fd < 0) {
-    finish(*e, errno_failure(errno, "cannot create the spool file " + path));
+    finish(*e, errno_failure(open_errno, "cannot create the spool file " + path));
     co_return;
   }
   const auto plan = plan_source(cfg_);
@@ -199,6 +200,7 @@ asio::awaitable<void> export_service::run(std::shared_ptr<entry> e) {
   asio::co_spawn(ex_, drain, asio::detached);
   auto pumped = co_await pump(*e, fd);
   ::close(fd);
+  if (!pumped) e->child->kill();  // nobody reads its output any more
   while (!*stderr_done) co_await e->done.async_wait(asio::as_tuple(asio::use_awaitable));
   const auto exit = co_await e->child->wait();
   e->deadline.cancel();
