@@ -9,6 +9,8 @@ packages=(
   python3 curl ca-certificates clang-format
   # promtool checks /metrics and the alerting rules in the test suite.
   prometheus
+  # respaldo agent's tests: GNU tar, and a real PostgreSQL 15 cluster (initdb, pgbench, pg_dump).
+  tar postgresql-15 postgresql-client-15
   # The sanitizer build and the fuzz targets (scripts/test.sh --sanitize, scripts/fuzz.sh).
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )

@@ -28,8 +28,9 @@ WRONG_TOKEN = "agent-token-0123456789abcdeX"  # same length: only the content di
 class Agent:
     """One `respaldo agent` process on a loopback port with its own spool dir."""
 
-    def __init__(self, args, spool_dir=None, port=0, token=AGENT_TOKEN):
+    def __init__(self, args, spool_dir=None, port=0, token=AGENT_TOKEN, env=None):
         self.args = list(args)
+        self.extra_env = dict(env or {})
         self.owns_spool = spool_dir is None
         self.spool_dir = spool_dir or tempfile.mkdtemp(prefix="respaldo-agent-spool-")
         self.listen_port = port
@@ -43,6 +44,7 @@ class Agent:
     def start(self, timeout=15):
         env = dict(os.environ)
         env["RESPALDO_AGENT_TOKEN"] = self.token
+        env.update(self.extra_env)
         cmd = [BIN, "agent", "--listen", "127.0.0.1:%d" % self.listen_port,
                "--spool-dir", self.spool_dir] + self.args
         self._listening.clear()
@@ -293,15 +295,17 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(entry["format"], "tar")
         self.assertLess(entry["size"], 16 * 2**20, "the sparse file must travel as a sparse member")
 
-        out = self.path("tree", "restored.tar")
-        r = run_cli(["restore", entry["id"], "--output", out, "--server", "http://127.0.0.1:%d" % self.server.port],
-                    env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN})
-        self.assertEqual(r.returncode, 0, r)
         dest = self.path("tree", "out", "x")
-        os.makedirs(dest)
-        r = subprocess.run(["tar", "-xpf", out, "-C", dest], capture_output=True, timeout=60)
+        r = run_cli(["drill", name, "--into", dest, "--server", "http://127.0.0.1:%d" % self.server.port],
+                    env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN}, timeout=120)
         self.assertEqual(r.returncode, 0, r)
+        self.assertIn(b"drill passed", r.stdout)
         copy = os.path.join(dest, root.lstrip("/"))
+        # A second drill into the same (now full) directory is refused.
+        r = run_cli(["drill", name, "--into", dest, "--server", "http://127.0.0.1:%d" % self.server.port],
+                    env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN}, timeout=120)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(b"must be an empty", r.stdout)
         print("tar round trip: %.1fs, archive %d bytes" % (time.monotonic() - t0, entry["size"]))
 
         def tree(base):
