@@ -169,6 +169,27 @@ void print_report(const client_settings& s, const std::string& app, const json::
     out << "drill FAILED: " << r.error << "\n";
 }
 
+// POST /api/backups/{id}/drills, so the catalog, the app and /metrics show the drill.
+bool report_to_server(const client_settings& s, client_transport& api, const std::string& id,
+                      const drill_target& t, const drill_report& r, double seconds,
+                      std::ostream& err) {
+  std::uint64_t rows = 0;
+  for (const auto& item : r.tables) rows += item.as_object().at("rows").to_number<std::uint64_t>();
+  json::object doc{{"target", t.type == drill_target::kind::postgres ? "postgres" : "directory"},
+                   {"passed", r.passed},
+                   {"duration_seconds", seconds},
+                   {"tables", r.tables.size()},
+                   {"rows", rows},
+                   {"entries", r.entries}};
+  if (!r.passed) doc["error"] = r.error.substr(0, 2000);
+  const auto reply = api.call("POST", "/api/backups/" + encode(id) + "/drills",
+                              json::serialize(doc), "application/json");
+  if (success(reply)) return true;
+  err << "error: the drill's result could not be reported to the server\n";
+  report_failure(s, reply, err);
+  return false;
+}
+
 int drill(const client_settings& s, client_transport& api, const std::string& app,
           const std::string* backup_id, const drill_target& t, std::ostream& out,
           std::ostream& err) {
@@ -202,6 +223,7 @@ int drill(const client_settings& s, client_transport& api, const std::string& ap
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   print_report(s, app, *b, t, r, seconds, out);
+  if (!report_to_server(s, api, id, t, r, seconds, err)) return client_exit_failed;
   return r.passed ? client_exit_ok : client_exit_failed;
 }
 
