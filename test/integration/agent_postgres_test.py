@@ -173,6 +173,18 @@ class AgentPostgresTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r)
             self.assertIn(b"drill FAILED", r.stdout)
             self.assertIn(b"not empty", r.stdout)
+
+            # Both drills were reported: kept with the backup, shown in the app and in /metrics.
+            drills = server.get("/api/backups/" + entry["id"]).json()["drills"]
+            self.assertEqual([d["passed"] for d in drills], [False, True])
+            self.assertEqual(drills[1]["target"], "postgres")
+            self.assertEqual(drills[1]["rows"], sum(counts.values()))
+            self.assertIn("not empty", drills[0]["error"])
+            app = server.get("/api/apps/pg-app").json()
+            self.assertFalse(app["last_drill"]["passed"])
+            self.assertEqual(app["last_drill_success_at"], drills[1]["reported_at"])
+            metrics = server.get("/metrics", auth=False).body.decode()
+            self.assertRegex(metrics, r'respaldo_restore_drill_last_success_timestamp_seconds\{app="pg-app"\} \d')
         print("postgres round trip: load %.1fs, backup %.1fs (%d bytes), drill+compare %.1fs"
               % (loaded - t0, backed_up - loaded, entry["size"], time.monotonic() - backed_up))
 

@@ -306,6 +306,9 @@ class AgentTest(unittest.TestCase):
                     env={"RESPALDO_ADMIN_TOKEN": ADMIN_TOKEN}, timeout=120)
         self.assertEqual(r.returncode, 1, r)
         self.assertIn(b"must be an empty", r.stdout)
+        drills = self.server.get("/api/backups/" + entry["id"]).json()["drills"]
+        self.assertEqual([(d["target"], d["passed"]) for d in drills], [("directory", False), ("directory", True)])
+        self.assertGreater(drills[1]["entries"], 8)
         print("tar round trip: %.1fs, archive %d bytes" % (time.monotonic() - t0, entry["size"]))
 
         def tree(base):
