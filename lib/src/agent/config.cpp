@@ -67,6 +67,8 @@ po::options_description describe_agent_options(agent_config& cfg, raw_flags& raw
     ("path", po::value(&cfg.paths)->composing()->value_name("PATH"), "--source tar: a path to archive (repeatable)")
     ("exclude", po::value(&cfg.excludes)->composing()->value_name("PATTERN"), "--source tar: a tar --exclude pattern (repeatable)")
     ("pg-url", po::value(&cfg.pg_url)->value_name("URL"), "--source postgres: connection URL (default: the PG* environment)")
+    ("mariadb-defaults-file", po::value(&cfg.mariadb_defaults_file)->value_name("FILE"), "--source mariadb: option file with the [client] host, port, user and password")
+    ("database", po::value(&cfg.database)->value_name("NAME"), "--source mariadb: the database to dump (default: all)")
     ("format", po::value(&cfg.format)->value_name("FORMAT"), "X-Format of the backup (required with --source command)")
     ("spool-dir", po::value(&cfg.spool_dir)->default_value("/var/spool/respaldo-agent")->value_name("DIR"), "where the dump is written while it is hashed")
     ("timeout", po::value(&raw.timeout)->default_value("6h")->value_name("DURATION"), "longest one dump may run (the command is killed)")

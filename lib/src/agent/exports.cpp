@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "respaldo/agent/child.hpp"
+#include "respaldo/agent/gzip.hpp"
 #include "respaldo/agent/source.hpp"
 #include "respaldo/core/blocking.hpp"
 #include "respaldo/core/file_io.hpp"
@@ -126,19 +127,32 @@ void export_service::stop() {
   if (current_ && current_->child) current_->child->kill();
 }
 
-// Reads the command's stdout into the spool file, hashing each chunk on the file thread.
-asio::awaitable<outcome<void>> export_service::pump(entry& e, int fd) {
+// Reads the command's stdout into the spool file, compressing (gzip sources) and hashing each
+// chunk on the file thread: the hash is of the bytes served.
+asio::awaitable<outcome<void>> export_service::pump(entry& e, int fd, bool gzip) {
   std::vector<char> buf(chunk);
   sha256 hash;
+  std::unique_ptr<gzip_writer> z = gzip ? std::make_unique<gzip_writer>() : nullptr;
+  std::string packed;
   std::uint64_t total = 0;
   while (true) {
     auto n = co_await e.child->read_some(asio::buffer(buf));
     if (!n) co_return n.error();
-    if (*n == 0) break;
     const std::size_t got = *n;
-    auto write_chunk = [&buf, &hash, fd, got]() {
-      hash.update(buf.data(), got);
-      return write_fully(fd, buf.data(), got);
+    if (got == 0 && !z) break;
+    auto write_chunk = [&buf, &hash, &z, &packed, fd, got]() -> outcome<std::size_t> {
+      const char* data = buf.data();
+      std::size_t size = got;
+      if (z) {
+        packed.clear();
+        if (!z->write(buf.data(), got, got == 0, packed))
+          return failure{errc::export_command_failed, "gzip compression failed"};
+        data = packed.data();
+        size = packed.size();
+      }
+      hash.update(data, size);
+      if (auto w = write_fully(fd, data, size); !w) return w.error();
+      return size;
     };
     auto wrote = co_await run_blocking(files_, write_chunk);
     if (!wrote) {
@@ -149,8 +163,9 @@ asio::awaitable<outcome<void>> export_service::pump(entry& e, int fd) {
                                                 " bytes: give --spool-dir more space"};
       co_return wrote.error();
     }
-    total += got;
+    total += *wrote;
     e.snap.bytes_done = total;
+    if (got == 0) break;  // the gzip trailer is written
   }
   e.snap.size = total;
   e.snap.sha256 = hash.finish_hex();
@@ -198,7 +213,7 @@ asio::awaitable<void> export_service::run(std::shared_ptr<entry> e) {
     e->done.cancel();
   };
   asio::co_spawn(ex_, drain, asio::detached);
-  auto pumped = co_await pump(*e, fd);
+  auto pumped = co_await pump(*e, fd, plan.gzip);
   ::close(fd);
   if (!pumped) e->child->kill();  // nobody reads its output any more
   while (!*stderr_done) co_await e->done.async_wait(asio::as_tuple(asio::use_awaitable));

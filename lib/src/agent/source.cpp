@@ -37,9 +37,16 @@ source_plan plan_source(const agent_config& cfg) {
       p.types = {"db"};
       break;
     case agent_source::mariadb:
-      p.spec.argv = {"mariadb-dump", "--single-transaction", "--routines", "--events",
-                     "--all-databases"};
+      // The option file must come first (a client rule); the password stays in it, off argv.
+      p.spec.argv = {"mariadb-dump"};
+      if (!cfg.mariadb_defaults_file.empty())
+        p.spec.argv.push_back("--defaults-extra-file=" + cfg.mariadb_defaults_file);
+      for (const char* a : {"--single-transaction", "--routines", "--events"})
+        p.spec.argv.emplace_back(a);
+      // One database is dumped without CREATE DATABASE, so it restores into any database.
+      p.spec.argv.push_back(cfg.database.empty() ? "--all-databases" : cfg.database);
       p.types = {"db"};
+      p.gzip = true;
       break;
   }
   return p;

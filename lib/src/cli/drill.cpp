@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <sstream>
 
@@ -23,7 +24,7 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 struct drill_target {
-  enum class kind { postgres, directory } type = kind::postgres;
+  enum class kind { postgres, mariadb, directory } type = kind::postgres;
   std::string where;  // the database URL (never printed) or the directory
 };
 
@@ -133,9 +134,106 @@ void drill_directory(const std::string& dir, const std::string& file, drill_repo
   if (!r.passed) r.error = "the archive restored no file";
 }
 
+// mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE as a client option file (the password stays off
+// argv), or why the URL is not one.
+std::string mariadb_option_file(const std::string& url, const std::string& path,
+                                std::string& database) {
+  constexpr std::string_view scheme = "mariadb://";
+  if (url.rfind(scheme, 0) != 0) return "expected mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE";
+  const std::string rest = url.substr(scheme.size());
+  const auto at = rest.rfind('@');
+  const auto slash = rest.find('/', at == std::string::npos ? 0 : at);
+  if (at == std::string::npos || slash == std::string::npos || slash + 1 == rest.size())
+    return "expected mariadb://USER[:PASSWORD]@HOST[:PORT]/DATABASE";
+  const std::string userinfo = rest.substr(0, at);
+  const std::string hostport = rest.substr(at + 1, slash - at - 1);
+  database = rest.substr(slash + 1);
+  const auto colon = userinfo.find(':');
+  const auto pcolon = hostport.rfind(':');
+  std::ofstream f(path, std::ios::trunc);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  f << "[client]\nuser=" << userinfo.substr(0, colon) << "\n";
+  if (colon != std::string::npos) f << "password=" << userinfo.substr(colon + 1) << "\n";
+  f << "host=" << hostport.substr(0, pcolon) << "\n";
+  if (pcolon != std::string::npos) f << "port=" << hostport.substr(pcolon + 1) << "\n";
+  f << "protocol=tcp\n";
+  return f ? "" : "cannot write " + path;
+}
+
+// gunzip (for sql.gz), the mariadb client into an empty database, then every table counted.
+void drill_mariadb(const std::string& url, const std::string& file, const std::string& format,
+                   const std::string& scratch, drill_report& r) {
+  const std::string options = scratch + "/client.cnf";
+  std::string db;
+  if (auto bad = mariadb_option_file(url, options, db); !bad.empty()) {
+    r.error = "--mariadb: " + bad;
+    return;
+  }
+  auto query = [&](const std::string& sql) {
+    return run_program(
+        {"mariadb", "--defaults-extra-file=" + options, "-N", "-B", "-e", sql, "--", db});
+  };
+  constexpr const char* base_tables =
+      "select table_name from information_schema.tables where table_schema = database() and "
+      "table_type = 'BASE TABLE' order by 1";
+  auto before = query(base_tables);
+  if (before.exit_status != 0) {
+    r.error = "cannot read the target database: " + before.describe();
+    return;
+  }
+  if (!lines_of(before.out).empty()) {
+    r.error = "the target database is not empty (it has tables); give --mariadb an empty one";
+    return;
+  }
+  std::string sql = file;
+  if (format.size() > 3 && format.substr(format.size() - 3) == ".gz") {
+    sql = scratch + "/backup.sql";
+    auto unpacked = run_program({"gzip", "-d", "-c", file}, "/dev/null", sql);
+    if (unpacked.exit_status != 0) {
+      r.error = "gzip could not decompress the backup: " + unpacked.describe();
+      return;
+    }
+  }
+  auto restored = run_program({"mariadb", "--defaults-extra-file=" + options, "--", db}, sql);
+  if (restored.exit_status != 0) {
+    r.error = "the mariadb client failed: " + restored.describe();
+    return;
+  }
+  auto tables = query(base_tables);
+  if (tables.exit_status != 0) {
+    r.error = "cannot list the restored tables: " + tables.describe();
+    return;
+  }
+  for (const auto& t : lines_of(tables.out)) {
+    std::string quoted = "`";
+    for (char c : t) quoted += c == '`' ? std::string("``") : std::string(1, c);
+    quoted += "`";
+    auto count = query("select count(*) from " + quoted);
+    if (count.exit_status != 0) {
+      r.error = "table " + t + " is not readable: " + count.describe();
+      return;
+    }
+    r.tables.push_back(json::object{{"name", t}, {"rows", std::stoull(lines_of(count.out).at(0))}});
+  }
+  r.passed = true;
+}
+
+std::string target_name(const drill_target& t) {
+  switch (t.type) {
+    case drill_target::kind::postgres:
+      return "postgres";
+    case drill_target::kind::mariadb:
+      return "mariadb";
+    case drill_target::kind::directory:
+      return "directory";
+  }
+  return "directory";
+}
+
 void print_report(const client_settings& s, const std::string& app, const json::object& b,
                   const drill_target& t, const drill_report& r, double seconds, std::ostream& out) {
-  const std::string target = t.type == drill_target::kind::postgres ? "postgres" : "directory";
+  const std::string target = target_name(t);
+  const bool database = t.type != drill_target::kind::directory;
   if (s.json) {
     json::object doc{{"app", app},
                      {"backup_id", text(b, "id")},
@@ -150,7 +248,7 @@ void print_report(const client_settings& s, const std::string& app, const json::
   }
   out << "drill of " << app << ": backup " << text(b, "id") << " (" << text(b, "format") << ", "
       << human_bytes(number(b, "size").value_or(0)) << ") into "
-      << (t.type == drill_target::kind::postgres ? "a postgres database" : t.where) << "\n";
+      << (database ? "a " + target + " database" : t.where) << "\n";
   std::uint64_t rows = 0;
   for (const auto& item : r.tables) {
     const auto& o = item.as_object();
@@ -160,10 +258,9 @@ void print_report(const client_settings& s, const std::string& app, const json::
   if (t.type == drill_target::kind::directory) out << "  " << r.entries << " files and dirs\n";
   if (r.passed)
     out << "drill passed in " << static_cast<long>(seconds + 0.5) << "s"
-        << (t.type == drill_target::kind::postgres
-                ? ": " + std::to_string(r.tables.size()) + " tables readable, " +
-                      std::to_string(rows) + " rows"
-                : std::string())
+        << (database ? ": " + std::to_string(r.tables.size()) + " tables readable, " +
+                           std::to_string(rows) + " rows"
+                     : std::string())
         << "\n";
   else
     out << "drill FAILED: " << r.error << "\n";
@@ -175,12 +272,8 @@ bool report_to_server(const client_settings& s, client_transport& api, const std
                       std::ostream& err) {
   std::uint64_t rows = 0;
   for (const auto& item : r.tables) rows += item.as_object().at("rows").to_number<std::uint64_t>();
-  json::object doc{{"target", t.type == drill_target::kind::postgres ? "postgres" : "directory"},
-                   {"passed", r.passed},
-                   {"duration_seconds", seconds},
-                   {"tables", r.tables.size()},
-                   {"rows", rows},
-                   {"entries", r.entries}};
+  json::object doc{{"target", target_name(t)},  {"passed", r.passed}, {"duration_seconds", seconds},
+                   {"tables", r.tables.size()}, {"rows", rows},       {"entries", r.entries}};
   if (!r.passed) doc["error"] = r.error.substr(0, 2000);
   const auto reply = api.call("POST", "/api/backups/" + encode(id) + "/drills",
                               json::serialize(doc), "application/json");
@@ -215,6 +308,8 @@ int drill(const client_settings& s, client_transport& api, const std::string& ap
     r.error = "the verified download of backup " + id + " failed";
   } else if (t.type == drill_target::kind::postgres) {
     drill_postgres(t.where, file, r);
+  } else if (t.type == drill_target::kind::mariadb) {
+    drill_mariadb(t.where, file, text(*b, "format"), scratch, r);
   } else {
     drill_directory(t.where, file, r);
   }
@@ -231,20 +326,25 @@ int drill(const client_settings& s, client_transport& api, const std::string& ap
 
 int drill_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   command_line a;
-  const std::vector<option_spec> extra{{"--backup", true}, {"--postgres", true}, {"--into", true}};
+  const std::vector<option_spec> extra{
+      {"--backup", true}, {"--postgres", true}, {"--mariadb", true}, {"--into", true}};
   if (auto done = parse_command(args, 0, extra, 1, "drill", "APP", a, out, err)) return *done;
   drill_target t;
-  const std::string* pg = a.value("--postgres");
-  const std::string* into = a.value("--into");
-  if ((pg != nullptr) == (into != nullptr))
-    return usage_error(err, "drill", "give one target: --postgres URL or --into DIR");
-  if (pg) {
-    if (pg->empty()) return value_error(err, "drill", "--postgres: expected a database URL");
-    t = {drill_target::kind::postgres, *pg};
-  } else {
-    if (into->empty()) return value_error(err, "drill", "--into: expected a directory");
-    t = {drill_target::kind::directory, *into};
+  int targets = 0;
+  for (auto [flag, kind] : {std::pair{"--postgres", drill_target::kind::postgres},
+                            std::pair{"--mariadb", drill_target::kind::mariadb},
+                            std::pair{"--into", drill_target::kind::directory}}) {
+    const std::string* v = a.value(flag);
+    if (!v) continue;
+    ++targets;
+    if (v->empty())
+      return value_error(err, "drill",
+                         std::string(flag) + ": expected a database URL or a directory");
+    t = {kind, *v};
   }
+  if (targets != 1)
+    return usage_error(err, "drill",
+                       "give one target: --postgres URL, --mariadb URL or --into DIR");
   client_settings settings;
   if (int rc = load_settings(a, "drill", settings, err)) return rc;
   const auto api = make_http_transport(settings);

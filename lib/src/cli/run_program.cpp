@@ -29,7 +29,8 @@ std::string program_result::describe() const {
   return s;
 }
 
-program_result run_program(const std::vector<std::string>& argv) {
+program_result run_program(const std::vector<std::string>& argv, const std::string& stdin_path,
+                           const std::string& stdout_path) {
   program_result r;
   std::array<int, 2> out{-1, -1};
   std::array<int, 2> err{-1, -1};
@@ -39,8 +40,12 @@ program_result run_program(const std::vector<std::string>& argv) {
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+  if (stdout_path.empty())
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  else
+    posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

@@ -44,11 +44,13 @@ constexpr const char* restore_usage =
     "  --force replaces an existing FILE and tries a corrupt backup anyway\n";
 
 constexpr const char* drill_usage =
-    "usage: respaldo drill APP [--backup ID] (--postgres URL | --into DIR)\n"
+    "usage: respaldo drill APP [--backup ID] (--postgres URL | --mariadb URL | --into DIR)\n"
     "  restores the app's newest good backup (or backup ID) through the verified download into a\n"
-    "  scratch target: --postgres an empty database (pg_restore --no-owner), --into an empty\n"
-    "  directory (tar); then checks it (every table readable, row counts; or the files) and\n"
-    "  prints a summary; exit 0 only when every check passed\n";
+    "  scratch target: --postgres an empty database (pg_restore --no-owner), --mariadb\n"
+    "  mariadb://USER[:PASSWORD]@HOST[:PORT]/DB an empty database (the mariadb client), --into an\n"
+    "  empty directory (tar); checks it (every table readable, row counts; or the files), prints "
+    "a\n"
+    "  summary and reports it to the server; exit 0 only when every check passed\n";
 
 constexpr const char* status_usage =
     "usage: respaldo status\n"

@@ -27,7 +27,10 @@ struct agent_config {
   std::vector<std::string> paths;  // --source tar
   std::vector<std::string> excludes;
   std::string pg_url;  // --source postgres; empty: the PG* environment
-  std::string format;  // X-Format; defaults per source
+  // --source mariadb: an option file ([client] host, port, user, password) and the database
+  std::string mariadb_defaults_file;
+  std::string database;  // empty: --all-databases
+  std::string format;    // X-Format; defaults per source
   std::string spool_dir = "/var/spool/respaldo-agent";
   std::chrono::milliseconds timeout{6 * 3600'000};  // longest one dump may run
   agent_mode mode = agent_mode::deferred;

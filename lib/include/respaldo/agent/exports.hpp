@@ -79,7 +79,7 @@ class export_service {
  private:
   struct entry;
   boost::asio::awaitable<void> run(std::shared_ptr<entry> e);
-  boost::asio::awaitable<outcome<void>> pump(entry& e, int fd);
+  boost::asio::awaitable<outcome<void>> pump(entry& e, int fd, bool gzip);
   void finish(entry& e, outcome<void> result);
   void forget(const std::string& reason);
   boost::asio::awaitable<void> sweep();

@@ -16,6 +16,8 @@ struct source_plan {
   // GNU tar exits 1 when a file changed while it was read: the archive is complete, and a live
   // tree always changes, so that is a warning, not a failure.
   bool exit_one_is_warning = false;
+  // The output is gzip-compressed by the agent on its way to the spool (format sql.gz).
+  bool gzip = false;
 };
 
 source_plan plan_source(const agent_config& cfg);

@@ -15,7 +15,10 @@ struct program_result {
   std::string describe() const;  // "exit status 1: <stderr tail>" or why it did not start
 };
 
-// argv[0] is looked up in PATH; stdin is /dev/null.
-program_result run_program(const std::vector<std::string>& argv);
+// argv[0] is looked up in PATH. stdin is `stdin_path` (default /dev/null); with `stdout_path`
+// stdout goes to that file (created 0600) instead of `out`.
+program_result run_program(const std::vector<std::string>& argv,
+                           const std::string& stdin_path = "/dev/null",
+                           const std::string& stdout_path = "");
 
 }  // namespace respaldo::cli
