@@ -412,7 +412,7 @@ class AgentTest(unittest.TestCase):
 
     def test_timeout_kills_the_command(self):
         pidfile = self.path("timeout", "pid")
-        a = self.agent(["--source", "command", "--format", "bin", "--timeout", "500ms", "--command",
+        a = self.agent(["--source", "command", "--format", "bin", "--timeout", "1s", "--command",
                         "sh -c 'echo $$ > %s; exec sleep 60'" % pidfile])
         status, _, body = a.request("POST", "/backup/export")
         url = json.loads(body)["status_url"]

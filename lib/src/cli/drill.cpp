@@ -171,7 +171,7 @@ void drill_mariadb(const std::string& url, const std::string& file, const std::s
   }
   auto query = [&](const std::string& sql) {
     return run_program(
-        {"mariadb", "--defaults-extra-file=" + options, "-N", "-B", "-e", sql, "--", db});
+        {"mariadb", "--defaults-extra-file=" + options, "-N", "-B", "-e", sql, db});
   };
   constexpr const char* base_tables =
       "select table_name from information_schema.tables where table_schema = database() and "
@@ -194,7 +194,7 @@ void drill_mariadb(const std::string& url, const std::string& file, const std::s
       return;
     }
   }
-  auto restored = run_program({"mariadb", "--defaults-extra-file=" + options, "--", db}, sql);
+  auto restored = run_program({"mariadb", "--defaults-extra-file=" + options, db}, sql);
   if (restored.exit_status != 0) {
     r.error = "the mariadb client failed: " + restored.describe();
     return;

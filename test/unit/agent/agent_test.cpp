@@ -16,6 +16,7 @@
 #include "respaldo/agent/child.hpp"
 #include "respaldo/agent/config.hpp"
 #include "respaldo/agent/exports.hpp"
+#include "respaldo/agent/gzip.hpp"
 #include "respaldo/agent/source.hpp"
 #include "respaldo/agent/spool.hpp"
 #include "respaldo/crypto/crypto.hpp"
@@ -116,6 +117,40 @@ TEST_CASE("source plans: tar archives relative to /, keeping sparse files", "[ag
   CHECK(plan.spec.argv.front() == "pg_dump");
   CHECK(plan.spec.argv.back() == "--dbname=postgresql://u@db/app");
   CHECK_FALSE(plan.exit_one_is_warning);
+}
+
+TEST_CASE("source plans: mariadb keeps the password in its option file and compresses", "[agent]") {
+  agent_config cfg;
+  cfg.source = agent_source::mariadb;
+  cfg.mariadb_defaults_file = "/run/secrets/my.cnf";
+  cfg.database = "app";
+  auto plan = plan_source(cfg);
+  CHECK(plan.spec.argv ==
+        std::vector<std::string>{"mariadb-dump", "--defaults-extra-file=/run/secrets/my.cnf",
+                                 "--single-transaction", "--routines", "--events", "app"});
+  CHECK(plan.gzip);
+  cfg.database.clear();
+  CHECK(plan_source(cfg).spec.argv.back() == "--all-databases");
+}
+
+TEST_CASE("gzip: pieces compress into one stream that decompresses to the input", "[agent]") {
+  gzip_writer z;
+  std::string packed;
+  std::string input;
+  for (int i = 0; i < 5000; ++i) input += "fila " + std::to_string(i) + " con ñ\n";
+  const std::size_t half = input.size() / 2;
+  REQUIRE(z.write(input.data(), half, false, packed));
+  REQUIRE(z.write(input.data() + half, input.size() - half, false, packed));
+  REQUIRE(z.write(nullptr, 0, true, packed));
+  REQUIRE(packed.size() > 18);
+  CHECK(static_cast<unsigned char>(packed[0]) == 0x1f);
+  CHECK(static_cast<unsigned char>(packed[1]) == 0x8b);
+  CHECK(packed.size() < input.size() / 4);
+  std::string back;
+  REQUIRE(gunzip(packed, back));
+  CHECK(back == input);
+  std::string broken;
+  CHECK_FALSE(gunzip(packed.substr(0, packed.size() - 4), broken));
 }
 
 TEST_CASE("Range headers of a download", "[agent]") {
