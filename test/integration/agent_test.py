@@ -241,7 +241,7 @@ class AgentTest(unittest.TestCase):
 
     def test_unsatisfiable_range_and_ttl_removal(self):
         a = self.agent(["--source", "command", "--format", "bin", "--command", "printf 0123456789",
-                        "--spool-ttl", "300ms"])
+                        "--spool-ttl", "4s"])
         status, _, body = a.request("POST", "/backup/export")
         url = json.loads(body)["status_url"]
         wait_until(lambda: a.request("GET", url, headers={"Range": "bytes=20-"})[0] == 416,
@@ -384,7 +384,9 @@ class AgentTest(unittest.TestCase):
         self.assertTrue(a.wait_log("export started"), a.log_text())
         wait_until(lambda: a.spool_files(), what="the spool file")
         a.kill()
-        job = self.server.wait_job(job_id)
+        # Nothing of the agent outlives it (its dump inherits no socket): the poll fails at once
+        # instead of waiting for respaldo's read timeout, and the port is free again.
+        job = self.server.wait_job(job_id, timeout=30)
         self.assertEqual(job["state"], "failed", job)
         self.assertIn(job["error"]["code"], ("app_unreachable", "app_export_failed", "app_timeout"))
         self.assertEqual(self.server.catalog(name), [])

@@ -73,6 +73,9 @@ void configure(spawn_setup& s, int out_w, int err_w) {
   posix_spawn_file_actions_addopen(&s.actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&s.actions, out_w, 1);
   posix_spawn_file_actions_adddup2(&s.actions, err_w, 2);
+  // Asio's sockets are not close-on-exec: without this the command would inherit the listening
+  // socket and respaldo's connections, and keep them open after the agent died.
+  posix_spawn_file_actions_addclosefrom_np(&s.actions, 3);
   sigset_t none;
   sigemptyset(&none);
   sigset_t defaults;
