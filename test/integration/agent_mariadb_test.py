@@ -131,6 +131,7 @@ class AgentMariaDBTest(unittest.TestCase):
               ('日本語のテキスト 🐘', '1999-12-31 23:59:59.000001', x'00ff10'),
               ('tab\\tand newline\\nin text', now(6), null);
             create table nums (n int primary key, label varchar(40) not null);
+            set session max_recursive_iterations = 100000;
             insert into nums (n, label)
               with recursive c(n) as (select 1 union all select n + 1 from c where n < 20000)
               select n, concat('fila-', n, '-ü') from c;
