@@ -170,8 +170,7 @@ void drill_mariadb(const std::string& url, const std::string& file, const std::s
     return;
   }
   auto query = [&](const std::string& sql) {
-    return run_program(
-        {"mariadb", "--defaults-extra-file=" + options, "-N", "-B", "-e", sql, db});
+    return run_program({"mariadb", "--defaults-extra-file=" + options, "-N", "-B", "-e", sql, db});
   };
   constexpr const char* base_tables =
       "select table_name from information_schema.tables where table_schema = database() and "
