@@ -1,5 +1,7 @@
 // The agent's sans-io parts (options, source plans, Range, stderr tail, spool figures) and its
 // child process and export service against real commands in a temporary spool dir.
+#include <stdlib.h>
+
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -58,6 +60,26 @@ TEST_CASE("agent options: defaults, sources and their arguments", "[agent]") {
   auto cmd = parse({"--format", "sql", "pg_dumpall"});
   REQUIRE(cmd.config);
   CHECK(cmd.config->command == "pg_dumpall");
+}
+
+TEST_CASE("agent options: RESPALDO_AGENT_* variables, then the config file", "[agent]") {
+  test::temp_dir dir;
+  std::ofstream(dir.file("agent.conf")) << "source = command\nformat = sql\nmode = stream\n"
+                                           "command = pg_dumpall\nspool-ttl = 2h\n";
+  ::setenv("RESPALDO_AGENT_FORMAT", "sql.zst", 1);
+  ::setenv("RESPALDO_AGENT_TIMEOUT", "90s", 1);
+  auto p = parse({"--config", dir.file("agent.conf"), "--mode", "deferred"});
+  ::unsetenv("RESPALDO_AGENT_FORMAT");
+  ::unsetenv("RESPALDO_AGENT_TIMEOUT");
+  REQUIRE(p.config);
+  CHECK(p.config->mode == agent_mode::deferred);         // the flag wins
+  CHECK(p.config->format == "sql.zst");                  // then the environment
+  CHECK(p.config->timeout == std::chrono::seconds(90));  // (another variable)
+  CHECK(p.config->command == "pg_dumpall");              // then the file
+  CHECK(p.config->spool_ttl == std::chrono::hours(2));
+  auto missing = parse({"--config", dir.file("nope.conf")});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.message.find("--config") != std::string::npos);
 }
 
 TEST_CASE("agent options: refusals name the flag", "[agent]") {
