@@ -5,6 +5,7 @@
 
 #include "store/store_backends.hpp"
 #include "store/store_records.hpp"
+#include "support/async_test.hpp"
 
 namespace {
 
