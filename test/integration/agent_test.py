@@ -413,6 +413,20 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(entry["sha256"], hashlib.sha256(expected).hexdigest())
         wait_until(lambda: a.spool_files() == [], what="the spool to be removed")
 
+    def test_stream_mode_failure_is_a_problem(self):
+        a = self.agent(["--source", "command", "--format", "txt", "--mode", "stream", "--command",
+                        "echo 'dump: disk quota exceeded' >&2; exit 7"])
+        status, headers, body = a.request("POST", "/backup/export")
+        self.assertEqual(status, 500, body)
+        doc = json.loads(body)
+        self.assertEqual(doc["code"], "export_command_failed")
+        self.assertIn("exit status 7: dump: disk quota exceeded", doc["detail"])
+        self.assertEqual(a.spool_files(), [])
+        name = self.register(a)
+        job = self.server.run_backup(name)
+        self.assertEqual(job["state"], "failed", job)
+        self.assertEqual(job["error"]["code"], "app_export_failed")
+
     def test_timeout_kills_the_command(self):
         pidfile = self.path("timeout", "pid")
         a = self.agent(["--source", "command", "--format", "bin", "--timeout", "1s", "--command",
