@@ -13,7 +13,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ cmake ninja-build \
       libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev \
-      libssl-dev libsqlitecpp-dev libhowardhinnant-date-dev catch2 \
+      libssl-dev zlib1g-dev libsqlitecpp-dev libhowardhinnant-date-dev catch2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "agent.hpp"
 #include "respaldo/cli/cli_client.hpp"
 #include "respaldo/cli/cron_command.hpp"
 #include "respaldo/cli/retention_command.hpp"
@@ -16,6 +17,7 @@ constexpr const char* usage_text =
     "\n"
     "commands:\n"
     "  serve                 run the backup orchestrator (respaldo serve --help)\n"
+    "  agent                 serve an app's backup endpoints (respaldo agent --help)\n"
     "  cron next EXPR        print the next fire times of a cron expression\n"
     "  retention plan        show which backups a retention policy keeps\n"
     "  apps, backup, jobs,   client commands for a running server (respaldo apps --help, ...)\n"
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "serve") return run_serve(rest);
+  if (command == "agent") return run_agent(rest);
   if (command == "cron") return run_cron_command(rest, std::cout, std::cerr);
   if (command == "retention") return run_retention_command(rest, std::cin, std::cout, std::cerr);
   if (is_client_command(command)) return run_client_command(command, rest, std::cout, std::cerr);

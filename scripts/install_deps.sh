@@ -5,12 +5,16 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
-  libssl-dev openssl libsqlitecpp-dev libsqlite3-dev libhowardhinnant-date-dev tzdata catch2
+  libssl-dev openssl zlib1g-dev libsqlitecpp-dev libsqlite3-dev libhowardhinnant-date-dev tzdata catch2
   python3 curl ca-certificates clang-format
   # promtool checks /metrics and the alerting rules in the test suite.
   prometheus
   # The benchmark's API load and syscall count (scripts/bench.sh; its smoke runs in the suite).
   wrk strace
+  # respaldo agent's tests: GNU tar, and a real PostgreSQL 15 cluster (initdb, pgbench, pg_dump).
+  tar postgresql-15 postgresql-client-15
+  # ... and a real MariaDB server (mariadb-install-db, mariadbd, mariadb-dump, the client).
+  mariadb-server mariadb-client
   # The sanitizer build and the fuzz targets (scripts/test.sh --sanitize, scripts/fuzz.sh).
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )

@@ -106,7 +106,13 @@ handler_result get_backup(api_context& ctx, http_request& req) {
   if (!b) co_return store_failure();
   if (!*b) co_return backup_not_found(id);
   auto exists = ctx.svc.db.app_exists((*b)->app);
-  co_return json_response(200, backup_json(**b, exists && !*exists));
+  auto doc = backup_json(**b, exists && !*exists);
+  auto drills = ctx.svc.db.list_drills(id, 10);
+  if (!drills) co_return store_failure();
+  json::array items;
+  for (const auto& d : *drills) items.push_back(drill_json(d));
+  doc["drills"] = std::move(items);  // the newest ten
+  co_return json_response(200, doc);
 }
 
 }  // namespace respaldo::api_detail

@@ -105,6 +105,8 @@ handler_result get_backup(api_context& ctx, http_request& req);
 handler_result delete_backup(api_context& ctx, http_request& req);
 // backup_content.cpp
 handler_result backup_content(api_context& ctx, http_request& req);
+// drills.cpp
+handler_result report_drill(api_context& ctx, http_request& req);
 // notifiers.cpp
 handler_result create_notifier(api_context& ctx, http_request& req);
 handler_result list_notifiers(api_context& ctx, http_request& req);

@@ -5,7 +5,7 @@
 namespace respaldo::api_detail {
 
 std::span<const route_entry> route_table() {
-  static constexpr std::array<route_entry, 25> table = {{
+  static constexpr std::array<route_entry, 26> table = {{
       {"GET", "/healthz", &healthz},
       {"GET", "/readyz", &readyz},
       {"GET", "/metrics", &metrics_text},
@@ -24,6 +24,7 @@ std::span<const route_entry> route_table() {
       {"GET", "/api/backups/{id}", &get_backup},
       {"DELETE", "/api/backups/{id}", &delete_backup},
       {"GET", "/api/backups/{id}/content", &backup_content},
+      {"POST", "/api/backups/{id}/drills", &report_drill},
       {"POST", "/api/notifiers", &create_notifier},
       {"GET", "/api/notifiers", &list_notifiers},
       {"GET", "/api/notifiers/{name}", &get_notifier},

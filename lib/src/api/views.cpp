@@ -120,6 +120,13 @@ json::object app_json(const api_services& svc, const app_record& a, const app_ac
   else
     o["last_verify"] = nullptr;
   o["notifications"] = app_notifications_json(notes, a.name);
+  // Restore drills (respaldo drill): the newest, and when one last passed.
+  auto last = svc.db.last_drill(a.name, false);
+  o["last_drill"] = last && *last ? json::value(drill_json(**last)) : json::value(nullptr);
+  auto passed = last && *last && (*last)->passed ? last : svc.db.last_drill(a.name, true);
+  o["last_drill_success_at"] = passed && *passed
+                                   ? json::value(format_rfc3339_utc((*passed)->reported_at))
+                                   : json::value(nullptr);
   return o;
 }
 

@@ -13,6 +13,8 @@ namespace respaldo::api_detail {
 
 // `orphaned`: the backup's app is no longer registered.
 boost::json::object backup_json(const backup_record& b, bool orphaned);
+// A reported restore drill (drills.cpp).
+boost::json::object drill_json(const drill_record& d);
 // Opens the sealed token only to report token_set; the token itself is never shown. `activity`
 // (store app_activities) gives staleness, the last backup and the last success; without it
 // (the store could not say) those read as unknown: stale false, the rest null.

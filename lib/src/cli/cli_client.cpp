@@ -9,7 +9,7 @@ namespace respaldo {
 
 bool is_client_command(std::string_view command) {
   return command == "apps" || command == "backup" || command == "jobs" || command == "restore" ||
-         command == "status";
+         command == "status" || command == "drill";
 }
 
 int run_client_command(const std::string& command, const std::vector<std::string>& args,
@@ -19,6 +19,7 @@ int run_client_command(const std::string& command, const std::vector<std::string
   if (command == "backup") return cli::backup_command(args, out, err);
   if (command == "restore") return cli::restore_command(args, out, err);
   if (command == "status") return cli::status_command(args, out, err);
+  if (command == "drill") return cli::drill_command(args, out, err);
   err << "respaldo: unknown client command '" << command << "'\n";
   return client_exit_usage;
 }

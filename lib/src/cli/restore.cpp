@@ -136,6 +136,11 @@ int restore(const client_settings& s, client_transport& api, const std::string& 
 
 }  // namespace
 
+int restore_backup(const client_settings& s, client_transport& api, const std::string& id,
+                   const std::string& output, bool force, std::ostream& out, std::ostream& err) {
+  return restore(s, api, id, output, force, out, err);
+}
+
 int restore_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   command_line a;
   const std::vector<option_spec> extra{{"--output", true}, {"-o", true}, {"--force", false}};

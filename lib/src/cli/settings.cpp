@@ -43,6 +43,15 @@ constexpr const char* restore_usage =
     "  its size and SHA-256 match the catalog; a backup marked corrupt is refused;\n"
     "  --force replaces an existing FILE and tries a corrupt backup anyway\n";
 
+constexpr const char* drill_usage =
+    "usage: respaldo drill APP [--backup ID] (--postgres URL | --mariadb URL | --into DIR)\n"
+    "  restores the app's newest good backup (or backup ID) through the verified download into a\n"
+    "  scratch target: --postgres an empty database (pg_restore --no-owner), --mariadb\n"
+    "  mariadb://USER[:PASSWORD]@HOST[:PORT]/DB an empty database (the mariadb client), --into an\n"
+    "  empty directory (tar); checks it (every table readable, row counts; or the files), prints "
+    "a\n"
+    "  summary and reports it to the server; exit 0 only when every check passed\n";
+
 constexpr const char* status_usage =
     "usage: respaldo status\n"
     "  every app on one screen, worst first (stale, failing, unhealthy, then ok), with its last\n"
@@ -137,6 +146,7 @@ const char* usage_of(std::string_view command) {
   if (command == "backup") return backup_usage;
   if (command == "jobs") return jobs_usage;
   if (command == "status") return status_usage;
+  if (command == "drill") return drill_usage;
   return restore_usage;
 }
 

@@ -68,6 +68,10 @@ outcome<void> prepare_data_dir(const std::string& dir) {
   return {};
 }
 
+outcome<std::string> load_token_file(const std::string& token_file, std::string_view what) {
+  return read_token_file(token_file, what);
+}
+
 outcome<std::string> load_metrics_token(const std::string& token_file) {
   if (token_file.empty()) return std::string();
   return read_token_file(token_file, "metrics");

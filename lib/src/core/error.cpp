@@ -89,6 +89,14 @@ constexpr std::string_view name_of(errc e) noexcept {
       return "backup_too_large";
     case errc::storage_full:
       return "storage_full";
+    case errc::export_in_progress:
+      return "export_in_progress";
+    case errc::spool_full:
+      return "spool_full";
+    case errc::export_command_failed:
+      return "export_command_failed";
+    case errc::range_not_satisfiable:
+      return "range_not_satisfiable";
   }
   return "internal_error";
 }

@@ -11,7 +11,7 @@
 namespace respaldo {
 namespace {
 
-constexpr std::array<const char*, 12> per_app_families = {
+constexpr std::array<const char*, 13> per_app_families = {
     "respaldo_backup_last_success_timestamp_seconds",
     "respaldo_backup_last_attempt_timestamp_seconds",
     "respaldo_backup_last_status",
@@ -23,7 +23,8 @@ constexpr std::array<const char*, 12> per_app_families = {
     "respaldo_app_up",
     "respaldo_verify_last_success_timestamp_seconds",
     "respaldo_backups_stored",
-    "respaldo_backup_next_run_timestamp_seconds"};
+    "respaldo_backup_next_run_timestamp_seconds",
+    "respaldo_restore_drill_last_success_timestamp_seconds"};
 
 double seconds_of(sys_seconds t) {
   return static_cast<double>(t.time_since_epoch().count());
@@ -46,6 +47,8 @@ void describe_families(metrics& m) {
   m.describe(per_app_families[9], k::gauge, "End of the app's newest succeeded verify job.");
   m.describe(per_app_families[10], k::gauge, "Catalog entries of the app, by status.");
   m.describe(per_app_families[11], k::gauge, "Next scheduled backup of the app.");
+  m.describe(per_app_families[12], k::gauge,
+             "When the app's newest passed restore drill was reported.");
 }
 
 void render_app(metrics& m, const app_record& app, const app_activity& a, sys_seconds now,
@@ -104,6 +107,9 @@ void describe_backup_metrics(metrics& stats, store& db, const wall_clock& clock,
     for (const auto& app : *apps)
       if (auto it = by_name.find(app.name); it != by_name.end())
         render_app(m, app, *it->second, now, tz);
+    for (const auto& app : *apps)
+      if (auto drill = db.last_drill(app.name, true); drill && *drill)
+        m.set(per_app_families[12], seconds_of((*drill)->reported_at), {{"app", app.name}});
   });
 }
 

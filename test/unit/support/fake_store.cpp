@@ -351,4 +351,30 @@ outcome<std::vector<app_activity>> fake_store::app_activities(const std::string&
   return out;
 }
 
+outcome<void> fake_store::insert_drill(drill_record& d) {
+  if (auto f = enter("insert_drill")) return *f;
+  for (const auto& x : drills_)
+    if (x.id == d.id) return failure{errc::conflict, "a drill with id " + d.id + " exists"};
+  d.seq = drills_.empty() ? 1 : drills_.back().seq + 1;
+  drills_.push_back(d);
+  return {};
+}
+
+outcome<std::vector<drill_record>> fake_store::list_drills(const std::string& backup_id,
+                                                           std::size_t limit) {
+  if (auto f = enter("list_drills")) return *f;
+  std::vector<drill_record> out;
+  for (auto it = drills_.rbegin(); it != drills_.rend() && out.size() < limit; ++it)
+    if (it->backup_id == backup_id) out.push_back(*it);
+  return out;
+}
+
+outcome<std::optional<drill_record>> fake_store::last_drill(const std::string& app,
+                                                            bool passed_only) {
+  if (auto f = enter("last_drill")) return *f;
+  for (auto it = drills_.rbegin(); it != drills_.rend(); ++it)
+    if (it->app == app && (it->passed || !passed_only)) return std::optional<drill_record>{*it};
+  return std::optional<drill_record>{};
+}
+
 }  // namespace respaldo::test

@@ -65,6 +65,12 @@ class fake_store final : public store {
   outcome<std::vector<app_activity>> app_activities_between(const std::string& first,
                                                             const std::string& last) override;
 
+  outcome<void> insert_drill(drill_record& d) override;
+  outcome<std::vector<drill_record>> list_drills(const std::string& backup_id,
+                                                 std::size_t limit) override;
+  outcome<std::optional<drill_record>> last_drill(const std::string& app,
+                                                  bool passed_only) override;
+
   outcome<void> insert_notifier(const notifier_record& n) override;
   outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;
   outcome<std::vector<notifier_record>> list_notifiers() override;
@@ -91,6 +97,7 @@ class fake_store final : public store {
   std::map<std::string, app_record> apps_;   // by name: list_apps' order
   std::map<std::int64_t, job_record> jobs_;  // by seq: insertion order
   std::map<std::int64_t, backup_record> backups_;
+  std::vector<drill_record> drills_;  // in seq order
   // Sequences are never reused, as with SQLite's AUTOINCREMENT.
   std::int64_t last_job_seq_ = 0;
   std::int64_t last_backup_seq_ = 0;

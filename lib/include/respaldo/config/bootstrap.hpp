@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "respaldo/core/error.hpp"
 
@@ -25,5 +26,8 @@ outcome<admin_token_source> load_admin_token(const std::string& token_file,
 
 // The token of --metrics-token-file (16 to 4096 characters, trimmed), or "" without the flag.
 outcome<std::string> load_metrics_token(const std::string& token_file);
+
+// A token file of any kind (`what` names it in messages: "agent"): 16 to 4096 characters, trimmed.
+outcome<std::string> load_token_file(const std::string& token_file, std::string_view what);
 
 }  // namespace respaldo

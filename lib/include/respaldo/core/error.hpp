@@ -60,6 +60,11 @@ enum class errc {
   // size bounds (neither is retried: the same export or the same disk fails again)
   backup_too_large,
   storage_full,
+  // the agent (respaldo agent): its export endpoints and its spool
+  export_in_progress,
+  spool_full,
+  export_command_failed,
+  range_not_satisfiable,
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -15,6 +15,7 @@
 #include "respaldo/core/error.hpp"
 #include "respaldo/domain/app.hpp"
 #include "respaldo/domain/backup.hpp"
+#include "respaldo/domain/drill.hpp"
 #include "respaldo/domain/job.hpp"
 #include "respaldo/domain/notifier.hpp"
 
@@ -116,6 +117,19 @@ class backup_repository {
                                                                     const std::string& last) = 0;
 };
 
+// Restore drills as `respaldo drill` reports them; kept when their backup or app goes.
+class drill_repository {
+ public:
+  virtual ~drill_repository() = default;
+  virtual outcome<void> insert_drill(drill_record& d) = 0;  // assigns seq; conflict on a known id
+  // A backup's drills, newest first.
+  virtual outcome<std::vector<drill_record>> list_drills(const std::string& backup_id,
+                                                         std::size_t limit) = 0;
+  // An app's newest drill (only a passed one when `passed_only`).
+  virtual outcome<std::optional<drill_record>> last_drill(const std::string& app,
+                                                          bool passed_only) = 0;
+};
+
 // Notifiers and their outbox. URLs and secrets arrive sealed (the caller seals with crypto/).
 class notifier_repository {
  public:
@@ -159,6 +173,7 @@ struct store_stats {
 class store : public app_repository,
               public job_repository,
               public backup_repository,
+              public drill_repository,
               public notifier_repository {
  public:
   virtual bool healthy() = 0;

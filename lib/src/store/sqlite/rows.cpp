@@ -40,7 +40,7 @@ struct row {
 
 }  // namespace
 
-const std::array<const char*, 5> migrations = {
+const std::array<const char*, 6> migrations = {
     R"sql(
 CREATE TABLE apps (
   name TEXT PRIMARY KEY,
@@ -156,7 +156,27 @@ CREATE INDEX deliveries_by_notifier ON deliveries(notifier, seq);
 ALTER TABLE apps ADD COLUMN stale_after INTEGER;
 ALTER TABLE apps ADD COLUMN stale_since INTEGER;
 )sql",
-    // 5: covering indexes of what app_activities adds up, so that /metrics, the freshness
+    // 5: restore drills (respaldo drill), by backup and by app; no foreign keys, so the history
+    // outlives a deleted backup or app.
+    R"sql(
+CREATE TABLE drills (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  backup_id TEXT NOT NULL,
+  app TEXT NOT NULL,
+  target TEXT NOT NULL,
+  passed INTEGER NOT NULL,
+  reported_at INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  table_count INTEGER NOT NULL,
+  row_count INTEGER NOT NULL,
+  entry_count INTEGER NOT NULL,
+  error TEXT NOT NULL
+) STRICT;
+CREATE INDEX drills_by_backup ON drills(backup_id, seq);
+CREATE INDEX drills_by_app ON drills(app, passed, seq);
+)sql",
+    // 6: covering indexes of what app_activities adds up, so that /metrics, the freshness
     // monitor and the app listing read the indexes alone, not every job row (100,000 jobs:
     // about 1 s at start-up without them).
     R"sql(

@@ -15,7 +15,7 @@
 namespace respaldo::sqlite_rows {
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
-extern const std::array<const char*, 5> migrations;
+extern const std::array<const char*, 6> migrations;
 static_assert(std::tuple_size_v<decltype(migrations)> == sqlite_schema_version);
 
 extern const char* const app_columns;

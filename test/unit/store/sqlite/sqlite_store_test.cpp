@@ -116,6 +116,9 @@ TEST_CASE("store migrates a version 1 database to the current one, keeping its r
       db.exec(std::string("ALTER TABLE apps DROP COLUMN ") + column);
     db.exec("DROP TABLE deliveries");  // migration 3
     db.exec("DROP TABLE notifiers");
+    db.exec("DROP TABLE drills");         // migration 5
+    db.exec("DROP INDEX jobs_activity");  // migration 6
+    db.exec("DROP INDEX backups_activity");
     db.exec("PRAGMA user_version = 1");
   }
   f.log_text.str("");
@@ -145,6 +148,9 @@ TEST_CASE("store migrates a version 3 database to version 4: apps get stale_afte
     SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
     for (const char* column : {"stale_after", "stale_since"})
       db.exec(std::string("ALTER TABLE apps DROP COLUMN ") + column);
+    db.exec("DROP TABLE drills");         // migration 5
+    db.exec("DROP INDEX jobs_activity");  // migration 6
+    db.exec("DROP INDEX backups_activity");
     db.exec("PRAGMA user_version = 3");
   }
   f.log_text.str("");
@@ -156,6 +162,57 @@ TEST_CASE("store migrates a version 3 database to version 4: apps get stale_afte
   app.stale_after = 90min;
   REQUIRE(s->update_app(app).has_value());
   CHECK(s->get_app("mi-app")->value().stale_after == 90min);
+}
+
+TEST_CASE("store migrates a version 4 database to version 5: restore drills", "[store]") {
+  fixture f;
+  {
+    auto s = f.open();
+    REQUIRE(s->insert_app(make_app("mi-app")).has_value());
+  }
+  {
+    SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE drills");
+    db.exec("DROP INDEX jobs_activity");  // migration 6
+    db.exec("DROP INDEX backups_activity");
+    db.exec("PRAGMA user_version = 4");
+  }
+  f.log_text.str("");
+  auto s = f.open();
+  CHECK_THAT(f.log_text.str(), Catch::Contains("schema_version=5"));
+  CHECK(s->get_app("mi-app")->has_value());
+  drill_record d;
+  d.id = "d1";
+  d.backup_id = "b1";
+  d.app = "mi-app";
+  d.passed = true;
+  REQUIRE(s->insert_drill(d).has_value());
+  auto last = s->last_drill("mi-app", true);
+  REQUIRE(last.has_value());
+  CHECK(last->has_value());
+}
+
+TEST_CASE("store migrates a version 5 database to version 6: covering activity indexes",
+          "[store]") {
+  fixture f;
+  {
+    auto s = f.open();
+    REQUIRE(s->insert_app(make_app("mi-app")).has_value());
+  }
+  {
+    SQLite::Database db(f.db_path, SQLite::OPEN_READWRITE);
+    db.exec("DROP INDEX jobs_activity");
+    db.exec("DROP INDEX backups_activity");
+    db.exec("PRAGMA user_version = 5");
+  }
+  f.log_text.str("");
+  auto s = f.open();
+  CHECK_THAT(f.log_text.str(), Catch::Contains("schema_version=6"));
+  SQLite::Database db(f.db_path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                      "('jobs_activity', 'backups_activity')")
+            .getInt() == 2);
+  CHECK(s->app_activities("mi-app")->size() == 1);
 }
 
 TEST_CASE("store refuses a file that is not a database", "[store]") {

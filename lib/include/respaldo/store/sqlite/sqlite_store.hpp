@@ -21,7 +21,7 @@ namespace respaldo {
 
 class logger;
 
-inline constexpr int sqlite_schema_version = 5;
+inline constexpr int sqlite_schema_version = 6;
 
 // Opens (creating if needed) and migrates the database at `path`. Errors: store_not_a_database,
 // store_schema_too_new, store_error, each with a message naming the file.
@@ -71,6 +71,12 @@ class sqlite_store final : public store {
   outcome<std::vector<app_activity>> app_activities(const std::string& app) override;
   outcome<std::vector<app_activity>> app_activities_between(const std::string& first,
                                                             const std::string& last) override;
+
+  outcome<void> insert_drill(drill_record& d) override;
+  outcome<std::vector<drill_record>> list_drills(const std::string& backup_id,
+                                                 std::size_t limit) override;
+  outcome<std::optional<drill_record>> last_drill(const std::string& app,
+                                                  bool passed_only) override;
 
   outcome<void> insert_notifier(const notifier_record& n) override;
   outcome<std::optional<notifier_record>> get_notifier(const std::string& name) override;
