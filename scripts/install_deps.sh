@@ -9,6 +9,8 @@ packages=(
   python3 curl ca-certificates clang-format
   # promtool checks /metrics and the alerting rules in the test suite.
   prometheus
+  # The dashboard's browser test (test/browser/) drives Debian's headless Chromium.
+  chromium
   # The sanitizer build and the fuzz targets (scripts/test.sh --sanitize, scripts/fuzz.sh).
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )

@@ -30,8 +30,11 @@ else
 fi
 cmake --build "${build_dir}" -j "$(nproc)"
 if ((sanitize)); then
-  # The OpenAPI lint, the alert rules and the doubles' self-tests run no respaldo code.
-  ctest --test-dir "${build_dir}" --output-on-failure -j 2 -E '^(proto|monitoring|doubles)\.' "$@"
+  # The OpenAPI lint, the alert rules, the doubles' self-tests and the browser test (its server
+  # paths are the black-box tests' own) run no new respaldo code.
+  ctest --test-dir "${build_dir}" --output-on-failure -j 2 -E '^(proto|monitoring|doubles|browser)\.' "$@"
 else
+  # playwright-core for the browser test, from the lockfile; it drives Debian's chromium.
+  (cd test/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --no-update-notifier --silent)
   ctest --test-dir "${build_dir}" --output-on-failure -j 2 "$@"
 fi

@@ -89,6 +89,14 @@ constexpr std::string_view name_of(errc e) noexcept {
       return "backup_too_large";
     case errc::storage_full:
       return "storage_full";
+    case errc::too_many_event_streams:
+      return "too_many_event_streams";
+    case errc::events_unavailable:
+      return "events_unavailable";
+    case errc::invalid_signature:
+      return "invalid_signature";
+    case errc::link_expired:
+      return "link_expired";
   }
   return "internal_error";
 }

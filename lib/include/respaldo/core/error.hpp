@@ -60,6 +60,11 @@ enum class errc {
   // size bounds (neither is retried: the same export or the same disk fails again)
   backup_too_large,
   storage_full,
+  // live events and signed downloads (API problems)
+  too_many_event_streams,
+  events_unavailable,
+  invalid_signature,
+  link_expired,
 };
 
 const boost::system::error_category& error_category() noexcept;
