@@ -83,6 +83,17 @@ class EventsTest(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
+    def open_when_free(self, **kw):
+        """A stream once a slot is free (a closed one is noticed at its next heartbeat write)."""
+        def attempt():
+            s = EventStream(self.server, **kw)
+            if s.status == 200:
+                self.addCleanup(s.close)
+                return s
+            s.close()
+            return None
+        return wait_until(attempt, timeout=15, interval=0.1, what="a free stream slot")
+
     def test_a_backup_streams_its_progress_and_end(self):
         name, _ = start_app(self, self.server, mode="trickle", size=2 * MiB,
                             trickle_bytes_per_sec=2 * MiB)
@@ -117,11 +128,14 @@ class EventsTest(unittest.TestCase):
         self.assertEqual([e["id"] for e in again[:len(events) - 1]], ids[1:])
 
         # An id this process never handed out (an earlier process, a made-up one): reset.
+        s.close()
+        resumed.close()
         for stale in ("1", str(ids[-1] + 1000000), "not-a-number"):
-            r = self.open(last_event_id=stale)
+            r = self.open_when_free(last_event_id=stale)
             reset = r.next()
             self.assertEqual(reset["event"], "reset", stale)
             self.assertGreaterEqual(reset["id"], ids[-1])
+            r.close()
 
     def test_app_health_changes_are_streamed(self):
         self.server.stop()
@@ -157,14 +171,7 @@ class EventsTest(unittest.TestCase):
         open_[0].close()
 
         # The server notices the closed stream at its next heartbeat write at the latest.
-        def room():
-            s = EventStream(self.server)
-            if s.status == 200:
-                self.addCleanup(s.close)
-                return True
-            s.close()
-            return False
-        wait_until(room, timeout=15, interval=0.2, what="a free stream slot")
+        self.assertEqual(self.open_when_free().next()["event"], "ready")
 
     def backup_wait(self, name):
         return run_cli(["backup", name, "--wait", "--timeout", "60s",
@@ -203,7 +210,7 @@ class EventsTest(unittest.TestCase):
 
     def test_shutdown_ends_open_streams(self):
         self.server.stop()
-        self.server.args = ARGS + ["--shutdown-grace", "30s", "--events-heartbeat", "60s"]
+        self.server.args = [a if a != "300ms" else "60s" for a in ARGS] + ["--shutdown-grace", "30s"]
         self.server.start()
         s = self.open()
         self.assertEqual(s.next()["event"], "ready")
