@@ -48,7 +48,7 @@ async function until(what, f, timeout = 30000) {
     const v = await f();
     if (v) return v;
     if (Date.now() > deadline) throw new Error('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -128,7 +128,10 @@ async function main() {
     await page.evaluate(() => (window.__sameDocument = true));
     await page.click('#backup-now');
     await page.waitForSelector('#live-state:has-text("backup running")');
-    await page.waitForSelector('#live-text:has-text("%")', { timeout: 30000 });
+    // Percent and MB/s move while bytes flow (progress is saved every 100 ms).
+    // (Polled from here: the page's CSP forbids the eval a waitForFunction would need.)
+    const moving = /\b[1-9]\d?% · [\d.]+ MB\/s/;
+    await until('percent and MB/s', async () => moving.test((await page.textContent('#live-text')) || ''), 30000);
     const midway = await page.textContent('#live-text');
     await page.waitForSelector('#live-state:has-text("backup succeeded")', { timeout: 60000 });
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
@@ -169,13 +172,24 @@ async function main() {
     assert.deepEqual(dialogs, []);
 
     step('the overview, worst first, at 1280 and 390 px without horizontal scroll');
+    await control({ mode: 'normal', size: 2 * 1048576 });
+    for (const name of ['aaa-fine', 'zzz-fine']) {
+      const reg = await fetch(base + '/api/apps', { method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name, url: appUrl, token: APP_TOKEN, drive_folder_id: 'folder1', schedule: '30 2 * * *', retention: { daily: 7, weekly: 4 } }) });
+      assert.equal(reg.status, 201, await reg.text());
+      const started = await rest('POST', '/api/apps/' + name + '/backups');
+      await until(name + ' backed up', async () => (await rest('GET', started.status_url)).state === 'succeeded');
+    }
     await page.click('a[href="#/"]');
-    await page.waitForSelector('.app-row[data-app="web-app"]');
+    await page.waitForSelector('.app-row[data-app="zzz-fine"]');
+    assert.deepEqual(await page.locator('.app-row').evaluateAll((rows) => rows.map((r) => r.dataset.app)), ['web-app', 'aaa-fine', 'zzz-fine']);
     await page.waitForSelector('#banner:has-text("need")');
     await page.fill('#filter', 'nothing-matches');
     assert.equal(await page.locator('.app-row').count(), 0);
     await page.fill('#filter', 'web');
     assert.equal(await page.locator('.app-row').count(), 1);
+    await page.fill('#filter', '');
+    await page.locator('#filter').blur();
     await page.screenshot({ path: join(SHOTS, 'overview-1280.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     for (const hash of ['#/', '#/apps/web-app', '#/register']) {
@@ -184,6 +198,8 @@ async function main() {
       const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
       assert.ok(scroll <= width, hash + ': scrollWidth ' + scroll + ' > ' + width);
     }
+    // A fresh load (the token survives in sessionStorage), focus at the start of the page.
+    await page.goto('about:blank');
     await page.goto(base + '/#/');
     await page.waitForSelector('.app-row');
     await page.screenshot({ path: join(SHOTS, 'overview-390.png'), fullPage: true });
