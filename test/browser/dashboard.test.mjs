@@ -162,7 +162,8 @@ async function main() {
     await control({ mode: 'deferred_failed', failed_error: XSS, deferred_polls: 0 });
     await page.click('#backup-now');
     await page.waitForSelector('#live-state:has-text("backup failed")', { timeout: 30000 });
-    await page.waitForSelector('#jobs .error-message');
+    // The history reloads just after the job's end arrives; the message is there as text.
+    await page.locator('#jobs .error-message', { hasText: XSS }).first().waitFor({ timeout: 15000 });
     const messages = await page.locator('#jobs .error-message').allTextContents();
     assert.ok(messages.some((m) => m.includes(XSS)), messages.join(' | '));
     assert.equal(await page.locator('main img').count(), 0);

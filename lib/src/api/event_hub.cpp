@@ -53,9 +53,12 @@ struct event_hub::impl : std::enable_shared_from_this<impl> {
   // One open stream: it leaves the fan-out when the response is gone, also when its body was
   // never started (the header could not be written).
   struct subscription {
+    subscription(std::shared_ptr<impl> h, subscriber_id i) : hub(std::move(h)), id(i) {}
+    subscription(const subscription&) = delete;
+    subscription& operator=(const subscription&) = delete;
+    ~subscription() { hub->leave(id); }
     std::shared_ptr<impl> hub;
     subscriber_id id;
-    ~subscription() { hub->leave(id); }
   };
 
   impl(asio::any_io_executor e, event_hub_options o, logger& l)
