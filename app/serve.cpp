@@ -300,7 +300,8 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   probe_opts.interval = cfg.probe_interval;
   prober probes(io.get_executor(), *st.db, *st.tokens, *contract, probe_opts, log, stats);
   probes.set_event_sink(&sink);
-  auto app_changed = [&schedules, &probes, &freshness](const std::string& app) {
+  auto app_changed = [&schedules, &probes, &freshness, &events](const std::string& app) {
+    events.app_changed(app);
     schedules.app_changed(app);
     probes.app_changed(app);
     freshness.app_changed(app);

@@ -137,6 +137,19 @@ class EventsTest(unittest.TestCase):
             self.assertGreaterEqual(reset["id"], ids[-1])
             r.close()
 
+    def test_registration_changes_are_streamed(self):
+        s = self.open()
+        self.assertEqual(s.next()["event"], "ready")
+        name, _ = start_app(self, self.server)
+        e = s.next()
+        self.assertEqual((e["event"], e["data"]), ("app.changed", {"app": name}))
+        r = self.server.request("PATCH", "/api/apps/" + name, {"schedule": "0 4 * * *"},
+                                content_type="application/merge-patch+json")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(s.next()["data"], {"app": name})
+        self.assertEqual(self.server.request("DELETE", "/api/apps/" + name).status, 204)
+        self.assertEqual(s.next()["data"], {"app": name})
+
     def test_app_health_changes_are_streamed(self):
         self.server.stop()
         self.server.args = [a for a in ARGS]

@@ -134,6 +134,10 @@ void event_hub::job_changed(const job_record& job) {
   impl_->push("job", json::serialize(api_detail::job_json(job_view{job, std::nullopt, false})));
 }
 
+void event_hub::app_changed(const std::string& app) {
+  impl_->push("app.changed", json::serialize(json::object{{"app", app}}));
+}
+
 void event_hub::close() {
   impl_->closed = true;
   for (auto& [id, timer] : impl_->wakers) timer->cancel();

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "respaldo/domain/job.hpp"
@@ -37,6 +38,8 @@ class event_hub final : public event_sink {
   void publish(const event_record& event) override;
   // A job was queued, started, made progress, or ended: an event "job" with its JSON.
   void job_changed(const job_record& job);
+  // An app was registered, changed or deleted: an event "app.changed" with {app}.
+  void app_changed(const std::string& app);
   // Ends every stream (they finish cleanly) and refuses new ones: the start of a shutdown.
   void close();
 
