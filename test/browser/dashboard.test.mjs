@@ -150,6 +150,22 @@ async function main() {
     assert.equal(readFileSync(file).length, b.size);
     await page.screenshot({ path: join(SHOTS, 'app-1280.png'), fullPage: true });
 
+    step('verify now: the verification is followed live too');
+    await page.click('#verify-now');
+    await page.waitForSelector('#live-state:has-text("verify succeeded")', { timeout: 30000 });
+
+    step('edit: a bad schedule is refused at its field, a good one is saved');
+    await page.click('#edit');
+    await page.fill('#edit-schedule', '0 25 * * *');
+    await page.click('#edit-form button[type="submit"]');
+    await page.waitForSelector('#edit-schedule-error:not(:empty)');
+    await page.fill('#edit-schedule', '15 4 * * 1');
+    await page.click('#edit-form button[type="submit"]');
+    await page.waitForSelector('#action-status:has-text("Saved")');
+    await page.waitForSelector('#details:has-text("every Monday at 04:15")');
+    assert.equal((await rest('GET', '/api/apps/web-app')).schedule, '15 4 * * 1');
+    await page.click('#edit-form button:has-text("Close")');
+
     step('a stalled job is cancelled from the page');
     await control({ mode: 'stall', stall_after: 65536, stall_seconds: 600 });
     await page.click('#backup-now');
@@ -205,7 +221,31 @@ async function main() {
     await page.waitForSelector('.app-row');
     await page.screenshot({ path: join(SHOTS, 'overview-390.png'), fullPage: true });
 
+    step('delete asks first, then removes the app');
+    await page.goto(base + '/#/apps/zzz-fine');
+    await page.waitForSelector('#details');
+    await page.click('#delete');
+    await page.click('#keep');
+    assert.equal(await page.locator('#confirm-delete').count(), 0);
+    assert.equal((await fetch(base + '/api/apps/zzz-fine', { headers: { Authorization: 'Bearer ' + ADMIN } })).status, 200);
+    await page.click('#delete');
+    await page.click('#confirm-delete');
+    await page.waitForURL(/#\/$/);
+    await until('zzz-fine gone', async () => (await fetch(base + '/api/apps/zzz-fine', { headers: { Authorization: 'Bearer ' + ADMIN } })).status === 404);
+    await until('two rows left', async () => (await page.locator('.app-row').count()) === 2);
+
+    step('dark color scheme');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(dark, 'rgb(21, 23, 26)');
+    assert.equal(light, 'rgb(247, 247, 245)');
+
     step('keyboard: the sign-out button is reachable with Tab');
+    await page.goto('about:blank');
+    await page.goto(base + '/#/');
+    await page.waitForSelector('.app-row');
     let reached = false;
     for (let i = 0; i < 8 && !reached; i++) {
       await page.keyboard.press('Tab');
