@@ -77,6 +77,18 @@ class DashboardTest(unittest.TestCase):
         # The API stays behind the token.
         self.assertEqual(self.server.get("/api/apps", auth=False).status, 401)
 
+    def test_app_json_lists_the_next_five_fire_times_in_its_zone(self):
+        self.server.register(name="zoned", timezone="America/Santiago", schedule="30 2 * * 1")
+        app = self.server.get("/api/apps/zoned").json()
+        runs = app["next_runs"]
+        self.assertEqual(len(runs), 5)
+        for t in runs:
+            self.assertRegex(t, r"^\d{4}-\d\d-\d\dT02:30:00-0[34]:00$")
+        self.assertEqual(sorted(runs), runs)
+        self.assertEqual(len(set(runs)), 5)
+        listed = [a for a in self.server.get("/api/apps").json()["items"] if a["name"] == "zoned"]
+        self.assertEqual(listed[0]["next_runs"], runs)
+
     def test_errors_json_comes_from_the_documentation(self):
         r = self.server.get("/ui/errors.json", auth=False)
         self.assertEqual(r.status, 200)
