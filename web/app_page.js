@@ -49,6 +49,98 @@ function historyRows(jobs) {
     errorCell(j)));
 }
 
+// A backup's download: a signed link the browser fetches itself (the bytes never pass here).
+function downloadButton(page, b) {
+  return el('button', {
+    type: 'button', class: 'download', dataset: { backup: b.id },
+    onclick: () => page.act(async () => {
+      const link = await api('POST', '/api/backups/' + enc(b.id) + '/download-url');
+      // The browser fetches the bytes straight to disk; they never pass through this script.
+      const a = el('a', { href: link.url, download: b.name, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      page.say('Download of ' + b.name + ' started (the link is valid until ' + when(link.expires_at) + ').');
+    }),
+  }, 'Download');
+}
+
+// Edit (PATCH) with each refusal at the field it names.
+function editForm(page) {
+  const app = page.app;
+  const f = (id, label, value, hint) => [el('label', { for: id }, label, hint ? el('span', { class: 'hint' }, ' ' + hint) : null),
+    el('input', { id, name: id.replace('edit-', ''), value: value ?? '' }), el('div', { class: 'field-error', id: id + '-error' })];
+  const form = el('form', { class: 'card', id: 'edit-form', novalidate: true },
+    el('h2', {}, 'Edit ' + app.name),
+    f('edit-url', 'URL', app.url), f('edit-schedule', 'Schedule', app.schedule, '(cron)'),
+    f('edit-timezone', 'Time zone', app.timezone), f('edit-retention', 'Retention', JSON.stringify(app.retention), '(JSON)'),
+    f('edit-token', 'New token', '', '(leave empty to keep it)'),
+    el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Save'),
+      el('button', { type: 'button', onclick: () => form.remove() }, 'Close')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    page.act(async () => {
+      form.querySelectorAll('.field-error').forEach((n) => (n.textContent = ''));
+      const patch = {};
+      const get = (k) => form.querySelector('#edit-' + k).value.trim();
+      if (get('url') !== app.url) patch.url = get('url');
+      if (get('schedule') !== app.schedule) patch.schedule = get('schedule');
+      if (get('timezone') !== app.timezone) patch.timezone = get('timezone');
+      if (get('token')) patch.token = get('token');
+      try {
+        const r = JSON.parse(get('retention'));
+        if (JSON.stringify(r) !== JSON.stringify(app.retention)) patch.retention = r;
+      } catch {
+        form.querySelector('#edit-retention-error').textContent = 'Not valid JSON, e.g. {"daily": 7, "weekly": 4}';
+        return;
+      }
+      try {
+        await api('PATCH', '/api/apps/' + enc(app.name), patch);
+      } catch (err) {
+        const field = err instanceof ApiError && err.problem.field;
+        const slot = field && form.querySelector('#edit-' + field + '-error');
+        if (!slot) throw err;
+        slot.textContent = err.message;
+        return;
+      }
+      page.say('Saved.');
+      await page.load();
+    });
+  });
+  return form;
+}
+
+// Delete, after an explicit confirmation.
+function confirmDelete(page) {
+  const { app, confirmBox } = page;
+  replace(confirmBox, el('div', { class: 'confirm', role: 'alertdialog', 'aria-labelledby': 'confirm-title' },
+    el('p', { id: 'confirm-title' }, 'Delete ' + app.name + '? Its queued and running jobs are cancelled; its backups stay, as orphaned catalog entries.'),
+    el('div', { class: 'actions' },
+      el('button', { type: 'button', class: 'danger', id: 'confirm-delete', onclick: () => page.act(async () => {
+        await api('DELETE', '/api/apps/' + enc(app.name));
+        location.hash = '#/';
+      }) }, 'Yes, delete ' + app.name),
+      el('button', { type: 'button', id: 'keep', onclick: () => replace(confirmBox) }, 'Keep it'))));
+  confirmBox.querySelector('#keep').focus();
+}
+
+// Details, catalog, retention plan and job history.
+function sectionsOf(page, app, catalog, plan, jobs) {
+  const catalogRows = catalog.items.map((b) => el('tr', { dataset: { backup: b.id } },
+    td('Created', when(b.created_at)), td('Size', bytes(b.size)),
+    td('SHA-256', el('code', { class: 'sha' }, b.sha256)), td('Status', b.status),
+    td('Verified', b.verified_at ? relTime(b.verified_at) : '–'), td('', downloadButton(page, b))));
+  const planRows = plan.decisions.map((d) => el('tr', {},
+    td('Backup', el('code', {}, d.backup_id)), td('Created', when(d.created_at)),
+    td('Decision', d.keep ? 'keep' : 'delete'), td('Reasons', d.reasons.join(', ') || '–')));
+  return [
+    el('h2', {}, 'Details'), details(app),
+    el('h2', {}, 'Backups'), table('catalog', ['Created', 'Size', 'SHA-256', 'Status', 'Verified', ''], catalogRows, 'No backups yet.'),
+    el('h2', {}, 'Retention plan'), el('p', { class: 'hint' }, 'Policy ' + JSON.stringify(plan.policy) + ' in ' + plan.timezone),
+    table('retention', ['Backup', 'Created', 'Decision', 'Reasons'], planRows, 'Nothing to plan yet.'),
+    el('h2', {}, 'Jobs'), table('jobs', ['Created', 'Kind', 'State', 'Duration', 'Error'], historyRows(jobs.items), 'No jobs yet.')];
+}
+
 export async function renderApp(main, name, live) {
   const status = el('p', { class: 'status-line', id: 'action-status', role: 'status' });
   const liveBox = el('div', { id: 'live-job', class: 'card', 'aria-live': 'polite' });
@@ -70,6 +162,7 @@ export async function renderApp(main, name, live) {
       say(e.problem && e.problem.code ? e.message + ' (' + e.problem.code + ')' : e.message, true);
     }
   };
+  const page = { say, act, confirmBox, app: null, load: () => load() };
 
   function drawLive() {
     const cancel = document.getElementById('cancel');
@@ -88,76 +181,6 @@ export async function renderApp(main, name, live) {
       el('span', { class: 'progress-text', id: 'live-text' }, text), bar);
   }
 
-  function downloadButton(b) {
-    return el('button', {
-      type: 'button', class: 'download', dataset: { backup: b.id },
-      onclick: () => act(async () => {
-        const link = await api('POST', '/api/backups/' + enc(b.id) + '/download-url');
-        // The browser fetches the bytes straight to disk; they never pass through this script.
-        const a = el('a', { href: link.url, download: b.name, hidden: true });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        say('Download of ' + b.name + ' started (the link is valid until ' + when(link.expires_at) + ').');
-      }),
-    }, 'Download');
-  }
-
-  function editForm() {
-    const f = (id, label, value, hint) => [el('label', { for: id }, label, hint ? el('span', { class: 'hint' }, ' ' + hint) : null),
-      el('input', { id, name: id.replace('edit-', ''), value: value ?? '' }), el('div', { class: 'field-error', id: id + '-error' })];
-    const form = el('form', { class: 'card', id: 'edit-form', novalidate: true },
-      el('h2', {}, 'Edit ' + app.name),
-      f('edit-url', 'URL', app.url), f('edit-schedule', 'Schedule', app.schedule, '(cron)'),
-      f('edit-timezone', 'Time zone', app.timezone), f('edit-retention', 'Retention', JSON.stringify(app.retention), '(JSON)'),
-      f('edit-token', 'New token', '', '(leave empty to keep it)'),
-      el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Save'),
-        el('button', { type: 'button', onclick: () => form.remove() }, 'Close')));
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      act(async () => {
-        form.querySelectorAll('.field-error').forEach((n) => (n.textContent = ''));
-        const patch = {};
-        const get = (k) => form.querySelector('#edit-' + k).value.trim();
-        if (get('url') !== app.url) patch.url = get('url');
-        if (get('schedule') !== app.schedule) patch.schedule = get('schedule');
-        if (get('timezone') !== app.timezone) patch.timezone = get('timezone');
-        if (get('token')) patch.token = get('token');
-        try {
-          const r = JSON.parse(get('retention'));
-          if (JSON.stringify(r) !== JSON.stringify(app.retention)) patch.retention = r;
-        } catch {
-          form.querySelector('#edit-retention-error').textContent = 'Not valid JSON, e.g. {"daily": 7, "weekly": 4}';
-          return;
-        }
-        try {
-          await api('PATCH', '/api/apps/' + enc(app.name), patch);
-        } catch (err) {
-          const field = err instanceof ApiError && err.problem.field;
-          const slot = field && form.querySelector('#edit-' + field + '-error');
-          if (!slot) throw err;
-          slot.textContent = err.message;
-          return;
-        }
-        say('Saved.');
-        await load();
-      });
-    });
-    return form;
-  }
-
-  function confirmDelete() {
-    replace(confirmBox, el('div', { class: 'confirm', role: 'alertdialog', 'aria-labelledby': 'confirm-title' },
-      el('p', { id: 'confirm-title' }, 'Delete ' + app.name + '? Its queued and running jobs are cancelled; its backups stay, as orphaned catalog entries.'),
-      el('div', { class: 'actions' },
-        el('button', { type: 'button', class: 'danger', id: 'confirm-delete', onclick: () => act(async () => {
-          await api('DELETE', '/api/apps/' + enc(app.name));
-          location.hash = '#/';
-        }) }, 'Yes, delete ' + app.name),
-        el('button', { type: 'button', id: 'keep', onclick: () => replace(confirmBox) }, 'Keep it'))));
-    confirmBox.querySelector('#keep').focus();
-  }
-
   async function load() {
     const [a, catalog, plan, jobs] = await Promise.all([
       api('GET', '/api/apps/' + enc(name)),
@@ -166,20 +189,9 @@ export async function renderApp(main, name, live) {
       api('GET', '/api/jobs?limit=30&app=' + enc(name)),
     ]);
     app = a;
+    page.app = a;
     activeJob = jobs.items.find((j) => j.state === 'running' || j.state === 'queued') || null;
-    const catalogRows = catalog.items.map((b) => el('tr', { dataset: { backup: b.id } },
-      td('Created', when(b.created_at)), td('Size', bytes(b.size)),
-      td('SHA-256', el('code', { class: 'sha' }, b.sha256)), td('Status', b.status),
-      td('Verified', b.verified_at ? relTime(b.verified_at) : '–'), td('', downloadButton(b))));
-    const planRows = plan.decisions.map((d) => el('tr', {},
-      td('Backup', el('code', {}, d.backup_id)), td('Created', when(d.created_at)),
-      td('Decision', d.keep ? 'keep' : 'delete'), td('Reasons', d.reasons.join(', ') || '–')));
-    replace(sections,
-      el('h2', {}, 'Details'), details(app),
-      el('h2', {}, 'Backups'), table('catalog', ['Created', 'Size', 'SHA-256', 'Status', 'Verified', ''], catalogRows, 'No backups yet.'),
-      el('h2', {}, 'Retention plan'), el('p', { class: 'hint' }, 'Policy ' + JSON.stringify(plan.policy) + ' in ' + plan.timezone),
-      table('retention', ['Backup', 'Created', 'Decision', 'Reasons'], planRows, 'Nothing to plan yet.'),
-      el('h2', {}, 'Jobs'), table('jobs', ['Created', 'Kind', 'State', 'Duration', 'Error'], historyRows(jobs.items), 'No jobs yet.'));
+    replace(sections, ...sectionsOf(page, a, catalog, plan, jobs));
     drawLive();
   }
 
@@ -198,11 +210,11 @@ export async function renderApp(main, name, live) {
     el('button', { type: 'button', id: 'edit', onclick: () => {
       const old = document.getElementById('edit-form');
       if (old) old.remove();
-      const form = editForm();
+      const form = editForm(page);
       confirmBox.before(form);
       form.querySelector('input').focus();
     } }, 'Edit'),
-    el('button', { type: 'button', class: 'danger', id: 'delete', onclick: confirmDelete }, 'Delete'));
+    el('button', { type: 'button', class: 'danger', id: 'delete', onclick: () => confirmDelete(page) }, 'Delete'));
 
   replace(main, el('p', {}, el('a', { href: '#/' }, '← Overview')), el('h1', {}, name), actions, status, confirmBox, liveBox, sections);
   let reload = null;
