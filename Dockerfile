@@ -8,10 +8,10 @@
 
 FROM debian:12 AS build
 ARG DEBIAN_FRONTEND=noninteractive
-# The same Debian packages scripts/test.sh installs.
+# The same Debian packages scripts/test.sh installs (python3 embeds the dashboard, web/).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      g++ cmake ninja-build \
+      g++ cmake ninja-build python3 \
       libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev \
       libssl-dev zlib1g-dev libsqlitecpp-dev libhowardhinnant-date-dev catch2 \
  && rm -rf /var/lib/apt/lists/*

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "respaldo/api/api.hpp"
+#include "respaldo/api/event_hub.hpp"
 #include "respaldo/config/bootstrap.hpp"
 #include "respaldo/config/config.hpp"
 #include "respaldo/contract/client.hpp"
@@ -218,13 +219,27 @@ void open_notifications(const serve_config& cfg, asio::io_context& io,
   n.box->on_enqueued([loop = n.loop.get()] { loop->wake(); });
 }
 
+// Every event goes to the notification outbox and to the live stream.
+class event_tee final : public event_sink {
+ public:
+  event_tee(event_sink& a, event_sink& b) : a_(a), b_(b) {}
+  void publish(const event_record& e) override {
+    a_.publish(e);
+    b_.publish(e);
+  }
+
+ private:
+  event_sink& a_;
+  event_sink& b_;
+};
+
 // First signal: stop taking work, drain the server and the jobs, then stop the io_context.
 // A second signal means "now": the store is consistent after every statement and jobs left
 // running are recovered at the next start.
 void on_shutdown_signal(asio::signal_set& signals, asio::io_context& io, const serve_config& cfg,
                         logger& log, scheduler& schedules, prober& probes,
                         freshness_monitor& freshness, http_server& server, job_runner& runner,
-                        delivery_loop& deliveries) {
+                        delivery_loop& deliveries, event_hub& events) {
   auto on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log.info("shutting down", {{"signal", sig}});
@@ -233,6 +248,7 @@ void on_shutdown_signal(asio::signal_set& signals, asio::io_context& io, const s
     deliveries.stop();  // pending rows stay in the store for the next start
     freshness.stop();
     auto stop = [&]() -> asio::awaitable<void> {
+      events.close();  // open event streams end; their connections then close like the others
       co_await server.shutdown(cfg.shutdown_grace);
       co_await runner.shutdown(cfg.shutdown_grace);
       io.stop();
@@ -269,11 +285,17 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   };
   scheduler schedules(io.get_executor(), *st.db, enqueue, system_wall_clock(), schedule_opts, log,
                       stats);
-  runner.set_event_sink(notify.box.get());
+  event_hub_options event_opts;
+  event_opts.heartbeat = cfg.events_heartbeat;
+  event_opts.max_subscribers = cfg.max_event_streams;
+  event_hub events(io.get_executor(), event_opts, log);
+  event_tee sink(*notify.box, events);
+  runner.on_job_change([&events](const job_record& job) { events.job_changed(job); });
+  runner.set_event_sink(&sink);
   freshness_monitor_options fresh_opts;
   fresh_opts.default_timezone = cfg.timezone;
   freshness_monitor freshness(io.get_executor(), *st.db, system_wall_clock(), fresh_opts, log);
-  freshness.set_event_sink(notify.box.get());
+  freshness.set_event_sink(&sink);
   runner.on_finished([&schedules, &freshness](const job_record& job) {
     schedules.job_finished(job);
     freshness.app_changed(job.app);
@@ -281,8 +303,9 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   prober_options probe_opts;
   probe_opts.interval = cfg.probe_interval;
   prober probes(io.get_executor(), *st.db, *st.tokens, *contract, probe_opts, log, stats);
-  probes.set_event_sink(notify.box.get());
-  auto app_changed = [&schedules, &probes, &freshness](const std::string& app) {
+  probes.set_event_sink(&sink);
+  auto app_changed = [&schedules, &probes, &freshness, &events](const std::string& app) {
+    events.app_changed(app);
     schedules.app_changed(app);
     probes.app_changed(app);
     freshness.app_changed(app);
@@ -291,6 +314,9 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
                         st.token.token, cfg.timezone, &runner, &backups, app_changed};
   services.app_addresses = &app_addresses;
   services.notifications = notify.box.get();
+  services.events = &events;
+  services.download_link_ttl =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.download_link_ttl);
   services.metrics_token = st.metrics_token;
   describe_backup_metrics(stats, *st.db, system_wall_clock(), cfg.timezone);
   api rest(services);
@@ -329,7 +355,7 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
             {"storage", std::string(to_string(backups.kind()))},
             {"version", RESPALDO_VERSION}});
   on_shutdown_signal(signals, io, cfg, log, schedules, probes, freshness, server, runner,
-                     *notify.loop);
+                     *notify.loop, events);
   io.run();
   blocking.join();
   log.info("stopped");

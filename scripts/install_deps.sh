@@ -15,6 +15,8 @@ packages=(
   tar postgresql-15 postgresql-client-15
   # ... and a real MariaDB server (mariadb-install-db, mariadbd, mariadb-dump, the client).
   mariadb-server mariadb-client
+  # The dashboard's browser test (test/browser/) drives Debian's headless Chromium.
+  chromium
   # The sanitizer build and the fuzz targets (scripts/test.sh --sanitize, scripts/fuzz.sh).
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )

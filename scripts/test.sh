@@ -30,11 +30,14 @@ else
 fi
 cmake --build "${build_dir}" -j "$(nproc)"
 if ((sanitize)); then
-  # The OpenAPI lint, the alert rules and the doubles' self-tests run no respaldo code. The
-  # PostgreSQL and MariaDB round trips spend their time in the database servers; the agent and
-  # drill code they drive is run under the sanitizers by integration.agent_test and the unit tests.
+  # The OpenAPI lint, the alert rules, the doubles' self-tests and the browser test (its server
+  # paths are the black-box tests' own) run no new respaldo code. The PostgreSQL and MariaDB
+  # round trips spend their time in the database servers; the agent and drill code they drive is
+  # run under the sanitizers by integration.agent_test and the unit tests.
   ctest --test-dir "${build_dir}" --output-on-failure -j 2 \
-    -E '^((proto|monitoring|doubles)\.|integration\.agent_(postgres|mariadb)_test$)' "$@"
+    -E '^((proto|monitoring|doubles|browser)\.|integration\.agent_(postgres|mariadb)_test$)' "$@"
 else
+  # playwright-core for the browser test, from the lockfile; it drives Debian's chromium.
+  (cd test/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --no-update-notifier --silent)
   ctest --test-dir "${build_dir}" --output-on-failure -j 2 "$@"
 fi

@@ -7,6 +7,7 @@
 
 #include "context.hpp"
 #include "respaldo/core/metrics.hpp"
+#include "respaldo/crypto/crypto.hpp"
 #include "respaldo/http/problem.hpp"
 #include "routes.hpp"
 
@@ -15,7 +16,7 @@ namespace respaldo {
 namespace asio = boost::asio;
 
 struct api::impl {
-  explicit impl(api_services s) : ctx{std::move(s)} {}
+  explicit impl(api_services s) : ctx{std::move(s), download_signer(random_token(32))} {}
   api_detail::api_context ctx;
   router table;
 

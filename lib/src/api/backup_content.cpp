@@ -1,9 +1,13 @@
 // GET /api/backups/{id}/content: streams a stored backup, re-checking its size and checksum.
+#include <cctype>
 #include <memory>
 #include <vector>
 
 #include "context.hpp"
+#include "respaldo/core/clock.hpp"
+#include "respaldo/core/error.hpp"
 #include "respaldo/core/log.hpp"
+#include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/crypto.hpp"
 #include "respaldo/http/problem.hpp"
 #include "respaldo/storage/storage.hpp"
@@ -53,10 +57,74 @@ http_response download_failure(const std::string& id, const failure& f) {
                  "could not read backup " + id + " from storage: " + f.message);
 }
 
+// A path segment with everything but unreserved characters percent-encoded (RFC 3986).
+std::string path_segment(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A content request carrying `sig`: the signature must be valid for this backup and unexpired
+// (403 otherwise; the signature is never repeated).
+std::optional<http_response> refuse_bad_signature(const api_context& ctx, const http_request& req,
+                                                  const std::string& id) {
+  auto sig = req.query_param("sig");
+  if (!sig) return std::nullopt;
+  switch (ctx.links.check(id, *sig, ctx.svc.clock.now())) {
+    case link_verdict::valid:
+      return std::nullopt;
+    case link_verdict::expired:
+      return problem(403, code_name(errc::link_expired),
+                     "this download link has expired; ask for a new one with POST "
+                     "/api/backups/" +
+                         id + "/download-url");
+    case link_verdict::malformed:
+    case link_verdict::wrong:
+      break;
+  }
+  return problem(403, code_name(errc::invalid_signature),
+                 "the download link's signature is not valid for backup " + id +
+                     "; ask for a new one with POST /api/backups/" + id + "/download-url");
+}
+
 }  // namespace
+
+bool is_signed_content_request(const http_request& req) {
+  constexpr std::string_view prefix = "/api/backups/", suffix = "/content";
+  const std::string_view p = req.path;
+  if (req.method != "GET" || !req.query_param("sig")) return false;
+  if (p.size() <= prefix.size() + suffix.size() || p.rfind(prefix, 0) != 0) return false;
+  if (p.substr(p.size() - suffix.size()) != suffix) return false;
+  const auto id = p.substr(prefix.size(), p.size() - prefix.size() - suffix.size());
+  return id.find('/') == std::string_view::npos;
+}
+
+handler_result backup_download_url(api_context& ctx, http_request& req) {
+  const auto& id = req.param("id");
+  auto found = ctx.svc.db.get_backup(id);
+  if (!found) co_return store_failure();
+  if (!*found) co_return backup_not_found(id);
+  const auto expires = ctx.svc.clock.now() + ctx.svc.download_link_ttl;
+  const std::string url =
+      "/api/backups/" + path_segment(id) + "/content?sig=" + ctx.links.sign(id, expires);
+  auto res = json_response(
+      200, boost::json::object{{"url", url}, {"expires_at", format_rfc3339_utc(expires)}});
+  res.set_header("Cache-Control", "no-store");
+  co_return res;
+}
 
 handler_result backup_content(api_context& ctx, http_request& req) {
   const auto& id = req.param("id");
+  if (auto refused = refuse_bad_signature(ctx, req, id)) co_return std::move(*refused);
   auto found = ctx.svc.db.get_backup(id);
   if (!found) co_return store_failure();
   if (!*found) co_return backup_not_found(id);
@@ -73,6 +141,8 @@ handler_result backup_content(api_context& ctx, http_request& req) {
   res.set_header("X-Size", std::to_string(b.size));
   res.set_header("X-Format", b.format);
   res.set_header("Content-Disposition", "attachment; filename=\"" + b.name + "\"");
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("Referrer-Policy", "no-referrer");
   res.stream_length = b.size;
   auto src = std::shared_ptr<storage_download>(std::move(*download));
   logger* log = &ctx.svc.log;

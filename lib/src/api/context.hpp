@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "respaldo/api/api.hpp"
+#include "respaldo/api/download_link.hpp"
 #include "respaldo/api/validation.hpp"
 #include "respaldo/http/message.hpp"
 
@@ -29,6 +30,8 @@ using or_response = boost::system::result<T, http_response>;
 
 struct api_context {
   api_services svc;
+  // Signs the links of POST /api/backups/{id}/download-url (a key of this process only).
+  download_signer links;
 
   // Tells the scheduler (when wired) that an app was created, changed or deleted.
   void app_changed(const std::string& name) const {
@@ -107,6 +110,14 @@ handler_result delete_backup(api_context& ctx, http_request& req);
 handler_result backup_content(api_context& ctx, http_request& req);
 // drills.cpp
 handler_result report_drill(api_context& ctx, http_request& req);
+handler_result backup_download_url(api_context& ctx, http_request& req);
+// The content route with a `sig` query parameter: the signature stands in for the admin token.
+bool is_signed_content_request(const http_request& req);
+// ui.cpp (the dashboard)
+handler_result ui_index(api_context& ctx, http_request& req);
+handler_result ui_asset(api_context& ctx, http_request& req);
+// events.cpp
+handler_result stream_events(api_context& ctx, http_request& req);
 // notifiers.cpp
 handler_result create_notifier(api_context& ctx, http_request& req);
 handler_result list_notifiers(api_context& ctx, http_request& req);

@@ -5,7 +5,9 @@
 namespace respaldo::api_detail {
 
 std::span<const route_entry> route_table() {
-  static constexpr std::array<route_entry, 26> table = {{
+  static constexpr std::array<route_entry, 30> table = {{
+      {"GET", "/", &ui_index},
+      {"GET", "/ui/{file}", &ui_asset},
       {"GET", "/healthz", &healthz},
       {"GET", "/readyz", &readyz},
       {"GET", "/metrics", &metrics_text},
@@ -25,6 +27,7 @@ std::span<const route_entry> route_table() {
       {"DELETE", "/api/backups/{id}", &delete_backup},
       {"GET", "/api/backups/{id}/content", &backup_content},
       {"POST", "/api/backups/{id}/drills", &report_drill},
+      {"POST", "/api/backups/{id}/download-url", &backup_download_url},
       {"POST", "/api/notifiers", &create_notifier},
       {"GET", "/api/notifiers", &list_notifiers},
       {"GET", "/api/notifiers/{name}", &get_notifier},
@@ -32,6 +35,7 @@ std::span<const route_entry> route_table() {
       {"DELETE", "/api/notifiers/{name}", &delete_notifier},
       {"POST", "/api/notifiers/{name}/test", &test_notifier},
       {"GET", "/api/notifiers/{name}/deliveries", &list_deliveries},
+      {"GET", "/api/events", &stream_events},
   }};
   return table;
 }

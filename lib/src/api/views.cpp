@@ -5,6 +5,7 @@
 #include "respaldo/core/time_format.hpp"
 #include "respaldo/crypto/token_seal.hpp"
 #include "respaldo/jobs/freshness.hpp"
+#include "respaldo/plan/cron.hpp"
 #include "respaldo/plan/retention.hpp"
 
 namespace respaldo::api_detail {
@@ -59,6 +60,22 @@ void add_freshness(json::object& o, const api_services& svc, const app_record& a
       time_or_null(activity ? activity->newest_good_backup_at : std::nullopt);
 }
 
+// The next five fire times of the schedule in the app's zone (with its offset), for people.
+json::array next_runs_json(const std::string& schedule, const std::string& zone, sys_seconds now) {
+  json::array out;
+  const auto cron = cron_schedule::parse(schedule);
+  if (!cron) return out;
+  const auto* tz = find_time_zone(zone);
+  sys_seconds after = now;
+  for (int i = 0; i < 5; ++i) {
+    const auto next = cron->next_after(after, tz);
+    if (!next) break;
+    out.emplace_back(tz ? format_rfc3339_local(*next, tz) : format_rfc3339_utc(*next));
+    after = *next;
+  }
+  return out;
+}
+
 }  // namespace
 
 json::object backup_json(const backup_record& b, bool orphaned) {
@@ -103,6 +120,8 @@ json::object app_json(const api_services& svc, const app_record& a, const app_ac
   o["created_at"] = format_rfc3339_utc(a.created_at);
   o["updated_at"] = format_rfc3339_utc(a.updated_at);
   o["next_run_at"] = time_or_null(a.next_run_at);
+  o["next_runs"] = next_runs_json(
+      a.schedule, a.timezone.empty() ? svc.default_timezone : a.timezone, svc.clock.now());
   o["last_run_at"] = time_or_null(a.last_run_at);
   o["last_success_at"] = time_or_null(a.last_success_at);
   o["health"] = health_json(a.health);

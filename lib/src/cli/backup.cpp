@@ -84,12 +84,29 @@ int report_outcome(const client_settings& s, const std::string& job_id, const js
   return client_exit_failed;
 }
 
+// Prints the job's changes as GET /api/events streams them, until it is over, the deadline passes
+// or the stream cannot be had (an older server, too many streams, a dropped connection); the
+// polling that follows then reads the outcome, or carries on where the stream left off.
+void follow_live(const client_settings& s, client_transport& api, const std::string& job_id,
+                 std::optional<steady_clock::time_point> deadline, progress_printer& printer) {
+  auto on_job = [&](const std::string& body) {
+    auto job = parse_object(body);
+    if (!job || text(*job, "id") != job_id) return true;
+    const std::string state = text(*job, "state");
+    if (final_state(state)) return false;
+    if (!s.json) printer.show(*job, state);
+    return true;
+  };
+  api.follow_job(job_id, on_job, deadline);
+}
+
 // Follows a job until it is over or `deadline` passes; prints state, phase and progress changes
 // (text mode) and the outcome.
 int wait_for_job(const client_settings& s, client_transport& api, const std::string& job_id,
                  std::optional<steady_clock::time_point> deadline, milliseconds timeout,
                  std::ostream& out, std::ostream& err) {
   progress_printer printer(out);
+  follow_live(s, api, job_id, deadline, printer);
   milliseconds interval(200);
   int unreachable = 0;
   json::object job;

@@ -3,9 +3,13 @@
 #include "respaldo/cli/transport.hpp"
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cctype>
@@ -127,6 +131,86 @@ asio::awaitable<download_result> download_to(http_client& client, const http_ori
   co_return out;
 }
 
+// Splits a text/event-stream into its events: the `event:` name and the `data:` text of each.
+class sse_reader {
+ public:
+  // Feeds bytes; calls on_event(type, data) per complete event; false when it asked to stop.
+  template <class F>
+  bool feed(std::string_view bytes, F&& on_event) {
+    pending_.append(bytes);
+    for (std::size_t end; (end = pending_.find("\n\n")) != std::string::npos;) {
+      std::string type = "message", data;
+      std::string_view frame(pending_.data(), end);
+      while (!frame.empty()) {
+        const auto nl = frame.find('\n');
+        const auto line = frame.substr(0, nl);
+        frame = nl == std::string_view::npos ? std::string_view() : frame.substr(nl + 1);
+        if (line.rfind("event: ", 0) == 0) type = std::string(line.substr(7));
+        if (line.rfind("data: ", 0) == 0) data += line.substr(6);
+      }
+      pending_.erase(0, end + 2);
+      if (!data.empty() && !on_event(type, data)) return false;
+    }
+    return pending_.size() < 1024 * 1024;  // one event never gets this large
+  }
+
+ private:
+  std::string pending_;
+};
+
+// One read of the stream, given up at `deadline` (the connection is then dropped).
+asio::awaitable<outcome<std::size_t>> read_until(
+    http_connection& conn, asio::mutable_buffer buf,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (!deadline) co_return co_await conn.read_body_some(buf);
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, *deadline);
+  auto read = conn.read_body_some(buf);
+  auto wait = timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  auto race = std::move(read) || std::move(wait);
+  auto won = co_await std::move(race);
+  if (won.index() == 1) co_return failure{make_error_code(errc::timeout), "deadline"};
+  co_return std::get<0>(std::move(won));
+}
+
+asio::awaitable<api_reply> follow_events(
+    http_client& client, const http_origin& origin, http_client_request events,
+    http_client_request job, std::function<bool(const std::string&)> on_job,
+    std::optional<std::chrono::steady_clock::time_point> deadline) {
+  api_reply out;
+  auto sent = co_await http_send(client, origin, events);
+  if (!sent) {
+    out.failure = describe(sent.error());
+    co_return out;
+  }
+  out.reached = true;
+  out.status = sent->head.status;
+  http_connection& conn = *sent->conn;
+  if (out.status != 200) {
+    if (auto body = co_await conn.read_body_all(json_limit)) out.body = std::move(*body);
+    co_return out;
+  }
+  sse_reader reader;
+  std::vector<char> buf(16 * 1024);
+  bool go_on = true;
+  while (go_on) {
+    auto n = co_await read_until(conn, asio::buffer(buf), deadline);
+    if (!n || *n == 0) break;
+    bool snapshot = false;
+    go_on = reader.feed(std::string_view(buf.data(), *n),
+                        [&](const std::string& type, const std::string& data) {
+                          if (type == "ready" || type == "reset") snapshot = true;
+                          return type != "job" || on_job(data);
+                        });
+    if (go_on && snapshot) {
+      // Subscribed: the job as it is now; every later change arrives as an event.
+      auto now = co_await exchange(client, origin, job);
+      if (now.reached && now.status == 200) go_on = on_job(now.body);
+    }
+  }
+  co_return out;
+}
+
 // Runs one coroutine to completion on `io` (the only place the io_context runs).
 template <class T>
 T run(asio::io_context& io, asio::awaitable<T> task) {
@@ -156,6 +240,15 @@ class http_transport final : public client_transport {
     if (!content_type.empty()) req.headers.push_back({"Content-Type", std::move(content_type)});
     req.body = body;
     return run(io_, exchange(client_, settings_.origin, req));
+  }
+
+  api_reply follow_job(const std::string& job_id,
+                       const std::function<bool(const std::string& json)>& on_job,
+                       std::optional<std::chrono::steady_clock::time_point> deadline) override {
+    http_client_request events = request("GET", "/api/events");
+    events.headers.back().value = "text/event-stream";
+    return run(io_, follow_events(client_, settings_.origin, events,
+                                  request("GET", "/api/jobs/" + encode(job_id)), on_job, deadline));
   }
 
   download_result download(const std::string& path, int fd,

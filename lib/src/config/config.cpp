@@ -70,7 +70,8 @@ struct raw_flags {
   std::string listen, chunk_size, retry_base, retry_max, connect_timeout, read_timeout,
       job_deadline, deferred_poll_max, jitter, probe_interval, max_body, request_timeout,
       shutdown_grace, progress_interval, max_backup_size, config_file, app_networks,
-      notify_retry_base, notify_retry_max, notify_timeout, hash_threads;
+      notify_retry_base, notify_retry_max, notify_timeout, hash_threads, events_heartbeat,
+      download_link_ttl;
 };
 
 // A refused flag: its name (without dashes) and what is wrong with its value.
@@ -127,7 +128,10 @@ po::options_description describe_serve_options(serve_config& cfg, raw_flags& raw
     ("max-body-bytes", po::value(&raw.max_body)->default_value("1MiB")->value_name("SIZE"), "largest API request body")
     ("max-connections-per-client", po::value(&cfg.max_connections_per_client)->default_value(64)->value_name("N"), "open API connections one client address may hold")
     ("request-timeout", po::value(&raw.request_timeout)->default_value("30s")->value_name("DURATION"), "reading a request and producing its response")
-    ("shutdown-grace", po::value(&raw.shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM");
+    ("shutdown-grace", po::value(&raw.shutdown_grace)->default_value("10s")->value_name("DURATION"), "time in-flight requests get on SIGTERM")
+    ("events-heartbeat", po::value(&raw.events_heartbeat)->default_value("15s")->value_name("DURATION"), "interval of the heartbeat comment on idle GET /api/events streams")
+    ("download-link-ttl", po::value(&raw.download_link_ttl)->default_value("5m")->value_name("DURATION"), "lifetime of the signed links of POST /api/backups/{id}/download-url, 1s to 1d")
+    ("max-event-streams", po::value(&cfg.max_event_streams)->default_value(32)->value_name("N"), "GET /api/events streams open at once, 1 to 1024 (503 above)");
   // clang-format on
   return general;
 }
@@ -166,6 +170,8 @@ flag_problem check_choices(serve_config& cfg, const raw_flags& raw) {
     return flag_error("max-connections-per-client",
                       "expected 1 to 1024 (the server's connection cap)");
   if (cfg.data_dir.empty()) return flag_error("data-dir", "must not be empty");
+  if (cfg.max_event_streams < 1 || cfg.max_event_streams > 1024)
+    return flag_error("max-event-streams", "expected 1 to 1024");
   if (cfg.notify_max_pending < 1 || cfg.notify_max_pending > 1'000'000)
     return flag_error("notify-max-pending", "expected 1 to 1000000");
   if (!cfg.public_url.empty()) {
@@ -234,13 +240,19 @@ flag_problem read_sizes_and_durations(serve_config& cfg, const raw_flags& raw) {
         duration_flag{"shutdown-grace", raw.shutdown_grace, cfg.shutdown_grace, true},
         duration_flag{"notify-retry-base", raw.notify_retry_base, cfg.notify_retry_base, false},
         duration_flag{"notify-retry-max", raw.notify_retry_max, cfg.notify_retry_max, false},
-        duration_flag{"notify-timeout", raw.notify_timeout, cfg.notify_timeout, false}}) {
+        duration_flag{"notify-timeout", raw.notify_timeout, cfg.notify_timeout, false},
+        duration_flag{"events-heartbeat", raw.events_heartbeat, cfg.events_heartbeat, false},
+        duration_flag{"download-link-ttl", raw.download_link_ttl, cfg.download_link_ttl, false}}) {
     auto v = parse_duration(d.text);
     if (!v || (!d.zero_ok && v->count() == 0))
       return flag_error(
           d.name, "expected a duration such as 500ms, 30s, 5m, 2h or 1d, got \"" + d.text + "\"");
     d.out = *v;
   }
+  if (cfg.download_link_ttl < std::chrono::seconds(1) ||
+      cfg.download_link_ttl > std::chrono::hours(24) || cfg.download_link_ttl.count() % 1000 != 0)
+    return flag_error("download-link-ttl", "expected whole seconds from 1s to 1d, got \"" +
+                                               raw.download_link_ttl + "\"");
   return std::nullopt;
 }
 

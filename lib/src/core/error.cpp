@@ -97,6 +97,14 @@ constexpr std::string_view name_of(errc e) noexcept {
       return "export_command_failed";
     case errc::range_not_satisfiable:
       return "range_not_satisfiable";
+    case errc::too_many_event_streams:
+      return "too_many_event_streams";
+    case errc::events_unavailable:
+      return "events_unavailable";
+    case errc::invalid_signature:
+      return "invalid_signature";
+    case errc::link_expired:
+      return "link_expired";
   }
   return "internal_error";
 }

@@ -257,8 +257,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
              rec != http::error::partial_message)
       refusal = bad_request(400, "bad_request", "malformed HTTP request body");
     if (refusal) {
-      co_await write_simple(stream, *refusal, req.method, req.target, remote, started,
-                            req.request_id);
+      // The path alone: a query may hold a secret (a download link's signature).
+      const std::string path = req.target.substr(0, req.target.find('?'));
+      co_await write_simple(stream, *refusal, req.method, path, remote, started, req.request_id);
       co_await drain(stream);
     }
     co_return false;

@@ -77,7 +77,9 @@ void publish_outcome(const job_context& ctx, const job_record& job) {
 }  // namespace
 
 void job_context::save(const job_record& job) {
-  if (auto done = db.save_job_progress(job); !done)
+  auto done = db.save_job_progress(job);
+  if (done) job_changed(job);
+  if (!done)
     log.error("could not persist job progress",
               {{"app", job.app},
                {"job_id", job.id},
@@ -86,6 +88,7 @@ void job_context::save(const job_record& job) {
 
 bool job_context::end(const job_record& job) {
   auto done = db.end_job_attempt(job);
+  if (done) job_changed(job);
   if (!done)
     log.error("could not persist the end of the job", {{"app", job.app},
                                                        {"job_id", job.id},
@@ -198,6 +201,7 @@ struct job_runner::impl : std::enable_shared_from_this<impl> {
       if (!started)
         ctx.log.error("could not persist the job's start", {{"app", job.app}, {"job_id", job.id}});
       job = std::move(next);
+      ctx.job_changed(job);
       return true;
     }
     ctx.log.info("job not started",
@@ -383,6 +387,7 @@ outcome<job_record> job_runner::enqueue(const app_record& app, job_kind kind, jo
   job_record job = impl_->ctx.new_job(app.name, kind, trigger);
   job.backup_id = backup_id;
   if (!impl_->ctx.db.insert_job(job)) return fail(errc::store_error, "the job could not be saved");
+  impl_->ctx.job_changed(job);
   impl_->notify();
   return job;
 }
@@ -411,6 +416,10 @@ asio::awaitable<outcome<void>> job_runner::remove_backup(const backup_record& b)
 
 void job_runner::on_finished(std::function<void(const job_record&)> hook) {
   impl_->finished_hooks.push_back(std::move(hook));
+}
+
+void job_runner::on_job_change(std::function<void(const job_record&)> hook) {
+  impl_->ctx.changed = std::move(hook);
 }
 
 void job_runner::set_event_sink(event_sink* sink) {

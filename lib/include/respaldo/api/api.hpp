@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,7 @@ class wall_clock;
 struct app_record;
 struct address_policy;
 class outbox;
+class event_hub;
 
 struct api_services {
   store& db;
@@ -42,6 +44,10 @@ struct api_services {
   // Notifications: test deliveries go through it (null: POST .../test answers 503).
   outbox* notifications = nullptr;
   std::size_t max_notifiers = 64;
+  // Lifetime of the links of POST /api/backups/{id}/download-url (--download-link-ttl).
+  std::chrono::seconds download_link_ttl{300};
+  // GET /api/events streams from it (null: 503 events_unavailable).
+  event_hub* events = nullptr;
   // Empty: /metrics is open; else it requires this bearer token (the admin token does not open
   // it unless they are the same).
   std::string metrics_token = std::string();

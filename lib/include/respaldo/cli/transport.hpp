@@ -3,8 +3,11 @@
 // to the library's shared exchange helper without touching them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -44,6 +47,20 @@ class client_transport {
   // Streams the body of a GET into `fd`, hashing it on the way (never held in memory).
   virtual download_result download(const std::string& path, int fd,
                                    const std::string& partial_path) = 0;
+
+  // Follows job `job_id` live over GET /api/events: calls on_job with the job's JSON text once the
+  // stream is open (read with GET /api/jobs/ID then, so no change is missed) and with the data of
+  // every `job` event after it (of any job: the caller filters), until on_job returns false, the
+  // stream ends or `deadline` passes. The reply says whether a stream was opened (reached, status
+  // 200); without one the caller polls instead.
+  virtual api_reply follow_job(const std::string& job_id,
+                               const std::function<bool(const std::string& json)>& on_job,
+                               std::optional<std::chrono::steady_clock::time_point> deadline) {
+    (void)job_id, (void)on_job, (void)deadline;
+    api_reply r;
+    r.failure = "this transport cannot follow events";
+    return r;
+  }
 
   api_reply get(const std::string& path) { return call("GET", path, "", ""); }
 };

@@ -71,6 +71,11 @@ struct serve_config {
   unsigned max_connections_per_client = 64;
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};
+
+  // live events (GET /api/events)
+  std::chrono::milliseconds events_heartbeat{15'000};
+  std::size_t max_event_streams = 32;
+  std::chrono::milliseconds download_link_ttl{300'000};
 };
 
 // Outcome of parsing a command line: either a configuration, or text to print and an exit code

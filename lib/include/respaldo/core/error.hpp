@@ -65,6 +65,11 @@ enum class errc {
   spool_full,
   export_command_failed,
   range_not_satisfiable,
+  // live events and signed downloads (API problems)
+  too_many_event_streams,
+  events_unavailable,
+  invalid_signature,
+  link_expired,
 };
 
 const boost::system::error_category& error_category() noexcept;

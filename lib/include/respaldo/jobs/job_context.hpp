@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "respaldo/contract/client.hpp"
@@ -46,6 +47,8 @@ struct job_context {
   runner_options options;
   event_sink* events = nullptr;     // notifications (none in most tests)
   hash_workers* hashing = nullptr;  // --hash-threads; none: hashing on the io thread
+  // Told of every job row written (queued, started, progress, ended): the live event stream.
+  std::function<void(const job_record&)> changed = {};
 
   // Persists a running job's progress (never its state nor its cancel request); a failure is
   // logged (the job goes on, its row lags behind).
@@ -58,6 +61,9 @@ struct job_context {
   // Hands an event to the sink, if any; never blocks nor fails the job.
   void publish(const event_record& event) const {
     if (events) events->publish(event);
+  }
+  void job_changed(const job_record& job) const {
+    if (changed) changed(job);
   }
   // Whether `b` lives in the storage this server is configured for.
   bool stored_here(const backup_record& b) const;

@@ -47,6 +47,9 @@ class job_runner {
   // Called after a job reaches a final state (retention, scheduler bookkeeping).
   void on_finished(std::function<void(const job_record&)> hook);
 
+  // Called with every job row the runner writes (queued, started, progress, ended); one hook.
+  void on_job_change(std::function<void(const job_record&)> hook);
+
   std::size_t running_jobs() const;
 
   // Where job events go (backup.started / succeeded / failed, verify.failed, storage.quota,
