@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # respaldo in a container: a Debian 12 build stage and a slim runtime stage that carries only the
 # binary, its shared libraries, the time zone database and CA certificates.
 #
