@@ -318,6 +318,8 @@ int run_services(const serve_config& cfg, logger& log, state& st, asio::io_conte
   services.download_link_ttl =
       std::chrono::duration_cast<std::chrono::seconds>(cfg.download_link_ttl);
   services.metrics_token = st.metrics_token;
+  // From the key file, so a link outlives a restart and any server sharing the key accepts it.
+  services.download_link_key = st.box->derive_key("download-links");
   describe_backup_metrics(stats, *st.db, system_wall_clock(), cfg.timezone);
   api rest(services);
 

@@ -28,10 +28,22 @@ function details(app) {
     ['Health', [el('span', { class: 'badge ' + v.cls }, v.text), app.health && app.health.detail ? ' ' + app.health.detail : '']],
     ['Capabilities', caps ? [(caps.types || []).join(', '), caps.est_seconds !== undefined ? ' · about ' + duration(caps.est_seconds) : '', caps.est_size !== undefined ? ' · about ' + bytes(caps.est_size) : ''] : 'not probed yet'],
     ['Last good backup', app.last_success ? relTime(app.last_success.finished_at) + ' · ' + bytes(app.last_success.size) : 'never'],
+    ['Restore drill', drillText(app)],
     ['Stale after', app.stale_after + (app.stale ? ' (stale since ' + when(app.stale_since) + ')' : '')],
     ['Token', app.token_set ? 'set' : 'cannot be opened: PATCH a new one'],
   ];
   return el('dl', { class: 'details', id: 'details' }, items.flatMap(([k, val]) => [el('dt', {}, k), el('dd', {}, val)]));
+}
+
+// The newest drill (respaldo drill) and, when that one failed, the last that passed.
+function drillText(app) {
+  const d = app.last_drill;
+  if (!d) return 'never drilled';
+  const parts = [el('span', { class: 'badge ' + (d.passed ? 'ok' : 'bad') }, d.passed ? 'passed' : 'failed'),
+    ' ' + relTime(d.reported_at) + ' into ' + d.target];
+  if (!d.passed && d.error) parts.push(': ', el('span', { class: 'error-message' }, d.error));
+  if (!d.passed) parts.push(' · last passed ' + (app.last_drill_success_at ? relTime(app.last_drill_success_at) : 'never'));
+  return el('span', { id: 'drill' }, parts);
 }
 
 function errorCell(job) {
@@ -126,16 +138,19 @@ function confirmDelete(page) {
 
 // Details, catalog, retention plan and job history.
 function sectionsOf(page, app, catalog, plan, jobs) {
+  const drill = app.last_drill;
   const catalogRows = catalog.items.map((b) => el('tr', { dataset: { backup: b.id } },
     td('Created', when(b.created_at)), td('Size', bytes(b.size)),
     td('SHA-256', el('code', { class: 'sha' }, b.sha256)), td('Status', b.status),
-    td('Verified', b.verified_at ? relTime(b.verified_at) : '–'), td('', downloadButton(page, b))));
+    td('Verified', b.verified_at ? relTime(b.verified_at) : '–'),
+    td('Drilled', drill && drill.backup_id === b.id ? (drill.passed ? 'passed ' : 'failed ') + relTime(drill.reported_at) : '–'),
+    td('', downloadButton(page, b))));
   const planRows = plan.decisions.map((d) => el('tr', {},
     td('Backup', el('code', {}, d.backup_id)), td('Created', when(d.created_at)),
     td('Decision', d.keep ? 'keep' : 'delete'), td('Reasons', d.reasons.join(', ') || '–')));
   return [
     el('h2', {}, 'Details'), details(app),
-    el('h2', {}, 'Backups'), table('catalog', ['Created', 'Size', 'SHA-256', 'Status', 'Verified', ''], catalogRows, 'No backups yet.'),
+    el('h2', {}, 'Backups'), table('catalog', ['Created', 'Size', 'SHA-256', 'Status', 'Verified', 'Drilled', ''], catalogRows, 'No backups yet.'),
     el('h2', {}, 'Retention plan'), el('p', { class: 'hint' }, 'Policy ' + JSON.stringify(plan.policy) + ' in ' + plan.timezone),
     table('retention', ['Backup', 'Created', 'Decision', 'Reasons'], planRows, 'Nothing to plan yet.'),
     el('h2', {}, 'Jobs'), table('jobs', ['Created', 'Kind', 'State', 'Duration', 'Error'], historyRows(jobs.items), 'No jobs yet.')];

@@ -67,8 +67,10 @@ async function main() {
   {}, /listening (\d+)/, 'app double');
   const appUrl = 'http://127.0.0.1:' + double.port;
   const control = (settings) => fetch(appUrl + '/_control', { method: 'POST', body: JSON.stringify(settings) });
-  const rest = async (method, path) => {
-    const r = await fetch(base + path, { method, headers: { Authorization: 'Bearer ' + ADMIN } });
+  const rest = async (method, path, body) => {
+    const headers = { Authorization: 'Bearer ' + ADMIN };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     return r.json();
   };
 
@@ -153,6 +155,20 @@ async function main() {
     step('verify now: the verification is followed live too');
     await page.click('#verify-now');
     await page.waitForSelector('#live-state:has-text("verify succeeded")', { timeout: 30000 });
+
+    step('a restore drill reported by `respaldo drill` shows in the details and the catalog');
+    const failedDrill = await rest('POST', '/api/backups/' + b.id + '/drills',
+      { target: 'directory', passed: false, duration_seconds: 2, entries: 3, error: '<b>tar</b> exited 2' });
+    assert.equal(failedDrill.passed, false, JSON.stringify(failedDrill));
+    await page.reload();
+    await page.waitForSelector('#drill:has-text("failed")');
+    assert.match(await page.textContent('#drill'), /<b>tar<\/b> exited 2 · last passed never/);
+    assert.equal(await page.locator('#drill b').count(), 0);
+    await rest('POST', '/api/backups/' + b.id + '/drills', { target: 'postgres', passed: true, duration_seconds: 4, tables: 5, rows: 100 });
+    await page.reload();
+    await page.waitForSelector('#drill:has-text("passed")');
+    assert.match(await page.textContent('#drill'), /into postgres/);
+    assert.match(await page.textContent('#catalog td[data-label="Drilled"]'), /^passed /);
 
     step('edit: a bad schedule is refused at its field, a good one is saved');
     await page.click('#edit');

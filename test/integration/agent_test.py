@@ -1,7 +1,7 @@
 """Black-box tests of `respaldo agent`: the real agent binary serves the app contract on a loopback
 port, and a real `respaldo serve` (local storage) registers it and backs it up through its own
-contract client. Covers the contract itself (token, 409, deferred status, Range), the tar tree
-round trip and the failure paths (failing command, full spool, killed agent, timeout, TTL)."""
+contract client. Covers the contract itself (token, 409 and respaldo retrying it, deferred
+status, Range), the tar tree round trip and the failure paths (failing command, full spool, killed agent, timeout, TTL)."""
 
 import hashlib
 import http.client
@@ -400,6 +400,31 @@ class AgentTest(unittest.TestCase):
         self.assertEqual(job["state"], "succeeded", job)
         self.assertEqual(self.server.catalog(name)[0]["size"], 2 * 2**20)
         wait_until(lambda: b.spool_files() == [], what="the spool to be removed after the download")
+
+    def test_a_busy_agent_is_retried_until_its_export_ends(self):
+        server = Respaldo(args=["--probe-interval", "0", "--max-attempts", "5",
+                                "--retry-base-delay", "1s", "--deferred-poll-max", "1s"]).start()
+        self.addCleanup(server.cleanup)
+        gate = self.path("busy", "gate")
+        a = self.agent(["--source", "command", "--format", "bin", "--command",
+                        gated_command(gate, 3 * 2**20)])
+        name = "agent-app-busy"
+        server.register(name=name, url=a.url(), token=a.token, retention=KEEP_ALL,
+                        drive_folder_id=FOLDER, schedule=SCHEDULE)
+        # An export started by someone else holds the agent: respaldo's first try meets 409.
+        status, _, body = a.request("POST", "/backup/export")
+        self.assertEqual(status, 202, body)
+        job_id = server.start_backup(name)
+        self.assertTrue(server.wait_log("answered 409: the app is still running another export"),
+                        server.log_text())
+        job = server.get("/api/jobs/" + job_id).json()
+        self.assertNotIn(job["state"], ("failed", "succeeded"), job)
+        self.assertEqual(job["error"]["code"], "app_export_failed", job)
+        open(gate, "w").close()
+        job = server.wait_job(job_id, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertGreaterEqual(job["attempt"], 2, job)
+        self.assertEqual(server.catalog(name)[0]["size"], 3 * 2**20)
 
     def test_stream_mode_backup(self):
         a = self.agent(["--source", "command", "--format", "txt", "--mode", "stream", "--command",

@@ -1,7 +1,7 @@
 """Signed download links against the real binary: POST /api/backups/{id}/download-url gives a
 link that curl fetches without the admin header (same bytes as the catalog says), that opens
-no other backup, refuses a tampered signature, expires (--download-link-ttl), and never shows
-its signature in the log."""
+no other backup, refuses a tampered signature, expires (--download-link-ttl), outlives a restart (its key comes from the secret key file), and
+never shows its signature in the log."""
 
 import hashlib
 import subprocess
@@ -89,6 +89,24 @@ class DownloadLinkTest(unittest.TestCase):
             return r.status == 403 and r.json()["code"] == "link_expired" and r
         r = wait_until(expired, timeout=15, interval=0.2, what="the link to expire")
         self.assertIn("download-url", r.json()["detail"])
+
+    def test_a_link_outlives_a_restart_but_not_a_new_secret_key(self):
+        # Long enough that the restarts below cannot outlast the link.
+        self.server.args[self.server.args.index("3s")] = "10m"
+        self.server.restart()
+        b = self.backup()
+        url = self.link(b["id"])
+        self.server.restart()
+        r = self.server.get(url, auth=False)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(hashlib.sha256(r.body).hexdigest(), b["sha256"])
+        # A new key file (the old one lost or rotated) makes every earlier link invalid.
+        self.server.stop()
+        os.unlink(os.path.join(self.server.data_dir, "secret.key"))
+        self.server.start()
+        r = self.server.get(url, auth=False)
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.json()["code"], "invalid_signature")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,17 @@ namespace respaldo {
 
 namespace asio = boost::asio;
 
+namespace {
+
+download_signer signer_for(const std::string& key) {
+  return download_signer(key.empty() ? random_token(32) : key);
+}
+
+}  // namespace
+
 struct api::impl {
-  explicit impl(api_services s) : ctx{std::move(s), download_signer(random_token(32))} {}
+  // A copy, not a move: the braced list reads the key after its first element is made.
+  explicit impl(const api_services& s) : ctx{s, signer_for(s.download_link_key)} {}
   api_detail::api_context ctx;
   router table;
 

@@ -385,6 +385,10 @@ asio::awaitable<outcome<export_stream>> exporter::start(
     stream->body = std::make_unique<connection_body>(std::move(*conn));
     co_return stream;
   }
+  // One export at a time (respaldo agent, docs/deferred-export.md): busy now, free later.
+  if (head->status == 409)
+    co_return fail(errc::app_export_failed,
+                   what + " answered 409: the app is still running another export; retrying");
   if (head->status != 202) co_return status_failure(head->status, what);
 
   // Deferred export: {"job_id", "status_url"}, then poll.

@@ -237,6 +237,11 @@ std::string secret_box::seal(std::string_view plaintext, std::string_view aad) c
   return "v1." + base64url_encode(raw);
 }
 
+std::string secret_box::derive_key(std::string_view purpose) const {
+  const std::string_view key(reinterpret_cast<const char*>(key_.data()), key_.size());
+  return hmac_sha256_hex(key, "respaldo derived key\n" + std::string(purpose));
+}
+
 std::optional<std::string> secret_box::open(std::string_view sealed, std::string_view aad) const {
   constexpr std::string_view prefix = "v1.";
   if (!sealed.starts_with(prefix)) return std::nullopt;

@@ -395,6 +395,22 @@ TEST_CASE("secret_box seals and opens", "[crypto]") {
   }
 }
 
+TEST_CASE("secret_box derives keys per purpose", "[crypto]") {
+  std::array<unsigned char, secret_box::key_size> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<unsigned char>(i);
+  const std::string links = secret_box(key).derive_key("download-links");
+  CHECK(respaldo::is_sha256_hex(links));
+  // The same key file gives the same key in another process; another purpose or key does not.
+  CHECK(secret_box(key).derive_key("download-links") == links);
+  CHECK(secret_box(key).derive_key("other") != links);
+  CHECK(secret_box::generate().derive_key("download-links") != links);
+  // It is an HMAC under the key, never the key itself.
+  CHECK(links != respaldo::to_hex(key.data(), key.size()));
+  CHECK(links == respaldo::hmac_sha256_hex(
+                     std::string_view(reinterpret_cast<const char*>(key.data()), key.size()),
+                     "respaldo derived key\ndownload-links"));
+}
+
 TEST_CASE("secret_box key files", "[crypto]") {
   temp_dir dir;
   const std::string path = dir.file("secret.key");

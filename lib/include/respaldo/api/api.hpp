@@ -46,6 +46,8 @@ struct api_services {
   std::size_t max_notifiers = 64;
   // Lifetime of the links of POST /api/backups/{id}/download-url (--download-link-ttl).
   std::chrono::seconds download_link_ttl{300};
+  // Signs those links; empty: a random key of this process (links die with it).
+  std::string download_link_key = std::string();
   // GET /api/events streams from it (null: 503 events_unavailable).
   event_hub* events = nullptr;
   // Empty: /metrics is open; else it requires this bearer token (the admin token does not open

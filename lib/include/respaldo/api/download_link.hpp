@@ -1,7 +1,8 @@
 // Signed download links: POST /api/backups/{id}/download-url hands out
 // /api/backups/{id}/content?sig=EXPIRES.HMAC, which a browser or curl fetches without the admin
-// header. The HMAC-SHA256 covers the backup id and the expiry, under a key that lives only in this
-// process (links die with it), and is compared in constant time. Sans-io: no clock of its own.
+// header. The HMAC-SHA256 covers the backup id and the expiry, under a key derived from the
+// server's secret key (links survive a restart), and is compared in constant time. Sans-io: no
+// clock of its own.
 #pragma once
 
 #include <chrono>

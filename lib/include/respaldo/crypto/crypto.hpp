@@ -113,6 +113,10 @@ class secret_box {
   // nullopt when the text is malformed or was sealed under another key or aad, or was altered.
   std::optional<std::string> open(std::string_view sealed, std::string_view aad) const;
 
+  // A key for another use (64 hex digits), the HMAC of `purpose` under this key: stable across
+  // restarts and shared by every process holding the key file, while revealing nothing of it.
+  std::string derive_key(std::string_view purpose) const;
+
  private:
   std::array<unsigned char, key_size> key_;
 };
